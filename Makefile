@@ -1,0 +1,41 @@
+# Layerloom: one command sets everything up and runs the app, one sets everything up and runs the tests.
+#   make run    - create .venv if missing, install Layerloom, open the window
+#   make test   - the same set-up plus Qt's system libraries, then the whole test suite
+# Both are idempotent and quiet once set up.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.layerloom-installed
+
+.PHONY: run test lint bench setup sysdeps clean
+
+run: setup
+	$(VENV)/bin/layerloom $(ARGS)
+
+test: setup sysdeps
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/ruff check .
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+setup: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Qt needs a few system libraries that a bare Debian lacks; install only what is missing.
+sysdeps:
+	@bash packaging/install_system_deps.sh
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

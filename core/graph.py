@@ -1,0 +1,490 @@
+"""The network document: blocks (nodes), their connections (edges), and change events.
+
+    g = Graph()
+    x = g.add("Input", shape=[1, 28, 28])
+    c = g.add("Conv2d", out_channels=6, kernel_size=5, padding=2)
+    g.connect(x, c)
+
+Nodes have stable ids (`n1`, `n2`, …) and unique readable names (`conv2d_1`) that become the
+parameter names of the compiled model. Every change is checked first and then announced to the
+subscribers as a `GraphEvent`; a refused change leaves the graph as it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import keyword
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from layerloom.core.blocks import get_spec
+from layerloom.core.blocks.spec import BlockSpec
+from layerloom.core.errors import GraphError, ParamError, ProjectError
+
+NodeRef = str | tuple[str, str]
+
+# Attributes of nn.Module / fx.GraphModule: a block named like one would shadow it in the model.
+RESERVED_NAMES = frozenset(
+    """
+    T_destination add_module add_submodule apply bfloat16 block_nodes buffers call_super_init
+    children code compile cpu cuda delete_all_unused_submodules delete_submodule double dump_patches
+    eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule graph half
+    input_names ipu load_state_dict meta modules mtia named_buffers named_children named_modules
+    named_parameters output_names parameters print_readable recompile register_backward_hook
+    register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
+    register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter
+    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ self set_extra_state
+    set_submodule share_memory state_dict to to_empty to_folder train training type xpu zero_grad
+    """.split()
+)
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_NAME = 64
+
+EVENT_KINDS = (
+    "node_added",
+    "node_removed",
+    "edge_added",
+    "edge_removed",
+    "params_changed",
+    "node_renamed",
+    "node_moved",
+)
+
+
+@dataclass
+class Node:
+    """One block in the graph. Change it through the Graph, never directly."""
+
+    id: str
+    type: str
+    name: str
+    params: dict[str, Any]
+    pos: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def spec(self) -> BlockSpec:
+        return get_spec(self.type)
+
+    def label(self) -> str:
+        """`Conv2d 'conv2d_1'`, the way messages name a block."""
+        return f"{self.type} '{self.name}'"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A connection from an output port to an input port."""
+
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+
+    def to_dict(self) -> dict:
+        return {"src": {"node": self.src, "port": self.src_port}, "dst": {"node": self.dst, "port": self.dst_port}}
+
+
+@dataclass(frozen=True)
+class GraphEvent:
+    """A change that happened: `kind` is one of EVENT_KINDS; old/new carry what changed."""
+
+    kind: str
+    node: str | None = None
+    edge: Edge | None = None
+    old: Any = None
+    new: Any = None
+
+
+@dataclass
+class _Adjacency:
+    ins: list[Edge] = field(default_factory=list)
+    outs: list[Edge] = field(default_factory=list)
+
+
+class Graph:
+    """A network as a directed acyclic graph of blocks."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, Node] = {}
+        self._edges: list[Edge] = []
+        self._adj: dict[str, _Adjacency] = {}
+        self._subscribers: list[Callable[[GraphEvent], None]] = []
+        self._next_id = 1
+        self.revision = 0  # bumped on every change; cheap "has anything changed" check
+
+    # --- queries ----------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self._nodes.values())
+
+    @property
+    def nodes(self) -> list[Node]:
+        """All nodes in the order they were added (which orders Inputs and Outputs)."""
+        return list(self._nodes.values())
+
+    @property
+    def edges(self) -> list[Edge]:
+        return list(self._edges)
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise GraphError(f"there is no block with id {node_id!r}") from None
+
+    def find(self, name: str) -> str:
+        """The id of the block called `name`."""
+        for n in self._nodes.values():
+            if n.name == name:
+                return n.id
+        raise GraphError(f"there is no block named {name!r}")
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        """Edges into a node, by input port (spec order), then in the order they were connected."""
+        ins = self._adj[node_id].ins
+        ports = self._nodes[node_id].spec.inputs
+        if len(ports) <= 1:
+            return list(ins)
+        order = {p.name: i for i, p in enumerate(ports)}
+        return sorted(ins, key=lambda e: order.get(e.dst_port, len(order)))
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        return list(self._adj[node_id].outs)
+
+    def predecessors(self, node_id: str) -> list[str]:
+        return [e.src for e in self.in_edges(node_id)]
+
+    def successors(self, node_id: str) -> list[str]:
+        return list(dict.fromkeys(e.dst for e in self._adj[node_id].outs))
+
+    def index_of(self, node_id: str) -> int:
+        return list(self._nodes).index(node_id)
+
+    def edge_index(self, edge: Edge) -> int:
+        return self._edges.index(edge)
+
+    def descendants(self, node_id: str) -> set[str]:
+        """Every node downstream of `node_id` (not itself)."""
+        seen: set[str] = set()
+        stack = [node_id]
+        while stack:
+            for e in self._adj[stack.pop()].outs:
+                if e.dst not in seen:
+                    seen.add(e.dst)
+                    stack.append(e.dst)
+        return seen
+
+    def topological_order(self) -> list[str]:
+        """Node ids so that every edge goes forward (Kahn's algorithm, stable by insertion order).
+        Nodes caught in a cycle (only possible in a broken file) are left out."""
+        indegree = {nid: len(a.ins) for nid, a in self._adj.items()}
+        ready = [nid for nid in self._nodes if indegree[nid] == 0]
+        ready.reverse()
+        order: list[str] = []
+        while ready:
+            nid = ready.pop()
+            order.append(nid)
+            for e in reversed(self._adj[nid].outs):
+                indegree[e.dst] -= 1
+                if indegree[e.dst] == 0:
+                    ready.append(e.dst)
+        return order
+
+    # --- events -----------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[GraphEvent], None]) -> Callable[[], None]:
+        """Call `callback(event)` after every change; returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, event: GraphEvent) -> None:
+        self.revision += 1
+        for cb in list(self._subscribers):
+            cb(event)
+
+    # --- edits ------------------------------------------------------------------------------------
+
+    def add(
+        self,
+        type_id: str,
+        *,
+        name: str | None = None,
+        pos: Iterable[float] | None = None,
+        id: str | None = None,
+        **params: Any,
+    ) -> str:
+        """Add a block of `type_id` with `params` (the rest at their defaults); returns its id."""
+        spec = get_spec(type_id)
+        label = f"{type_id} '{name}'" if name else type_id
+        values = spec.defaults()
+        values.update(self._checked_params(spec, label, params))
+        if id is None:
+            id = self._new_id()
+        elif id in self._nodes:
+            raise GraphError(f"a block with id {id!r} already exists")
+        if name is None:
+            name = self.unique_name(spec.name_base)
+        else:
+            self._check_name(name)
+        node = Node(id, type_id, name, values, _pos(pos))
+        self._insert_node(node, len(self._nodes))
+        return id
+
+    def insert_node(self, node: Node, index: int) -> None:
+        """Put back a node (as removed before) at its former place in the order; used by undo."""
+        if node.id in self._nodes:
+            raise GraphError(f"a block with id {node.id!r} already exists")
+        self._check_name(node.name)
+        self._insert_node(copy.deepcopy(node), index)
+
+    def _insert_node(self, node: Node, index: int) -> None:
+        items = list(self._nodes.items())
+        items.insert(index, (node.id, node))
+        self._nodes = dict(items)
+        self._adj[node.id] = _Adjacency()
+        m = re.fullmatch(r"n(\d+)", node.id)
+        if m:
+            self._next_id = max(self._next_id, int(m.group(1)) + 1)
+        self._emit(GraphEvent("node_added", node=node.id, new=node))
+
+    def remove(self, node_id: str) -> Node:
+        """Remove a block and every edge touching it; returns the removed node."""
+        node = self.node(node_id)
+        for e in [e for e in self._edges if node_id in (e.src, e.dst)]:
+            self._remove_edge(e)
+        del self._nodes[node_id]
+        del self._adj[node_id]
+        self._emit(GraphEvent("node_removed", node=node_id, old=node))
+        return node
+
+    def connect(self, src: NodeRef, dst: NodeRef) -> Edge:
+        """Connect an output port to an input port. Plain ids mean the first port of each side."""
+        edge = self._resolve(src, dst)
+        self._check_edge(edge)
+        self.insert_edge(edge, len(self._edges))
+        return edge
+
+    def can_connect(self, src: NodeRef, dst: NodeRef) -> str | None:
+        """None if the connection is allowed, else the reason in plain words."""
+        try:
+            self._check_edge(self._resolve(src, dst))
+        except GraphError as err:
+            return str(err)
+        return None
+
+    def insert_edge(self, edge: Edge, index: int) -> None:
+        """Insert a checked edge at `index` of the edge list (undo restores the exact order)."""
+        self._check_edge(edge)
+        before = self._edges[:index]
+        self._edges.insert(index, edge)
+        ins = self._adj[edge.dst].ins
+        ins.insert(sum(1 for e in before if e.dst == edge.dst), edge)
+        outs = self._adj[edge.src].outs
+        outs.insert(sum(1 for e in before if e.src == edge.src), edge)
+        self._emit(GraphEvent("edge_added", node=edge.dst, edge=edge))
+
+    def disconnect(self, src: NodeRef | Edge, dst: NodeRef | None = None) -> Edge:
+        """Remove a connection, given as an Edge or by its two ends."""
+        edge = src if isinstance(src, Edge) else self._resolve(src, dst)
+        if edge not in self._edges:
+            raise GraphError(f"{self._label(edge.src)} is not connected to {self._label(edge.dst)}")
+        self._remove_edge(edge)
+        return edge
+
+    def _remove_edge(self, edge: Edge) -> None:
+        self._edges.remove(edge)
+        self._adj[edge.dst].ins.remove(edge)
+        self._adj[edge.src].outs.remove(edge)
+        self._emit(GraphEvent("edge_removed", node=edge.dst, edge=edge))
+
+    def set_params(self, node_id: str, **params: Any) -> dict[str, Any]:
+        """Change parameters (all checked first); returns the old values of those that changed."""
+        node = self.node(node_id)
+        checked = self._checked_params(node.spec, node.label(), params)
+        changed = {k: v for k, v in checked.items() if node.params.get(k) != v}
+        if not changed:
+            return {}
+        old = {k: node.params.get(k) for k in changed}
+        node.params.update(changed)
+        self._emit(GraphEvent("params_changed", node=node_id, old=old, new=dict(changed)))
+        return old
+
+    def rename(self, node_id: str, name: str) -> str:
+        """Give a block a new unique name; returns the old one."""
+        node = self.node(node_id)
+        if name == node.name:
+            return name
+        self._check_name(name)
+        old, node.name = node.name, name
+        self._emit(GraphEvent("node_renamed", node=node_id, old=old, new=name))
+        return old
+
+    def move(self, node_id: str, pos: Iterable[float]) -> tuple[float, float]:
+        """Place a block on the canvas; returns the old position."""
+        node = self.node(node_id)
+        new = _pos(pos)
+        old = node.pos
+        if new != old:
+            node.pos = new
+            self._emit(GraphEvent("node_moved", node=node_id, old=old, new=new))
+        return old
+
+    # --- checks -----------------------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        while f"n{self._next_id}" in self._nodes:
+            self._next_id += 1
+        return f"n{self._next_id}"
+
+    def unique_name(self, base: str) -> str:
+        """`base_1`, or the next free number."""
+        taken = {n.name for n in self._nodes.values()}
+        i = 1
+        while f"{base}_{i}" in taken:
+            i += 1
+        return f"{base}_{i}"
+
+    def check_name(self, name: str, node_id: str | None = None) -> str | None:
+        """None if `name` may be given to a block (other than `node_id`), else why not."""
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            return (f"the name {name!r} must start with a letter or _ and hold only letters, digits and _ "
+                    "(it becomes a Python name in the model)")
+        if len(name) > MAX_NAME:
+            return f"the name {name!r} is longer than {MAX_NAME} characters"
+        if keyword.iskeyword(name) or name in RESERVED_NAMES:
+            return f"the name {name!r} is reserved in Python or PyTorch; choose another"
+        for n in self._nodes.values():
+            if n.name == name and n.id != node_id:
+                return f"the name {name!r} is already used by another block"
+        return None
+
+    def _check_name(self, name: str) -> None:
+        problem = self.check_name(name)
+        if problem:
+            raise GraphError(problem)
+
+    @staticmethod
+    def _checked_params(spec: BlockSpec, label: str, params: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in params.items():
+            pspec = spec.param_map.get(key)
+            if pspec is None:
+                import difflib
+
+                close = difflib.get_close_matches(key, spec.param_map, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                known = ", ".join(spec.param_map) or "none"
+                raise ParamError(f"{label} has no parameter {key!r}{hint} (its parameters: {known})")
+            out[key] = pspec.coerce(value, label)
+        return out
+
+    def _label(self, node_id: str) -> str:
+        n = self._nodes.get(node_id)
+        return n.label() if n else repr(node_id)
+
+    def _resolve(self, src: NodeRef, dst: NodeRef) -> Edge:
+        s_id, s_port = self._port(src, output=True)
+        d_id, d_port = self._port(dst, output=False)
+        return Edge(s_id, s_port, d_id, d_port)
+
+    def _port(self, ref: NodeRef, output: bool) -> tuple[str, str]:
+        node_id, port = (ref, None) if isinstance(ref, str) else ref
+        node = self.node(node_id)
+        ports = node.spec.outputs if output else node.spec.inputs
+        if not ports:
+            what = "outputs" if output else "inputs"
+            raise GraphError(f"{node.label()} has no {what}")
+        if port is None:
+            return node_id, ports[0].name
+        if node.spec.port(port, output) is None:
+            names = ", ".join(p.name for p in ports)
+            raise GraphError(f"{node.label()} has no {'output' if output else 'input'} port {port!r} ({names})")
+        return node_id, port
+
+    def _check_edge(self, edge: Edge) -> None:
+        src, dst = self.node(edge.src), self.node(edge.dst)
+        if edge.src == edge.dst:
+            raise GraphError(f"{src.label()} cannot be connected to itself")
+        if edge in self._edges:
+            raise GraphError(f"{src.label()} is already connected to {dst.label()}")
+        port = dst.spec.port(edge.dst_port, output=False)
+        if port is None or src.spec.port(edge.src_port, output=True) is None:
+            raise GraphError(f"no such port on {src.label()} → {dst.label()}")
+        if not port.multi and any(e.dst_port == edge.dst_port for e in self._adj[edge.dst].ins):
+            raise GraphError(
+                f"{dst.label()} already has an input; use Add or Concat to combine several, "
+                "or remove the existing connection first"
+            )
+        if edge.src in self.descendants(edge.dst):
+            raise GraphError(
+                f"connecting {src.label()} to {dst.label()} would make a cycle; "
+                "a network must flow in one direction"
+            )
+
+    # --- serialization ----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The graph as plain data: {"nodes": [...], "edges": [...]}."""
+        return {
+            "nodes": [
+                {
+                    "id": n.id,
+                    "type": n.type,
+                    "name": n.name,
+                    "params": copy.deepcopy(n.params),
+                    "ui": {"pos": [n.pos[0], n.pos[1]]},
+                }
+                for n in self._nodes.values()
+            ],
+            "edges": [e.to_dict() for e in self._edges],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes | dict) -> Graph:
+        """A graph from `to_json()` text (or its dict); ProjectError lists every problem found."""
+        if isinstance(text, dict):
+            return cls.from_dict(text)
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ProjectError(None, [f"not valid JSON: {err}"]) from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "") -> Graph:
+        """Build and validate a graph from plain data, reporting every problem with its place."""
+        from layerloom.core.graph_loader import load_graph
+
+        return load_graph(cls(), data, where)
+
+    def copy(self) -> Graph:
+        """An independent copy (no subscribers)."""
+        return Graph.from_dict(self.to_dict())
+
+    def emit_loaded(self, node: Node) -> None:
+        """Used by the loader: add a node that was already checked."""
+        self._insert_node(node, len(self._nodes))
+
+
+def _pos(pos: Iterable[float] | None) -> tuple[float, float]:
+    if pos is None:
+        return (0.0, 0.0)
+    x, y = pos
+    return (float(x), float(y))
