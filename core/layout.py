@@ -30,10 +30,11 @@ def layered_positions(graph: Graph, column_width: float = COLUMN_WIDTH,
     row: dict[str, float] = {}
     for c in sorted(columns):
         members = columns[c]
+        first_seen = {nid: i for i, nid in enumerate(members)}
 
-        def barycentre(nid: str, members=members) -> float:
+        def barycentre(nid: str, first_seen=first_seen) -> float:
             preds = [row[p] for p in graph.predecessors(nid) if p in row]
-            return sum(preds) / len(preds) if preds else float(members.index(nid))
+            return sum(preds) / len(preds) if preds else float(first_seen[nid])
 
         members.sort(key=barycentre)
         offset = (len(members) - 1) / 2
