@@ -1,0 +1,85 @@
+"""What every data source gives the trainer: tensors split into training and validation, and a
+description of them (`DataInfo`) used to check them against the graph and to show them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+RECONSTRUCTION = "reconstruction"  # the target is the input (autoencoders)
+TASKS = (CLASSIFICATION, REGRESSION, RECONSTRUCTION)
+
+
+@dataclass
+class DataInfo:
+    """A description of a loaded data set, batch dimension left out of every shape."""
+
+    name: str  # what the user sees: "digits (8×8 → 28×28)"
+    task: str  # one of TASKS
+    input_shapes: list[tuple[int, ...]]  # one per model Input, in Input order
+    input_dtypes: list[str]  # "float32" or "int64" (token ids), one per Input
+    target_shapes: list[tuple[int, ...]]  # one per Output: () for class labels, (k,) for k regression values
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+    train_size: int = 0
+    val_size: int = 0
+    vocabulary: list[str] | None = None  # token id → token, for text sources
+    normalization: dict[str, Any] | None = None  # e.g. {"mean": [...], "std": [...]} fitted on training data
+    notes: list[str] = field(default_factory=list)  # e.g. "resized from 8×8"
+
+
+class TensorSplit:
+    """One split held in memory: input tensors (one per Input) and targets (one per Output).
+
+    `transform`, if given, is applied to each batch's inputs (augmentation, uint8 → float conversion);
+    it must be vectorised (work on the whole batch) and take a torch.Generator for its randomness.
+    """
+
+    def __init__(self, inputs: tuple, targets: tuple, transform: Callable | None = None):
+        if not inputs or not targets:
+            raise ValueError("a split needs at least one input and one target tensor")
+        n = len(inputs[0])
+        if any(len(t) != n for t in (*inputs, *targets)):
+            raise ValueError("all tensors of a split must have the same number of samples")
+        self.inputs = tuple(inputs)
+        self.targets = tuple(targets)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.inputs[0])
+
+    def batches(self, batch_size: int, *, shuffle: bool = False, generator=None,
+                indices=None) -> Iterator[tuple[tuple, tuple]]:
+        """Yield (inputs, targets) batches as tuples of tensors; `indices` restricts to a subset
+        (used by distributed training to give each process its share)."""
+        import torch
+
+        n = len(self) if indices is None else len(indices)
+        order = torch.randperm(n, generator=generator) if shuffle else None
+        if indices is not None:
+            base = torch.as_tensor(indices)
+            order = base[order] if order is not None else base
+        for start in range(0, n, batch_size):
+            if order is None:
+                sl = slice(start, start + batch_size)
+                xs = tuple(t[sl] for t in self.inputs)
+                ys = tuple(t[sl] for t in self.targets)
+            else:
+                idx = order[start:start + batch_size]
+                xs = tuple(t[idx] for t in self.inputs)
+                ys = tuple(t[idx] for t in self.targets)
+            if self.transform is not None:
+                xs = self.transform(xs, generator)
+            yield xs, ys
+
+
+@dataclass
+class DataBundle:
+    """A loaded data source: its description and its two splits."""
+
+    info: DataInfo
+    train: TensorSplit
+    val: TensorSplit

@@ -1,0 +1,116 @@
+"""The open project as the window sees it: the graph, its undo stack, its file and its latest inference.
+
+Every view reads the graph and listens to it (`graph.subscribe`) or to this object's signals; every
+change goes through `Document.do(edit)`, which applies a core edit and pushes it on the undo stack.
+Inference runs shortly after a burst of edits (debounced) and its report is announced once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+
+from layerloom.core.edits import Edit
+from layerloom.core.errors import LayerloomError
+from layerloom.core.graph import Graph, GraphEvent
+from layerloom.core.inference import Report, infer
+from layerloom.gui.undo import EditCommand
+
+INFER_DELAY_MS = 15
+
+
+class Document(QObject):
+    """A project open in the window."""
+
+    project_replaced = Signal()  # a new graph: views must rebind to `document.graph`
+    graph_changed = Signal(object)  # GraphEvent, after every change of the graph
+    inferred = Signal(object)  # Report, after the (debounced) inference that follows edits
+    refused = Signal(str)  # an edit the graph refused, in plain words
+    path_changed = Signal(str)
+    modified_changed = Signal(bool)
+
+    def __init__(self, project=None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(lambda clean: self.modified_changed.emit(not clean))
+        self._infer_timer = QTimer(self)
+        self._infer_timer.setSingleShot(True)
+        self._infer_timer.setInterval(INFER_DELAY_MS)
+        self._infer_timer.timeout.connect(self.infer_now)
+        self._unsubscribe = None
+        self.project = None
+        self.path: Path | None = None
+        self.report: Report | None = None
+        if project is None:
+            from layerloom.core.project import Project
+
+            project = Project(Graph())
+        self.set_project(project, None)
+
+    # --- the project ------------------------------------------------------------------------------
+
+    @property
+    def graph(self) -> Graph:
+        return self.project.graph
+
+    def set_project(self, project, path: str | Path | None) -> None:
+        """Show another project (New, Open): the undo history starts afresh."""
+        if self._unsubscribe:
+            self._unsubscribe()
+        self.project = project
+        self.path = Path(path) if path else None
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self._unsubscribe = project.graph.subscribe(self._on_graph_event)
+        self.project_replaced.emit()
+        self.path_changed.emit(str(self.path or ""))
+        self.modified_changed.emit(False)
+        self.infer_now()
+
+    @property
+    def modified(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    @property
+    def title(self) -> str:
+        return self.path.stem if self.path else self.project.meta.get("name", "Untitled")
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the project (atomically) to `path` or its own file; raises LayerloomError or OSError."""
+        from layerloom.core.project import save_project
+
+        target = Path(path) if path else self.path
+        if target is None:
+            raise LayerloomError("the project has no file yet; use Save As")
+        save_project(self.project, target)
+        self.undo_stack.setClean()
+        if target != self.path:
+            self.path = target
+            self.path_changed.emit(str(target))
+        return target
+
+    # --- edits ------------------------------------------------------------------------------------
+
+    def do(self, edit: Edit, text: str | None = None) -> bool:
+        """Apply `edit` and make it undoable. A refused edit changes nothing and is announced."""
+        try:
+            edit.apply(self.graph)
+        except LayerloomError as err:
+            self.refused.emit(str(err))
+            return False
+        self.undo_stack.push(EditCommand(self.graph, edit, text))
+        return True
+
+    def _on_graph_event(self, event: GraphEvent) -> None:
+        self.graph_changed.emit(event)
+        if event.kind != "node_moved":
+            self._infer_timer.start()
+
+    def infer_now(self) -> Report:
+        """Run inference at once (normally it runs by itself shortly after edits)."""
+        self._infer_timer.stop()
+        self.report = infer(self.graph)
+        self.inferred.emit(self.report)
+        return self.report
