@@ -7,10 +7,31 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from layerloom.core.errors import LayerloomError
+
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
 RECONSTRUCTION = "reconstruction"  # the target is the input (autoencoders)
 TASKS = (CLASSIFICATION, REGRESSION, RECONSTRUCTION)
+
+# What one sample is (DataInfo.kind): how previews draw it and how check_against_graph words its advice.
+# image C×H×W · vector F · text L token ids · sequence T×F (recurrent layers) · signal C×L (Conv1d) ·
+# series: forecasting windows T×1 of one time series.
+IMAGE, VECTOR, TEXT, SEQUENCE, SIGNAL, SERIES = "image", "vector", "text", "sequence", "signal", "series"
+KINDS = (IMAGE, VECTOR, TEXT, SEQUENCE, SIGNAL, SERIES)
+
+
+class DataError(LayerloomError):
+    """Data that cannot be loaded or prepared, in plain words: the message names the file (and the line
+    where there is one) or the option to change. `path`, `line` and `option` say the same for callers
+    that want to point at the place."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 option: str | None = None):
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.option = option
 
 
 @dataclass
@@ -29,6 +50,12 @@ class DataInfo:
     vocabulary: list[str] | None = None  # token id → token, for text sources
     normalization: dict[str, Any] | None = None  # e.g. {"mean": [...], "std": [...]} fitted on training data
     notes: list[str] = field(default_factory=list)  # e.g. "resized from 8×8"
+    # Added by the data sources; every field has a default, so the contract above is unchanged.
+    kind: str = ""  # one of KINDS: what one sample is
+    source: str = ""  # the source as given: "digits", "/data/reviews.csv"
+    image_shape: tuple[int, ...] | None = None  # C×H×W of image data, also when it is fed flattened
+    augmentation: dict[str, Any] | None = None  # e.g. {"random_crop": 4, "hflip": True}: training batches only
+    target_normalization: dict[str, Any] | None = None  # {"mean", "std"} when regression targets are scaled
 
 
 class TensorSplit:
