@@ -79,7 +79,7 @@ def build_model(graph: Graph, *, seed: int | None = None):
     rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
     with rng:
         if seed is not None:
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)  # CPU only: torch.manual_seed would reseed CUDA too
         for nid in graph.topological_order():
             node = graph.node(nid)
             if node.type == "Input":
@@ -138,9 +138,9 @@ def example_inputs(graph: Graph, batch: int = 2, seed: int = 0):
             continue
         shape = (batch, *node.params["shape"])
         if node.params["dtype"] == "int64":
-            vocab = min(
-                (graph.node(e.dst).params["num_embeddings"] for e in graph.out_edges(node.id)
-                 if graph.node(e.dst).type == "Embedding"),
+            vocab = min(  # every Embedding the ids may reach, also through Reshape, Concat...
+                (graph.node(d).params["num_embeddings"] for d in graph.descendants(node.id)
+                 if graph.node(d).type == "Embedding"),
                 default=2,
             )
             tensors.append(torch.randint(0, vocab, shape, generator=gen))

@@ -120,7 +120,7 @@ class SetParams(Edit):
 
     def apply(self, graph: Graph) -> None:
         params = graph.node(self.node_id).params
-        old = {k: copy.deepcopy(params[k]) for k in self.new}
+        old = {k: copy.deepcopy(params.get(k)) for k in self.new}  # set_params refuses unknown keys
         graph.set_params(self.node_id, **self.new)
         if self.old is None:
             self.old = old

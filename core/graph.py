@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import keyword
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,10 +39,11 @@ RESERVED_NAMES = frozenset(
     register_full_backward_pre_hook register_load_state_dict_post_hook
     register_load_state_dict_pre_hook register_module register_parameter
     register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ self set_extra_state
-    set_submodule share_memory state_dict to to_empty to_folder train training type xpu zero_grad
+    set_submodule shape_env share_memory state_dict to to_empty to_folder train training type xpu zero_grad
     """.split()
 )
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A leading letter: names starting with _ would clash with nn.Module's private attributes (_modules, _code...).
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_NAME = 64
 
 EVENT_KINDS = (
@@ -110,6 +112,7 @@ class Graph:
     def __init__(self) -> None:
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
+        self._edge_set: set[Edge] = set()  # the same edges, for O(1) membership tests
         self._adj: dict[str, _Adjacency] = {}
         self._subscribers: list[Callable[[GraphEvent], None]] = []
         self._next_id = 1
@@ -167,9 +170,12 @@ class Graph:
         return list(dict.fromkeys(e.dst for e in self._adj[node_id].outs))
 
     def index_of(self, node_id: str) -> int:
+        self.node(node_id)  # GraphError for an unknown id
         return list(self._nodes).index(node_id)
 
     def edge_index(self, edge: Edge) -> int:
+        if edge not in self._edge_set:
+            raise GraphError(f"{self._label(edge.src)} is not connected to {self._label(edge.dst)}")
         return self._edges.index(edge)
 
     def descendants(self, node_id: str) -> set[str]:
@@ -275,7 +281,7 @@ class Graph:
         """Connect an output port to an input port. Plain ids mean the first port of each side."""
         edge = self._resolve(src, dst)
         self._check_edge(edge)
-        self.insert_edge(edge, len(self._edges))
+        self._insert_edge(edge, len(self._edges))
         return edge
 
     def can_connect(self, src: NodeRef, dst: NodeRef) -> str | None:
@@ -287,26 +293,35 @@ class Graph:
         return None
 
     def insert_edge(self, edge: Edge, index: int) -> None:
-        """Insert a checked edge at `index` of the edge list (undo restores the exact order)."""
+        """Insert an edge at `index` of the edge list (undo restores the exact order)."""
         self._check_edge(edge)
-        before = self._edges[:index]
-        self._edges.insert(index, edge)
-        ins = self._adj[edge.dst].ins
-        ins.insert(sum(1 for e in before if e.dst == edge.dst), edge)
-        outs = self._adj[edge.src].outs
-        outs.insert(sum(1 for e in before if e.src == edge.src), edge)
+        self._insert_edge(edge, index)
+
+    def _insert_edge(self, edge: Edge, index: int) -> None:
+        ins, outs = self._adj[edge.dst].ins, self._adj[edge.src].outs
+        if index >= len(self._edges):  # the common case (connect): append everywhere
+            self._edges.append(edge)
+            ins.append(edge)
+            outs.append(edge)
+        else:  # undo puts an edge back in the middle: keep each node's order consistent with the list
+            before = self._edges[:index]
+            self._edges.insert(index, edge)
+            ins.insert(sum(1 for e in before if e.dst == edge.dst), edge)
+            outs.insert(sum(1 for e in before if e.src == edge.src), edge)
+        self._edge_set.add(edge)
         self._emit(GraphEvent("edge_added", node=edge.dst, edge=edge))
 
     def disconnect(self, src: NodeRef | Edge, dst: NodeRef | None = None) -> Edge:
         """Remove a connection, given as an Edge or by its two ends."""
         edge = src if isinstance(src, Edge) else self._resolve(src, dst)
-        if edge not in self._edges:
+        if edge not in self._edge_set:
             raise GraphError(f"{self._label(edge.src)} is not connected to {self._label(edge.dst)}")
         self._remove_edge(edge)
         return edge
 
     def _remove_edge(self, edge: Edge) -> None:
         self._edges.remove(edge)
+        self._edge_set.discard(edge)
         self._adj[edge.dst].ins.remove(edge)
         self._adj[edge.src].outs.remove(edge)
         self._emit(GraphEvent("edge_removed", node=edge.dst, edge=edge))
@@ -360,8 +375,8 @@ class Graph:
 
     def check_name(self, name: str, node_id: str | None = None) -> str | None:
         """None if `name` may be given to a block (other than `node_id`), else why not."""
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            return (f"the name {name!r} must start with a letter or _ and hold only letters, digits and _ "
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+            return (f"the name {name!r} must start with a letter and hold only letters, digits and _ "
                     "(it becomes a Python name in the model)")
         if len(name) > MAX_NAME:
             return f"the name {name!r} is longer than {MAX_NAME} characters"
@@ -419,7 +434,7 @@ class Graph:
         src, dst = self.node(edge.src), self.node(edge.dst)
         if edge.src == edge.dst:
             raise GraphError(f"{src.label()} cannot be connected to itself")
-        if edge in self._edges:
+        if edge in self._edge_set:
             raise GraphError(f"{src.label()} is already connected to {dst.label()}")
         port = dst.spec.port(edge.dst_port, output=False)
         if port is None or src.spec.port(edge.src_port, output=True) is None:
@@ -486,5 +501,10 @@ class Graph:
 def _pos(pos: Iterable[float] | None) -> tuple[float, float]:
     if pos is None:
         return (0.0, 0.0)
-    x, y = pos
-    return (float(x), float(y))
+    try:
+        x, y = (float(v) for v in pos)
+    except (TypeError, ValueError):
+        raise GraphError(f"a position must be two numbers (x, y), got {pos!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):  # a project file cannot hold inf or nan
+        raise GraphError(f"a position must be two finite numbers (x, y), got {pos!r}")
+    return (x, y)

@@ -229,7 +229,8 @@ def _graph_checks(graph: Graph, order: list[str], local: dict[str, NodeReport]) 
         if r is None:  # only in a cycle, which the graph refuses to make
             r = NodeReport(nid, node.name, node.type, ERROR, error=f"{node.label()} is part of a cycle")
         extra: list[str] = []
-        if node.type == "Output" and nid not in reach_from_input and r.status != ERROR:
+        # an Output waiting on an upstream problem stays grey ("waiting"): that problem is the one to fix
+        if node.type == "Output" and nid not in reach_from_input and r.status == OK:
             r = _replace(r, status=ERROR, error=f"{node.label()} cannot be reached from any Input; "
                          "connect it to the network")
         elif node.type != "Output" and nid not in leads_to_output and outputs:

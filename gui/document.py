@@ -34,7 +34,7 @@ class Document(QObject):
     def __init__(self, project=None, parent: QObject | None = None):
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(lambda clean: self.modified_changed.emit(not clean))
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self._infer_timer = QTimer(self)
         self._infer_timer.setSingleShot(True)
         self._infer_timer.setInterval(INFER_DELAY_MS)
@@ -68,6 +68,9 @@ class Document(QObject):
         self.path_changed.emit(str(self.path or ""))
         self.modified_changed.emit(False)
         self.infer_now()
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.modified_changed.emit(not clean)
 
     @property
     def modified(self) -> bool:

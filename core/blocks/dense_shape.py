@@ -96,7 +96,9 @@ def _reshape_infer(p, inputs):
 
 
 def _reshape_emit(ctx, p, inputs, args):
-    return ctx.call_method("reshape", (args[0], -1, *p["shape"]))
+    # the batch is the -1; a -1 in `shape` is replaced by its inferred size (torch allows one -1 only)
+    target = _reshape_infer(p, inputs).output.shape
+    return ctx.call_method("reshape", (args[0], -1, *target))
 
 
 register(

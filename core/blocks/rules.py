@@ -102,6 +102,14 @@ def resolve_padding(
 def check_broadcast(shapes: list[tuple[int, ...]], verb: str) -> tuple[int, ...]:
     """Broadcast shapes as PyTorch does (batch left out), or explain why they do not fit."""
     rank = max(len(s) for s in shapes)
+    if any(len(s) != rank for s in shapes):
+        # the batch dimension comes first in every tensor, so a shorter shape would line up its batch
+        # with a per-sample dimension of the longer one
+        listed = " and ".join(fmt_shape(s) for s in shapes)
+        raise BlockProblem(
+            f"gets {listed}, which cannot be {verb}: they have different numbers of dimensions; "
+            "reshape one so both have the same (a size of 1 is stretched)"
+        )
     out = []
     for i in range(rank):
         sizes = {s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0}
