@@ -1,0 +1,51 @@
+"""Training: the loop, its events and control, checkpoints, run folders, the `train` command.
+
+    from layerloom.core.training import Trainer, TrainControl, EventBuffer
+    buffer, control = EventBuffer(), TrainControl()
+    result = Trainer(project, bundle).run(buffer, control)     # in a worker thread for a GUI
+
+See trainer.py for the loop, events.py for what the sink receives, control.py for steering a run.
+Names are imported on first use, so that `layerloom.core.training.cli` (registered with the `layerloom`
+command) does not import torch when the command line starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Checkpoint": "checkpoint",
+    "CheckpointError": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "TrainControl": "control",
+    "CheckpointSaved": "events",
+    "EpochEnd": "events",
+    "EventBuffer": "events",
+    "Failed": "events",
+    "FeatureMaps": "events",
+    "Finished": "events",
+    "GradientStats": "events",
+    "RunStarted": "events",
+    "StateChanged": "events",
+    "Steps": "events",
+    "TrainResult": "trainer",
+    "Trainer": "trainer",
+    "TrainingError": "trainer",
+    "resolve_device": "trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

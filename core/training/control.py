@@ -1,0 +1,132 @@
+"""Steering a run from another thread: pause, resume, stop, the live learning rate, the blocks whose
+feature maps to capture, and predictions on the live model.
+
+    control = TrainControl()
+    worker = threading.Thread(target=trainer.run, args=(sink, control)); worker.start()
+    control.set_feature_blocks(["conv2d_1"])    # start capturing that block's maps (≤ 2 per second)
+    control.pause(); control.resume()
+    future = control.request_prediction((image,))   # served between two steps; future.result() → outputs
+    control.stop()                              # ends the current step, saves a checkpoint, Finished("stopped")
+
+Every method is thread-safe and cheap: the trainer reads plain attributes between steps.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+
+
+class TrainControl:
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._run = threading.Event()  # set = running, clear = paused
+        self._run.set()
+        self._lock = threading.Lock()
+        self._feature_blocks: tuple[str, ...] = ()
+        self._probe_index = 0
+        self._lr: float | None = None
+        self._predictions: list[tuple[tuple, Future]] = []
+        # read without the lock by the trainer at every step: one attribute load
+        self.pending = False
+
+    # --- requests (any thread) ------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Finish the current step, save a checkpoint and end the run as "stopped"."""
+        self._stop.set()
+        self._run.set()  # a paused run must wake up to stop
+        self.pending = True
+
+    def pause(self) -> None:
+        self._run.clear()
+        self.pending = True
+
+    def resume(self) -> None:
+        self._run.set()
+        self.pending = True
+
+    def set_feature_blocks(self, names) -> None:
+        """Capture the feature maps of these blocks (names); an empty list turns capture off."""
+        with self._lock:
+            self._feature_blocks = tuple(str(n) for n in names)
+        self.pending = True
+
+    def set_probe_index(self, index: int) -> None:
+        """Which validation sample the feature maps are computed on (default 0)."""
+        with self._lock:
+            self._probe_index = max(0, int(index))
+        self.pending = True
+
+    def set_lr(self, lr: float) -> None:
+        """Change the learning rate of the running optimizer (a schedule keeps its shape, rescaled)."""
+        lr = float(lr)
+        if not lr > 0:
+            raise ValueError(f"the learning rate must be a positive number (got {lr})")
+        with self._lock:
+            self._lr = lr
+        self.pending = True
+
+    def request_prediction(self, inputs: tuple) -> Future:
+        """Run the live model (eval mode, no gradients) on `inputs` — one array or tensor per model Input,
+        with a batch dimension — between two training steps (or while paused). The future's result is
+        the model output as a numpy array (a tuple of arrays for several Outputs)."""
+        future: Future = Future()
+        with self._lock:
+            self._predictions.append((tuple(inputs), future))
+        self.pending = True
+        return future
+
+    # --- state (any thread) ---------------------------------------------------------------------
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._run.is_set()
+
+    @property
+    def feature_blocks(self) -> tuple[str, ...]:
+        return self._feature_blocks
+
+    @property
+    def probe_index(self) -> int:
+        return self._probe_index
+
+    # --- used by the trainer --------------------------------------------------------------------
+
+    def take_lr(self) -> float | None:
+        with self._lock:
+            lr, self._lr = self._lr, None
+        return lr
+
+    def take_predictions(self) -> list[tuple[tuple, Future]]:
+        with self._lock:
+            out, self._predictions = self._predictions, []
+        return out
+
+    def clear_pending(self) -> None:
+        self.pending = False
+
+    def wait_while_paused(self, timeout: float = 0.1) -> bool:
+        """Block until resumed or stopped, or `timeout` seconds; True when still paused."""
+        return not self._run.wait(timeout)
+
+    def reset(self) -> None:
+        """Make the control usable for another run."""
+        self._stop.clear()
+        self._run.set()
+        with self._lock:
+            self._lr = None
+            pending, self._predictions = self._predictions, []
+        for _, fut in pending:
+            fut.cancel()
+        self.pending = bool(self._feature_blocks)
+
+
+def fail_predictions(requests: list[tuple[tuple, Future]], message: str) -> None:
+    for _, fut in requests:
+        if not fut.done():
+            fut.set_exception(RuntimeError(message))

@@ -1,0 +1,111 @@
+"""Optimizers, learning-rate schedules and weight initialisation from TrainingSettings."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+# Schedules stepped after every optimizer step; the others after every epoch.
+PER_STEP_SCHEDULERS = ("one_cycle",)
+
+
+def build_optimizer(settings, params) -> torch.optim.Optimizer:
+    """The optimizer named by `settings.optimizer` over `params` (a model's parameters)."""
+    params = [p for p in params if p.requires_grad]
+    name = settings.optimizer
+    lr, wd = float(settings.lr), float(settings.weight_decay)
+    # foreach implementations: one kernel per group of tensors instead of one per parameter
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=settings.momentum, nesterov=bool(settings.nesterov),
+                               weight_decay=wd, foreach=True)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd, foreach=True)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd, foreach=True)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=settings.momentum, weight_decay=wd, foreach=True)
+    raise ValueError(f"unknown optimizer {name!r}; choose sgd, adam, adamw or rmsprop")
+
+
+def build_scheduler(settings, optimizer, *, epochs: int, steps_per_epoch: int, mode: str = "min"):
+    """The schedule named by `settings.scheduler` (None for "none"). `mode` is "min" or "max": how the
+    plateau schedule reads the validation metric it is given."""
+    name = settings.scheduler
+    if name == "none":
+        return None
+    if name == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.step_size, gamma=settings.gamma)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
+    if name == "one_cycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=float(settings.lr), total_steps=max(1, epochs * steps_per_epoch)
+        )
+    if name == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=mode, factor=settings.gamma, patience=settings.patience
+        )
+    raise ValueError(f"unknown scheduler {name!r}; choose none, step, cosine, one_cycle or plateau")
+
+
+def is_per_step(scheduler_name: str) -> bool:
+    return scheduler_name in PER_STEP_SCHEDULERS
+
+
+def rescale_lr(optimizer, scheduler, new_lr: float, base_lr: float) -> float:
+    """Set the learning rate live: every group's rate (and a schedule's base and peak) is multiplied by
+    new_lr / base_lr, so a schedule keeps its shape. Returns the new base rate."""
+    if base_lr <= 0:
+        return base_lr
+    ratio = new_lr / base_lr
+    for group in optimizer.param_groups:
+        for key in ("lr", "initial_lr", "max_lr", "min_lr"):
+            if key in group and isinstance(group[key], float | int):
+                group[key] = group[key] * ratio
+    if scheduler is not None:
+        if hasattr(scheduler, "base_lrs"):
+            scheduler.base_lrs = [b * ratio for b in scheduler.base_lrs]
+        if hasattr(scheduler, "_last_lr"):
+            scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]
+        if hasattr(scheduler, "min_lrs"):
+            scheduler.min_lrs = [m * ratio for m in scheduler.min_lrs]
+    return new_lr
+
+
+_WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+             nn.ConvTranspose3d)
+_RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
+
+
+def init_weights(model: nn.Module, mode: str, seed: int | None = None) -> None:
+    """Re-initialise weights: "default" keeps PyTorch's; "xavier" (Glorot uniform) and "kaiming"
+    (He normal, for ReLU) set the weight matrices of dense, convolution and recurrent layers and zero
+    their biases. With `seed`, the result does not depend on the global random state (left untouched)."""
+    if mode == "default":
+        return
+    if mode not in ("xavier", "kaiming"):
+        raise ValueError(f"unknown weight initialisation {mode!r}; choose default, xavier or kaiming")
+
+    def fill(weight: torch.Tensor) -> None:
+        if mode == "xavier":
+            nn.init.xavier_uniform_(weight)
+        else:
+            nn.init.kaiming_normal_(weight, nonlinearity="relu")
+
+    rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
+    with rng, torch.no_grad():
+        if seed is not None:
+            torch.manual_seed(seed + 1)
+        for module in model.modules():
+            if isinstance(module, _WEIGHTED):
+                fill(module.weight)
+                if module.bias is not None:
+                    module.bias.zero_()
+            elif isinstance(module, _RECURRENT):
+                for name, p in module.named_parameters():
+                    if name.startswith("weight"):
+                        fill(p)
+                    elif name.startswith("bias"):
+                        p.zero_()

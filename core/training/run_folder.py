@@ -1,0 +1,236 @@
+"""One folder per run, `runs/<project>-<time>/`:
+
+    project.json        the project as trained (graph, data and training settings)
+    settings.json       the resolved settings (device, precision, seed, data, sizes, …)
+    epochs.jsonl        one JSON object per epoch (losses, metrics, lr, time, confusion counts)
+    epochs.csv          the same scalars as a table
+    steps.csv           step, epoch, loss, lr, time of every training step
+    last.safetensors    the latest checkpoint (model + optimizer + schedule + position): resume from it
+    best.safetensors    the checkpoint of the best epoch by the watched metric
+    events.out.tfevents.*   TensorBoard scalars: `tensorboard --logdir runs` shows every run
+
+Files are appended as the run goes, so a crash keeps everything logged up to it. Only rank 0 of a
+distributed run writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import re
+import time
+from typing import Any
+
+import numpy as np
+
+LAST = "last.safetensors"
+TB_INTERVAL = 1.0  # seconds of training between two TensorBoard points of the step loss
+STEPS_WRITE_INTERVAL = 10.0  # seconds between two writes of steps.csv within an epoch
+BEST = "best.safetensors"
+STEP_COLUMNS = ("step", "epoch", "loss", "lr", "time")
+EPOCH_SCALARS = ("epoch", "step", "train_loss", "val_loss", "val_accuracy", "train_accuracy", "val_mae", "val_r2",
+                 "lr", "seconds", "samples_per_s")
+
+
+def slug(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.")
+    return s[:60] or "run"
+
+
+def new_run_dir(root: str, project_name: str) -> str:
+    """A fresh folder `<root>/<project>-<YYYYmmdd-HHMMSS>` (a suffix when that one exists)."""
+    os.makedirs(root, exist_ok=True)
+    base = f"{slug(project_name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = os.path.join(root, base)
+    n = 1
+    while True:
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            n += 1
+            path = os.path.join(root, f"{base}-{n}")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def write_json(path: str, data: Any) -> None:
+    from layerloom.core.training.checkpoint import atomic_write
+
+    text = json.dumps(data, indent=2, default=_json_default, allow_nan=True) + "\n"
+    atomic_write(path, text.encode("utf-8"), durable=False)
+
+
+class RunFolder:
+    """Writes a run's files. `tensorboard=False` (or tensorboard not installed) skips the event files."""
+
+    def __init__(self, path: str, *, resume: bool = False, tensorboard: bool = True):
+        self.path = path
+        os.makedirs(path, exist_ok=True)
+        self._steps = open(os.path.join(path, "steps.csv"), "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._steps_csv = csv.writer(self._steps)
+        if self._steps.tell() == 0:
+            self._steps_csv.writerow(STEP_COLUMNS)
+        self._epochs_jsonl = open(os.path.join(path, "epochs.jsonl"), "a", encoding="utf-8")  # noqa: SIM115
+        self._epochs = open(os.path.join(path, "epochs.csv"), "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._epochs_csv = csv.writer(self._epochs)
+        if self._epochs.tell() == 0:
+            self._epochs_csv.writerow(EPOCH_SCALARS)
+        self.tb = None
+        self.tensorboard_note = None
+        self._pending: list[tuple] = []
+        self._pending_since = time.monotonic()
+        self._tb_grad_last = -TB_INTERVAL
+        self._tb_pending: list[tuple[str, float, int]] = []
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(log_dir=path, flush_secs=10)
+            except Exception as err:  # tensorboard missing or broken: the run goes on without it
+                self.tensorboard_note = f"TensorBoard files are not written ({err})"
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def write_project(self, project_dict: dict) -> None:
+        from layerloom.core.project import dumps
+        from layerloom.core.training.checkpoint import atomic_write
+
+        atomic_write(self.file("project.json"), dumps(project_dict).encode("utf-8"), durable=False)
+
+    def write_settings(self, settings: dict) -> None:
+        write_json(self.file("settings.json"), settings)
+
+    def log_steps(self, epoch: int, steps: np.ndarray, losses: np.ndarray, lrs: np.ndarray,
+                  times: np.ndarray) -> None:
+        """Keep the steps; they are written at the epoch's end (`write_steps`), or every STEPS_WRITE_INTERVAL
+        seconds in a long epoch, so that writing logs stays out of the training steps."""
+        self._pending.append((np.full(len(steps), epoch, np.int64), steps, losses, lrs, times))
+        if time.monotonic() - self._pending_since >= STEPS_WRITE_INTERVAL:
+            self.write_steps()
+            self._write_tensorboard()
+
+    def write_steps(self) -> None:
+        """Append the kept steps to steps.csv, and to TensorBoard one point a second (the mean loss)."""
+        self._pending_since = time.monotonic()
+        if not self._pending:
+            return
+        epochs, steps, losses, lrs, times = (np.concatenate(parts) for parts in zip(*self._pending))
+        self._pending.clear()
+        self._steps.write("".join(f"{s},{e},{v:.6g},{r:.6g},{t:.4f}\n" for s, e, v, r, t in zip(
+            steps.tolist(), epochs.tolist(), losses.tolist(), lrs.tolist(), times.tolist())))
+        if self.tb is None:
+            return
+        # a TensorBoard scalar costs about as much as a small training step: one point per second of
+        # training, the mean loss over it, at its last step
+        bins = np.floor(times / TB_INTERVAL)
+        ends = [*np.flatnonzero(np.diff(bins)).tolist(), len(bins) - 1]
+        start = 0
+        for end in ends:
+            chunk = losses[start:end + 1]
+            finite = chunk[np.isfinite(chunk)]
+            if len(finite):
+                self._scalar("loss/train_step", float(finite.mean()), int(steps[end]))
+            self._scalar("lr", float(lrs[end]), int(steps[end]))
+            start = end + 1
+
+    def log_epoch(self, record: dict) -> None:
+        self.write_steps()
+        self._epochs_jsonl.write(json.dumps(record, default=_json_default) + "\n")
+        self._epochs_jsonl.flush()
+        self._epochs_csv.writerow(["" if record.get(k) is None else record.get(k) for k in EPOCH_SCALARS])
+        self._epochs.flush()
+        self._steps.flush()
+        if self.tb is not None:
+            step = int(record["epoch"]) + 1
+            for key in ("train_loss", "val_loss"):
+                if record.get(key) is not None:
+                    self._scalar(f"loss/{key[:-5]}", record[key], step)
+            for key in ("val_accuracy", "train_accuracy", "val_mae", "val_r2"):
+                if record.get(key) is not None:
+                    self._scalar(f"metrics/{key}", record[key], step)
+            self._scalar("samples_per_s", record.get("samples_per_s") or 0.0, step)
+            self._write_tensorboard()
+
+    def log_gradients(self, step: int, layers, grad_norms) -> None:
+        """Gradient norms to TensorBoard, at most one set a second (see log_steps)."""
+        now = time.monotonic()
+        if self.tb is not None and now - self._tb_grad_last >= TB_INTERVAL:
+            self._tb_grad_last = now
+            for name, v in zip(layers, grad_norms):
+                if np.isfinite(v):
+                    self._scalar(f"grad_norm/{name}", float(v), step)
+
+    def _scalar(self, tag: str, value: float, step: int) -> None:
+        self._tb_pending.append((tag, float(value), int(step)))
+
+    def _write_tensorboard(self) -> None:
+        """Hand the kept scalars to TensorBoard and wait until they are written. TensorBoard's writer thread
+        does real work per scalar (protobuf, a pure-Python CRC) holding the GIL; done here, at the end of an
+        epoch, it does not slow the training steps down."""
+        if self.tb is None or not self._tb_pending:
+            return
+        pending, self._tb_pending = self._tb_pending, []
+        for tag, value, step in pending:
+            self.tb.add_scalar(tag, value, step)
+        self.tb.flush()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.write_steps()
+        for f in (self._steps, self._epochs_jsonl, self._epochs):
+            with contextlib.suppress(OSError):
+                f.close()
+        if self.tb is not None:
+            with contextlib.suppress(Exception):
+                self._write_tensorboard()
+                self.tb.close()
+            self.tb = None
+
+
+def truncate_logs(path: str, *, epochs_done: int, step: int) -> None:
+    """Drop the log lines after a checkpoint (epoch records from `epochs_done` on, steps after `step`),
+    so a run resumed from that checkpoint does not log the same steps twice."""
+    records = [r for r in read_epochs(path) if int(r.get("epoch", -1)) < epochs_done]
+    from layerloom.core.training.checkpoint import atomic_write
+
+    text = "".join(json.dumps(r, default=_json_default) + "\n" for r in records)
+    atomic_write(os.path.join(path, "epochs.jsonl"), text.encode("utf-8"))
+    for name, keep in (("epochs.csv", lambda row: int(row[0]) < epochs_done),
+                       ("steps.csv", lambda row: int(row[0]) <= step)):
+        file = os.path.join(path, name)
+        if not os.path.exists(file):
+            continue
+        with open(file, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        kept = rows[:1]
+        for row in rows[1:]:
+            with contextlib.suppress(ValueError, IndexError):
+                if keep(row):
+                    kept.append(row)
+        with open(file, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(kept)
+
+
+def read_epochs(path: str) -> list[dict]:
+    """The epoch records of a run folder (for run history and resume)."""
+    out = []
+    try:
+        with open(os.path.join(path, "epochs.jsonl"), encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    with contextlib.suppress(ValueError):
+                        out.append(json.loads(line))
+    except FileNotFoundError:
+        pass
+    return out
