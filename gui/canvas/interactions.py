@@ -1,0 +1,337 @@
+"""Gestures on the canvas, one small class each, in the orange-canvas-core manner. A gesture lives from
+a mouse press to its release (or Escape) and ends in at most one `Document.do(edit)`: one undo step.
+
+- `PanView`     middle button, or Space + left button: scroll the view.
+- `MoveNodes`   drag selected blocks (Qt moves the items); release commits one `Move` of all of them.
+- `RubberBand`  drag on empty canvas: Qt's rubber band selects (Ctrl adds to the selection).
+- `DrawEdge`    drag from a port: a wire follows the cursor; release on a port (or a block) connects,
+                on a refusing target says why, on empty canvas opens the quick search to add a connected
+                block. Dragging the wire off a connected input picks it up (reconnect, or drop to remove).
+- `DropBlock`   a palette drag (MIME `application/x-layerloom-block`) dropped on the canvas.
+- `RenameEditor` the in-place name editor (F2, double-click on the title).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
+from PySide6.QtWidgets import QGraphicsItem, QLineEdit
+
+from layerloom.core.blocks import has_spec
+from layerloom.core.edits import Connect, Disconnect, Macro, Move, Rename
+from layerloom.gui.canvas.items import EdgeItem, NodeItem, Port
+from layerloom.gui.canvas.style import HEADER_H, NODE_W
+
+if TYPE_CHECKING:
+    from layerloom.gui.canvas.view import CanvasView
+
+BLOCK_MIME = "application/x-layerloom-block"
+CLICK_SLOP = 4  # pixels the mouse may travel and still count as a click
+
+
+def node_of(item: QGraphicsItem | None) -> NodeItem | None:
+    """The block an item belongs to (itself or a parent)."""
+    while item is not None:
+        if isinstance(item, NodeItem):
+            return item
+        item = item.parentItem()
+    return None
+
+
+class Gesture:
+    """From press to release. `builtin` gestures let QGraphicsView handle the mouse too (selection,
+    item dragging, rubber band) and only add what happens at the end."""
+
+    builtin = False
+
+    def __init__(self, view: CanvasView) -> None:
+        self.view = view
+        self.document = view.document
+
+    def press(self, event) -> None:
+        pass
+
+    def move(self, event) -> None:
+        pass
+
+    def release(self, event) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+
+class PanView(Gesture):
+    def press(self, event) -> None:
+        self._last = event.position().toPoint()
+        self.view.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def move(self, event) -> None:
+        pos = event.position().toPoint()
+        delta = pos - self._last
+        self._last = pos
+        self.view.scroll_by(-delta.x(), -delta.y())
+
+    def release(self, event) -> None:
+        self._restore_cursor()
+
+    def cancel(self) -> None:
+        self._restore_cursor()
+
+    def _restore_cursor(self) -> None:
+        if self.view.space_held:
+            self.view.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        else:
+            self.view.viewport().unsetCursor()
+
+
+class MoveNodes(Gesture):
+    """Qt drags the selected items; on release their new places become one Move edit."""
+
+    builtin = True
+
+    def press(self, event) -> None:  # called after Qt has updated the selection
+        scene = self.view.canvas_scene
+        self.start = {nid: scene.nodes[nid].pos() for nid in scene.selected_node_ids()}
+
+    def release(self, event) -> None:
+        scene = self.view.canvas_scene
+        graph = self.document.graph
+        moved = {}
+        for nid in self.start:
+            item = scene.nodes.get(nid)
+            if item is None or nid not in graph:
+                continue
+            p = item.pos()
+            new = (float(round(p.x())), float(round(p.y())))
+            if new != graph.node(nid).pos:
+                moved[nid] = new
+        if moved:
+            self.document.do(Move(moved), "Move" if len(moved) == 1 else f"Move {len(moved)} blocks")
+
+    def cancel(self) -> None:
+        scene = self.view.canvas_scene
+        for nid, pos in self.start.items():
+            item = scene.nodes.get(nid)
+            if item is not None:
+                item.setPos(pos)
+        grabber = scene.mouseGrabberItem()
+        if grabber is not None:
+            grabber.ungrabMouse()
+
+
+class RubberBand(Gesture):
+    """Qt's rubber band (drag mode RubberBandDrag) does the selecting; Ctrl adds to the selection."""
+
+    builtin = True
+
+
+class DrawEdge(Gesture):
+    """Drag a wire from a port to a port."""
+
+    def __init__(self, view: CanvasView, port: Port) -> None:
+        super().__init__(view)
+        graph = self.document.graph
+        self.detached = None  # an existing wire picked up from its input
+        self.detached_item: EdgeItem | None = None
+        if port.output:
+            self.fixed, self.from_output = (port.node_id, port.name), True
+        else:
+            taken = [e for e in graph.in_edges(port.node_id) if e.dst_port == port.name]
+            if taken and not port.multi:
+                self.detached = taken[0]
+                self.fixed, self.from_output = (self.detached.src, self.detached.src_port), True
+                self.detached_item = view.canvas_scene.edges.get(self.detached)
+            else:
+                self.fixed, self.from_output = (port.node_id, port.name), False
+        self.target: Port | None = None
+        self.reason: str | None = None
+
+    def press(self, event) -> None:
+        self._press_pos = event.position().toPoint()
+        if self.detached_item is not None:
+            self.detached_item.setVisible(False)
+        self._wire = self.view.canvas_scene.temp_wire()
+        self._wire.setVisible(True)
+        self._update(self.view.mapToScene(self._press_pos))
+
+    def move(self, event) -> None:
+        self._update(self.view.mapToScene(event.position().toPoint()))
+
+    def _fixed_anchor(self) -> QPointF:
+        item = self.view.canvas_scene.nodes[self.fixed[0]]
+        return item.output_anchor(self.fixed[1]) if self.from_output else item.input_anchor(self.fixed[1])
+
+    def _ends(self, target: Port) -> tuple[tuple[str, str], tuple[str, str]]:
+        other = (target.node_id, target.name)
+        return (self.fixed, other) if self.from_output else (other, self.fixed)
+
+    def _check(self, target: Port) -> str | None:
+        src, dst = self._ends(target)
+        if self.detached is not None and dst == (self.detached.dst, self.detached.dst_port):
+            return None  # dropped back where it was
+        return self.document.graph.can_connect(src, dst)
+
+    def _update(self, scene_pos: QPointF) -> None:
+        target = self.view.port_for_wire(scene_pos, want_input=self.from_output, exclude=self.fixed[0])
+        if target is not self.target:
+            if self.target is not None:
+                self.target.set_highlight(None)
+            self.target = target
+            self.reason = self._check(target) if target is not None else None
+            if target is not None:
+                target.set_highlight("refused" if self.reason else "ok")
+        loose = target.scene_pos() if target is not None else scene_pos
+        fixed = self._fixed_anchor()
+        if self.from_output:
+            self._wire.set_ends(fixed, loose, bool(self.reason))
+        else:
+            self._wire.set_ends(loose, fixed, bool(self.reason))
+        if self.reason:
+            self.view.show_hint(self.reason, scene_pos, timeout_ms=0)
+        else:
+            self.view.hide_hint()
+
+    def _finish_visuals(self) -> None:
+        if self.target is not None:
+            self.target.set_highlight(None)
+        self._wire.setVisible(False)
+        if self.detached_item is not None and self.detached in self.view.canvas_scene.edges:
+            self.detached_item.setVisible(True)
+        self.view.hide_hint()
+
+    def release(self, event) -> None:
+        pos = event.position().toPoint()
+        scene_pos = self.view.mapToScene(pos)
+        self._update(scene_pos)
+        target, reason = self.target, self.reason
+        self._finish_visuals()
+        if target is not None:
+            src, dst = self._ends(target)
+            if self.detached is not None:
+                if dst == (self.detached.dst, self.detached.dst_port) and src == self.fixed:
+                    return
+                edit = Macro([Disconnect(self.detached), Connect(src, dst)], label="Reconnect")
+            else:
+                edit = Connect(src, dst)
+            if not self.document.do(edit):
+                self.view.show_hint(reason or "this connection is refused", scene_pos, timeout_ms=3000)
+            return
+        if (pos - self._press_pos).manhattanLength() <= CLICK_SLOP:
+            return  # a click on a port, not a drag
+        if self.detached is not None:
+            self.document.do(Disconnect(self.detached), "Remove connection")
+        elif self.from_output:
+            self.view.open_quick_search(scene_pos, connect_from=self.fixed)
+        else:
+            self.view.open_quick_search(scene_pos, connect_to=self.fixed)
+
+    def cancel(self) -> None:
+        self._finish_visuals()
+
+
+class DropBlock:
+    """A block dragged from the palette: the MIME payload is the block type id (utf-8)."""
+
+    @staticmethod
+    def type_id(mime) -> str | None:
+        if mime is None or not mime.hasFormat(BLOCK_MIME):
+            return None
+        type_id = bytes(mime.data(BLOCK_MIME).data()).decode("utf-8", "replace").strip()
+        return type_id if has_spec(type_id) else None
+
+    @classmethod
+    def accepts(cls, mime) -> bool:
+        return cls.type_id(mime) is not None
+
+    @classmethod
+    def drop(cls, view: CanvasView, event) -> str | None:
+        type_id = cls.type_id(event.mimeData())
+        if type_id is None:
+            return None
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        return view.add_block(type_id, view.mapToScene(event.position().toPoint()))
+
+
+class RenameEditor(QLineEdit):
+    """Edits a block's name in place, over its title. Enter commits (an invalid name is refused with
+    the reason and the editor stays open), Escape cancels, leaving the field commits a valid name."""
+
+    def __init__(self, view: CanvasView, item: NodeItem) -> None:
+        super().__init__(view.viewport())
+        self.view = view
+        self.node_id = item.node_id
+        self.old = item.name
+        self._done = False
+        theme = view.canvas_scene.theme
+        zoom = view.zoom_level()
+        font = self.font()
+        font.setPixelSize(max(10, min(28, round(13 * zoom))))
+        font.setBold(True)
+        self.setFont(font)
+        rect = view.mapFromScene(item.mapRectToScene(QRectF(8, 3, NODE_W - 16, HEADER_H - 6))).boundingRect()
+        rect.setHeight(max(rect.height(), self.fontMetrics().height() + 6))
+        self.setGeometry(rect)
+        self.setStyleSheet(
+            f"QLineEdit {{ background: {theme.node_body.name()}; color: {theme.text.name()};"
+            f" border: 1.5px solid {theme.selection.name()}; border-radius: 4px; padding: 0 4px; }}"
+        )
+        self.setText(item.name)
+        self.selectAll()
+        self.returnPressed.connect(self.commit)
+        self.show()
+        self.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def commit(self) -> bool:
+        if self._done:
+            return True
+        name = self.text().strip()
+        graph = self.view.document.graph
+        if self.node_id not in graph or name == self.old:
+            self.close_editor()
+            return True
+        if not self.view.document.do(Rename(self.node_id, name), f"Rename to {name}"):  # emits `refused`
+            reason = graph.check_name(name, self.node_id) or f"the name {name!r} cannot be used"
+            below = self.view.mapToScene(self.geometry().bottomLeft() + QPoint(-14, -10))
+            self.view.show_hint(reason, below, timeout_ms=4000)
+            self.selectAll()
+            return False
+        self.close_editor()
+        return True
+
+    def cancel(self) -> None:
+        self.close_editor()
+
+    def close_editor(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.view.hide_hint()
+        self.view.editor_closed(self)
+        self.hide()
+        self.deleteLater()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.cancel()
+            return
+        super().keyPressEvent(event)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_F2):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        if self._done or event.reason() == Qt.FocusReason.PopupFocusReason:
+            return
+        name = self.text().strip()
+        graph = self.view.document.graph
+        if name != self.old and self.node_id in graph and graph.check_name(name, self.node_id) is None:
+            self.commit()
+        else:
+            self.cancel()

@@ -1,0 +1,244 @@
+"""The scene mirrors the document: graph events become item changes, inference reports become badges,
+shapes and counts. It never writes to the graph (gestures in `interactions.py` do, through
+`Document.do`).
+
+Work per event is local: a moved block updates its own wires, a new report touches only the blocks
+whose result changed, a new wire re-slots only the wires of its target port.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QTransform
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QToolTip
+
+from layerloom.core.graph import Edge, GraphEvent
+from layerloom.gui.canvas import style
+from layerloom.gui.canvas.items import EdgeItem, HintItem, NodeItem, WireItem
+
+SCENE_EXTENT = 200_000.0  # a fixed, generous scene rect: the view pans freely, nothing recomputes bounds
+
+
+class CanvasScene(QGraphicsScene):
+    """Graphics items of one Document's graph."""
+
+    def __init__(self, document, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.theme = style.theme_for_palette()
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[Edge, EdgeItem] = {}
+        self.wire: WireItem | None = None
+        self.hint: HintItem | None = None
+        # Zoomed far out, wires are cached as (small) pixmaps too, so a pan runs no Python per wire;
+        # close up they are stroked directly (a cached long wire would be a huge pixmap).
+        self.edge_cache_mode = QGraphicsItem.CacheMode.NoCache
+        self.setSceneRect(QRectF(-SCENE_EXTENT / 2, -SCENE_EXTENT / 2, SCENE_EXTENT, SCENE_EXTENT))
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        document.graph_changed.connect(self._on_event)
+        document.inferred.connect(self.apply_report)
+        document.project_replaced.connect(self.rebuild)
+        self.rebuild()
+        if document.report is not None:
+            self.apply_report(document.report)
+
+    @property
+    def graph(self):
+        return self.document.graph
+
+    def set_far(self, far: bool) -> None:
+        """Tell the wires whether the view is zoomed out below the detail threshold."""
+        mode = QGraphicsItem.CacheMode.DeviceCoordinateCache if far else QGraphicsItem.CacheMode.NoCache
+        if mode != self.edge_cache_mode:
+            self.edge_cache_mode = mode
+            for item in self.edges.values():
+                item.setCacheMode(mode)
+
+    def set_theme(self, theme: style.CanvasTheme) -> None:
+        if theme is self.theme:
+            return
+        self.theme = theme
+        for item in self.nodes.values():
+            item.update()
+        for item in self.edges.values():
+            item.update()
+        self.update()
+
+    # --- building ---------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Throw every item away and mirror the current graph (a new project)."""
+        self.clearSelection()
+        for item in list(self.edges.values()):
+            self.removeItem(item)
+            item.dispose()
+        for item in list(self.nodes.values()):
+            self.removeItem(item)
+            item.dispose()
+        for item in (self.wire, self.hint):
+            if item is not None:
+                self.removeItem(item)
+        self.nodes.clear()
+        self.edges.clear()
+        self.wire = self.hint = None
+        graph = self.graph
+        for node in graph:
+            self._add_node(node)
+        for edge in graph.edges:
+            self._add_edge(edge)
+        for nid in self.nodes:
+            self._reslot(nid)
+
+    def temp_wire(self) -> WireItem:
+        if self.wire is None:
+            self.wire = WireItem()
+            self.addItem(self.wire)
+        return self.wire
+
+    def hint_item(self) -> HintItem:
+        if self.hint is None:
+            self.hint = HintItem()
+            self.addItem(self.hint)
+        return self.hint
+
+    # --- graph events -------------------------------------------------------------------------
+
+    def _on_event(self, ev: GraphEvent) -> None:
+        kind = ev.kind
+        if kind == "node_moved":
+            item = self.nodes.get(ev.node)
+            if item is not None:
+                pos = QPointF(*ev.new)
+                if item.pos() != pos:
+                    item.setPos(pos)
+        elif kind == "node_added":
+            self._add_node(ev.new)
+        elif kind == "node_removed":
+            item = self.nodes.pop(ev.node, None)
+            if item is not None:
+                for edge_item in list(item.edges):  # normally gone already (edges go first)
+                    self._remove_edge(edge_item.edge)
+                self.removeItem(item)
+                item.dispose()
+        elif kind == "edge_added":
+            self._add_edge(ev.edge)
+            self._reslot(ev.edge.dst)
+        elif kind == "edge_removed":
+            self._remove_edge(ev.edge)
+            self._reslot(ev.edge.dst)
+        elif kind == "params_changed":
+            item = self.nodes.get(ev.node)
+            if item is not None:
+                item.set_params(self.graph.node(ev.node).params)
+        elif kind == "node_renamed":
+            item = self.nodes.get(ev.node)
+            if item is not None:
+                item.set_name(ev.new)
+
+    def _add_node(self, node) -> NodeItem:
+        item = NodeItem(node)
+        self.nodes[node.id] = item
+        self.addItem(item)
+        report = self.document.report
+        if report is not None and node.id in report and report[node.id].name == node.name:
+            item.set_report(report[node.id])
+        return item
+
+    def _add_edge(self, edge: Edge) -> EdgeItem | None:
+        src, dst = self.nodes.get(edge.src), self.nodes.get(edge.dst)
+        if src is None or dst is None:
+            return None
+        item = EdgeItem(edge, src, dst)
+        if self.edge_cache_mode != QGraphicsItem.CacheMode.NoCache:
+            item.setCacheMode(self.edge_cache_mode)
+        self.edges[edge] = item
+        src.edges.append(item)
+        dst.edges.append(item)
+        port = src.outputs.get(edge.src_port)
+        if port is not None:
+            port.set_connections(port.connections + 1)
+        self.addItem(item)
+        return item
+
+    def _remove_edge(self, edge: Edge) -> None:
+        item = self.edges.pop(edge, None)
+        if item is None:
+            return
+        for end in (item.src, item.dst):
+            if item in end.edges:
+                end.edges.remove(item)
+        port = item.src.outputs.get(edge.src_port)
+        if port is not None:
+            port.set_connections(max(port.connections - 1, 0))
+        self.removeItem(item)
+        item.dispose()
+
+    def _reslot(self, node_id: str) -> None:
+        """Count the wires into each input port of a block and spread those of a multi-input port."""
+        item = self.nodes.get(node_id)
+        if item is None or node_id not in self.graph:
+            return
+        by_port: dict[str, list[Edge]] = {}
+        for edge in self.graph.in_edges(node_id):
+            by_port.setdefault(edge.dst_port, []).append(edge)
+        for name, port in item.inputs.items():
+            edges = by_port.get(name, [])
+            port.set_connections(len(edges))
+            for i, edge in enumerate(edges):
+                edge_item = self.edges.get(edge)
+                if edge_item is not None:
+                    edge_item.set_slot(i, len(edges) if port.multi else 1)
+
+    # --- inference ------------------------------------------------------------------------------
+
+    def apply_report(self, report) -> None:
+        """Show a new inference report: only blocks whose result changed repaint."""
+        get = report.get
+        for nid, item in self.nodes.items():
+            if item.set_report(get(nid)):
+                label = item.output_label()
+                for edge_item in item.edges:
+                    if edge_item.src is item:
+                        edge_item.set_label(label)
+                    edge_item.update()
+
+    # --- tooltips, built when asked for ---------------------------------------------------------
+
+    def tooltip_at(self, scene_pos: QPointF, transform: QTransform | None = None) -> str:
+        """The tooltip at a scene point: a badge's message, a port's hint, a block's summary, a wire's
+        shape."""
+        items = self.items(scene_pos, Qt.ItemSelectionMode.IntersectsItemShape, Qt.SortOrder.DescendingOrder,
+                           transform or QTransform())
+        for item in items:
+            if isinstance(item, NodeItem):
+                return item.tooltip_at(item.mapFromScene(scene_pos))
+            if isinstance(item, EdgeItem):
+                return item.tooltip()
+        return ""
+
+    def helpEvent(self, event) -> None:
+        widget = event.widget()
+        view = widget.parentWidget() if widget is not None else None
+        transform = view.transform() if view is not None and hasattr(view, "transform") else None
+        text = self.tooltip_at(event.scenePos(), transform)
+        if text:
+            QToolTip.showText(event.screenPos(), text, widget)
+        else:
+            QToolTip.hideText()
+        event.setAccepted(bool(text))
+
+    # --- queries --------------------------------------------------------------------------------
+
+    def nodes_rect(self, ids=None) -> QRectF:
+        """The scene rectangle holding the given blocks (all of them by default)."""
+        items = self.nodes.values() if ids is None else [self.nodes[i] for i in ids if i in self.nodes]
+        rect = QRectF()
+        for item in items:
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
+
+    def selected_node_ids(self) -> list[str]:
+        return [item.node_id for item in self.selectedItems() if isinstance(item, NodeItem)]
+
+    def selected_edges(self) -> list[Edge]:
+        return [item.edge for item in self.selectedItems() if isinstance(item, EdgeItem)]

@@ -1,0 +1,679 @@
+"""The canvas widget: zoom (wheel, around the cursor), pan (middle button or Space+drag), fit, a grid,
+keys (Tab quick search, F2 rename, Space pan, Escape) and the editing commands the window binds to its
+menu actions (delete, duplicate, cut/copy/paste, select all, auto-layout). Gestures live in
+`interactions.py`; every change goes through `Document.do` as one undo step.
+
+The view does no work per frame that grows with the graph: the scene rect is fixed, items are looked
+up through the scene's BSP index, repaints cover only changed bounding rects
+(`BoundingRectViewportUpdate`), blocks are cached pixmaps, and the grid draws only the exposed area.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QCursor, QPainter, QPen, QTransform
+from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu
+
+from layerloom.core.blocks import get_spec, has_spec
+from layerloom.core.edits import AddNode, Connect, Disconnect, Macro, Move, RemoveNode
+from layerloom.core.layout import layered_positions
+from layerloom.gui.canvas import clipboard, style
+from layerloom.gui.canvas.interactions import (
+    DrawEdge,
+    DropBlock,
+    Gesture,
+    MoveNodes,
+    PanView,
+    RenameEditor,
+    RubberBand,
+    node_of,
+)
+from layerloom.gui.canvas.items import EdgeItem, NodeItem, Port
+from layerloom.gui.canvas.quick_search import QuickSearch
+from layerloom.gui.canvas.scene import CanvasScene
+from layerloom.gui.canvas.style import GRID_MAJOR, GRID_MINOR, HEADER_H, NODE_W, PORT_Y
+
+MIN_ZOOM = 0.1
+MAX_ZOOM = 3.0
+ZOOM_STEP = 1.2
+OPEN_MIN_ZOOM = 0.7  # an opened project is shown at least this large (readable), from its inputs
+PASTE_STEP = 40.0
+LAYOUT_COLUMN = 260.0
+LAYOUT_ROW = 170.0
+
+
+class CanvasView(QGraphicsView):
+    """The node editor of one Document."""
+
+    selection_changed = Signal(list)  # selected node ids, after every selection change
+    zoom_changed = Signal(float)
+
+    def __init__(self, document, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.canvas_scene = CanvasScene(document, self)
+        self.setScene(self.canvas_scene)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
+                            | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(True)
+        self.setMouseTracking(True)
+
+        self.space_held = False
+        self._gesture: Gesture | None = None
+        self._quick: QuickSearch | None = None
+        self._editor: RenameEditor | None = None
+        self._bulk_selection = False
+        self._paste_count: dict[str, int] = {}
+        self._fit_pending = len(document.graph) > 0
+        self._hint_timer = QTimer(self)
+        self._hint_timer.setSingleShot(True)
+        self._hint_timer.timeout.connect(self.hide_hint)
+
+        self.canvas_scene.selectionChanged.connect(self._on_selection_changed)
+        document.project_replaced.connect(self._on_project_replaced)
+        self.centerOn(0, 0)
+
+    # --- the contract API -------------------------------------------------------------------------
+
+    def selected_node_ids(self) -> list[str]:
+        return self.canvas_scene.selected_node_ids()
+
+    def select_nodes(self, ids: list[str], ensure_visible: bool = True) -> None:
+        """Select exactly these blocks (and bring the first into view)."""
+        nodes = self.canvas_scene.nodes
+        self._bulk_selection = True
+        try:
+            self.canvas_scene.clearSelection()
+            for nid in ids:
+                item = nodes.get(nid)
+                if item is not None:
+                    item.setSelected(True)
+        finally:
+            self._bulk_selection = False
+        first = next((nodes[i] for i in ids if i in nodes), None)
+        if ensure_visible and first is not None:
+            self.ensureVisible(first, 40, 40)
+        self._on_selection_changed()
+
+    def select_all(self) -> None:
+        self.select_nodes(list(self.canvas_scene.nodes), ensure_visible=False)
+
+    def node_item(self, node_id: str) -> NodeItem:
+        return self.canvas_scene.nodes[node_id]
+
+    def port_scene_pos(self, node_id: str, port_name: str, output: bool) -> QPointF:
+        item = self.canvas_scene.nodes[node_id]
+        return item.output_anchor(port_name) if output else item.input_anchor(port_name)
+
+    def add_block(self, type_id: str, scene_pos: QPointF | None = None) -> str | None:
+        """Add a block with its title under `scene_pos` (default: the view centre); returns its id."""
+        if not has_spec(type_id):
+            self.document.refused.emit(f"there is no block type {type_id!r}")
+            return None
+        free_spot = scene_pos is None
+        if scene_pos is None:
+            scene_pos = self.mapToScene(self.viewport().rect().center())
+        x, y = round(scene_pos.x() - NODE_W / 2), round(scene_pos.y() - HEADER_H / 2)
+        if free_spot:  # repeated double-clicks in the palette: step aside from a block already there
+            for _ in range(50):
+                if not any(isinstance(i, NodeItem) and i.pos() == QPointF(x, y)
+                           for i in self.canvas_scene.items(QPointF(x + NODE_W / 2, y + HEADER_H / 2))):
+                    break
+                x, y = x + 30, y + 30
+        edit = AddNode(type_id, pos=(float(x), float(y)))
+        if not self.document.do(edit):
+            return None
+        self.select_nodes([edit.node_id], ensure_visible=free_spot)
+        return edit.node_id
+
+    def connect_ports(self, src: tuple[str, str], dst: tuple[str, str]) -> bool:
+        """Connect an output port to an input port (what a wire drag does); False when refused."""
+        return self.document.do(Connect(src, dst))
+
+    def delete_selected(self) -> None:
+        scene = self.canvas_scene
+        ids = scene.selected_node_ids()
+        gone = set(ids)
+        edges = [e for e in scene.selected_edges() if e.src not in gone and e.dst not in gone]
+        if not ids and not edges:
+            return
+        edits = [Disconnect(e) for e in edges] + [RemoveNode(nid) for nid in ids]
+        if len(edits) == 1:
+            label = f"Delete {self.document.graph.node(ids[0]).name}" if ids else "Remove connection"
+        else:
+            label = f"Delete {len(ids)} blocks" if ids else f"Remove {len(edges)} connections"
+        self.document.do(Macro(edits, label=label))
+
+    def duplicate_selected(self) -> list[str]:
+        ids = self.selected_node_ids()
+        if not ids:
+            return []
+        payload = clipboard.copy_payload(self.document.graph, ids)
+        return self._paste_payload(payload, (PASTE_STEP, PASTE_STEP), "Duplicate")
+
+    def copy_selected(self) -> bool:
+        ids = self.selected_node_ids()
+        if not ids:
+            return False
+        payload = clipboard.copy_payload(self.document.graph, ids)
+        clipboard.put_on_clipboard(payload)
+        self._paste_count.pop(self._payload_key(payload), None)
+        return True
+
+    def cut_selected(self) -> bool:
+        ids = self.selected_node_ids()
+        if not ids or not self.copy_selected():
+            return False
+        payload = clipboard.copy_payload(self.document.graph, ids)
+        self._paste_count[self._payload_key(payload)] = -1  # pasting a cut puts it back in place first
+        edits = [RemoveNode(nid) for nid in ids]
+        return self.document.do(Macro(edits, label=f"Cut {len(ids)} block" + ("s" if len(ids) > 1 else "")))
+
+    def paste(self) -> list[str]:
+        """Paste blocks from the system clipboard (from this window or another); returns their ids."""
+        payload = clipboard.from_mime(QApplication.clipboard().mimeData())
+        if payload is None:
+            self.document.refused.emit("the clipboard holds no blocks to paste")
+            return []
+        key = self._payload_key(payload)
+        count = self._paste_count.get(key, 0) + 1
+        self._paste_count[key] = count
+        return self._paste_payload(payload, (PASTE_STEP * count, PASTE_STEP * count), None)
+
+    def rename_selected(self) -> RenameEditor | None:
+        """Open the in-place name editor on the (first) selected block."""
+        ids = self.selected_node_ids()
+        if not ids:
+            return None
+        return self.start_rename(ids[0])
+
+    def start_rename(self, node_id: str) -> RenameEditor | None:
+        item = self.canvas_scene.nodes.get(node_id)
+        if item is None:
+            return None
+        self.close_popups()
+        self.ensureVisible(item, 20, 20)
+        self._editor = RenameEditor(self, item)
+        return self._editor
+
+    def auto_layout(self) -> bool:
+        """Lay the blocks out in layers from left to right: one undo step."""
+        graph = self.document.graph
+        if not len(graph):
+            return False
+        positions = layered_positions(graph, column_width=LAYOUT_COLUMN, row_height=LAYOUT_ROW)
+        changed = {nid: pos for nid, pos in positions.items() if graph.node(nid).pos != pos}
+        if not changed:
+            self.fit_all()
+            return False
+        done = self.document.do(Macro([Move(changed)], label="Auto-layout"))
+        self.fit_all()
+        return done
+
+    def open_quick_search(self, scene_pos: QPointF | None = None, connect_from=None,
+                          connect_to=None) -> QuickSearch:
+        """The block search at `scene_pos` (default: the cursor, or the view centre). With
+        `connect_from=(node_id, output_port)` the new block is wired after that port; with
+        `connect_to=(node_id, input_port)` before it."""
+        self.close_popups()
+        if scene_pos is None:
+            cursor = self.viewport().mapFromGlobal(QCursor.pos())
+            inside = self.viewport().rect().contains(cursor)
+            scene_pos = self.mapToScene(cursor if inside else self.viewport().rect().center())
+        graph = self.document.graph
+        if connect_from is not None:
+            accept, title = (lambda s: bool(s.inputs)), f"Add block after {graph.node(connect_from[0]).name}"
+        elif connect_to is not None:
+            accept, title = (lambda s: bool(s.outputs)), f"Add block before {graph.node(connect_to[0]).name}"
+        else:
+            accept, title = None, "Add block"
+        qs = QuickSearch(self.viewport(), accept=accept, title=title)
+        at = self.mapFromScene(scene_pos)
+        area = self.viewport().rect()
+        x = max(4, min(at.x(), area.width() - qs.width() - 4))
+        y = max(4, min(at.y(), area.height() - qs.height() - 4))
+        qs.move(x, y)
+        qs.chosen.connect(lambda type_id: self._quick_chosen(type_id, scene_pos, connect_from, connect_to))
+        qs.closed.connect(lambda: self._quick_closed(qs))
+        self._quick = qs
+        qs.popup()
+        return qs
+
+    def quick_search(self) -> QuickSearch | None:
+        """The quick search now open, if any."""
+        return self._quick
+
+    def rename_editor(self) -> RenameEditor | None:
+        return self._editor
+
+    # --- zoom and pan -------------------------------------------------------------------------------
+
+    def zoom_level(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, zoom: float, anchor: QPoint | None = None) -> None:
+        """Zoom to `zoom` keeping the scene point under `anchor` (viewport pixels; default: centre)."""
+        zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+        current = self.zoom_level()
+        if math.isclose(zoom, current, rel_tol=1e-6):
+            return
+        if anchor is None:
+            anchor = self.viewport().rect().center()
+        before = self.mapToScene(anchor)
+        self.scale(zoom / current, zoom / current)
+        after = self.mapFromScene(before)
+        self.scroll_by(after.x() - anchor.x(), after.y() - anchor.y())
+        self.close_popups()
+        self._zoomed()
+
+    def _zoomed(self) -> None:
+        self.canvas_scene.set_far(self.zoom_level() < style.LOW_DETAIL)
+        self.zoom_changed.emit(self.zoom_level())
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self.zoom_level() * ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self.zoom_level() / ZOOM_STEP)
+
+    def reset_zoom(self) -> None:
+        self.set_zoom(1.0)
+
+    def fit_all(self, *, min_zoom: float = MIN_ZOOM) -> None:
+        """Show every block (at most at 100 %). With `min_zoom` above what fitting needs, show the
+        graph's left end (its inputs) at `min_zoom` instead, where text stays readable."""
+        self._fit_pending = False
+        rect = self.canvas_scene.nodes_rect()
+        if rect.isNull():
+            self.setTransform(QTransform.fromScale(1.0, 1.0))
+            self.centerOn(0, 0)
+        else:
+            rect = rect.adjusted(-50, -50, 50, 50)
+            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+            zoom = max(MIN_ZOOM, min(1.0, self.zoom_level()))
+            if zoom >= min_zoom:
+                self.setTransform(QTransform.fromScale(zoom, zoom))
+                self.centerOn(rect.center())
+            else:
+                self.setTransform(QTransform.fromScale(min_zoom, min_zoom))
+                view = self.viewport().rect()
+                half_w = view.width() / 2 / min_zoom
+                half_h = view.height() / 2 / min_zoom
+                cy = rect.center().y() if rect.height() <= 2 * half_h else rect.top() + half_h
+                self.centerOn(QPointF(rect.left() + half_w, cy))
+        self._zoomed()
+
+    def scroll_by(self, dx: int, dy: int) -> None:
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() + int(dx))
+        v.setValue(v.value() + int(dy))
+
+    def wheelEvent(self, event) -> None:
+        delta = event.angleDelta()
+        steps = (delta.y() or delta.x()) / 120.0
+        if not steps:
+            pixel = event.pixelDelta()
+            self.scroll_by(-pixel.x(), -pixel.y())
+            return
+        self.set_zoom(self.zoom_level() * (ZOOM_STEP ** steps), event.position().toPoint())
+        event.accept()
+
+    # --- background ---------------------------------------------------------------------------------
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        theme = self.canvas_scene.theme
+        painter.fillRect(rect, theme.background)
+        zoom = self.zoom_level()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for step, color, skip in ((GRID_MINOR, theme.grid_minor, GRID_MAJOR), (GRID_MAJOR, theme.grid_major, 0)):
+            if step * zoom < 8:
+                continue
+            left = math.floor(rect.left() / step) * step
+            top = math.floor(rect.top() / step) * step
+            lines = []
+            x = left
+            while x <= rect.right():
+                if not skip or x % skip:
+                    lines.append(QLineF(x, rect.top(), x, rect.bottom()))
+                x += step
+            y = top
+            while y <= rect.bottom():
+                if not skip or y % skip:
+                    lines.append(QLineF(rect.left(), y, rect.right(), y))
+                y += step
+            pen = QPen(color, 0)  # cosmetic: one pixel at every zoom
+            painter.setPen(pen)
+            painter.drawLines(lines)
+
+    # --- hints --------------------------------------------------------------------------------------
+
+    def show_hint(self, text: str, scene_pos: QPointF, timeout_ms: int = 3000) -> None:
+        """A bubble near `scene_pos` (why something was refused); hidden after `timeout_ms` (0: stays)."""
+        self.canvas_scene.hint_item().show_text(text, scene_pos)
+        self._hint_timer.stop()
+        if timeout_ms:
+            self._hint_timer.start(timeout_ms)
+
+    def hide_hint(self) -> None:
+        hint = self.canvas_scene.hint
+        if hint is not None and hint.isVisible():
+            hint.setVisible(False)
+
+    def hint_text(self) -> str:
+        hint = self.canvas_scene.hint
+        return hint.text if hint is not None and hint.isVisible() else ""
+
+    # --- mouse ----------------------------------------------------------------------------------------
+
+    def item_at(self, view_pos: QPoint):
+        return self.itemAt(view_pos)
+
+    def port_for_wire(self, scene_pos: QPointF, want_input: bool, exclude: str | None = None) -> Port | None:
+        """The port a wire being drawn would attach to at `scene_pos`: a port of the wanted side under
+        the cursor, or the block under the cursor's port of that side (the nearest, if several)."""
+        tol = 4.0 / max(self.zoom_level(), 1e-3)
+        area = QRectF(scene_pos.x() - tol, scene_pos.y() - tol, 2 * tol, 2 * tol)
+        items = self.canvas_scene.items(area, Qt.ItemSelectionMode.IntersectsItemShape,
+                                        Qt.SortOrder.DescendingOrder, self.transform())
+        for item in items:
+            node = node_of(item)
+            if node is None:
+                continue
+            if node.node_id == exclude:
+                return None
+            local = node.mapFromScene(scene_pos)
+            port = node.port_at(local, output=not want_input)
+            if port is not None:
+                return port
+            if not node.card_rect().contains(local):
+                continue  # the transparent margin around a card
+            ports = list((node.inputs if want_input else node.outputs).values())
+            if not ports:
+                return None
+            return min(ports, key=lambda p: abs(p.scene_pos().y() - scene_pos.y()))
+        return None
+
+    def port_at(self, view_pos: QPoint) -> Port | None:
+        """The port under a viewport point."""
+        node = node_of(self.itemAt(view_pos))
+        if node is None:
+            return None
+        return node.port_at(node.mapFromScene(self.mapToScene(view_pos)))
+
+    def _gesture_for(self, event) -> Gesture | None:
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self.space_held):
+            return PanView(self)
+        if button != Qt.MouseButton.LeftButton:
+            return None
+        pos = event.position().toPoint()
+        port = self.port_at(pos)
+        if port is not None:
+            return DrawEdge(self, port)
+        node = node_of(self.itemAt(pos))
+        if node is not None:
+            if not node.card_rect().contains(node.mapFromScene(self.mapToScene(pos))):
+                return RubberBand(self)  # the transparent margin around a card is canvas
+            return MoveNodes(self)
+        return RubberBand(self)
+
+    def mousePressEvent(self, event) -> None:
+        self.close_popups()
+        self.hide_hint()
+        if self._gesture is not None:
+            event.accept()
+            return
+        gesture = self._gesture_for(event)
+        if gesture is None:
+            super().mousePressEvent(event)
+            return
+        self._gesture = gesture
+        if gesture.builtin:
+            super().mousePressEvent(event)
+        gesture.press(event)
+        event.accept()
+
+    def mouseMoveEvent(self, event) -> None:
+        gesture = self._gesture
+        if gesture is None or gesture.builtin:
+            super().mouseMoveEvent(event)
+        if gesture is not None:
+            gesture.move(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        gesture = self._gesture
+        if gesture is None:
+            super().mouseReleaseEvent(event)
+            return
+        if gesture.builtin:
+            super().mouseReleaseEvent(event)
+        self._gesture = None
+        gesture.release(event)
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            item = self.itemAt(event.position().toPoint())
+            node = node_of(item)
+            if node is not None:
+                local = node.mapFromScene(self.mapToScene(event.position().toPoint()))
+                if node.title_rect().contains(local) and node.port_at(local) is None:
+                    self.select_nodes([node.node_id], ensure_visible=False)
+                    self.start_rename(node.node_id)
+                    event.accept()
+                    return
+        super().mouseDoubleClickEvent(event)
+
+    def contextMenuEvent(self, event) -> None:
+        if self._gesture is not None:
+            return
+        item = self.itemAt(event.pos())
+        node = node_of(item)
+        scene_pos = self.mapToScene(event.pos())
+        if node is None and not isinstance(item, EdgeItem):
+            self.open_quick_search(scene_pos)
+            event.accept()
+            return
+        menu = QMenu(self)
+        if node is not None:
+            if not node.isSelected():
+                self.select_nodes([node.node_id], ensure_visible=False)
+            menu.addAction("Rename…", lambda: self.start_rename(node.node_id))
+            menu.addAction("Duplicate", self.duplicate_selected)
+            menu.addSeparator()
+            menu.addAction("Delete", self.delete_selected)
+        else:
+            edge = item.edge
+            menu.addAction("Remove connection", lambda: self.document.do(Disconnect(edge), "Remove connection"))
+        self._exec_menu(menu, event.globalPos())
+        menu.deleteLater()
+        event.accept()
+
+    def _exec_menu(self, menu: QMenu, global_pos: QPoint) -> None:
+        """Show a context menu (modal); tests replace this to pick an action."""
+        menu.exec(global_pos)
+
+    # --- keys -----------------------------------------------------------------------------------------
+
+    _OWN_KEYS = (Qt.Key.Key_Tab, Qt.Key.Key_Space, Qt.Key.Key_F2)
+
+    def event(self, event) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.ShortcutOverride:
+            plain = not (event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                                              | Qt.KeyboardModifier.MetaModifier))
+            if plain and (event.key() in self._OWN_KEYS or (event.key() == Qt.Key.Key_Escape and self._busy())):
+                event.accept()
+                return True
+        elif kind == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Tab and not (
+                event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)):
+            self.open_quick_search()
+            return True
+        return super().event(event)
+
+    def _busy(self) -> bool:
+        return self._gesture is not None or self._quick is not None or self.hint_text() != ""
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self.space_held = True
+                if self._gesture is None:
+                    self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        if key == Qt.Key.Key_F2:
+            self.rename_selected()
+            event.accept()
+            return
+        if key == Qt.Key.Key_Escape:
+            self.cancel_gesture()
+            self.close_popups()
+            self.hide_hint()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self.space_held = False
+            if not isinstance(self._gesture, PanView):
+                self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event) -> None:
+        if self.space_held and not isinstance(self._gesture, PanView):
+            self.space_held = False
+            self.viewport().unsetCursor()
+        super().focusOutEvent(event)
+
+    def cancel_gesture(self) -> None:
+        gesture, self._gesture = self._gesture, None
+        if gesture is not None:
+            gesture.cancel()
+
+    # --- drops --------------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:
+        if DropBlock.accepts(event.mimeData()):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dragLeaveEvent(self, event) -> None:
+        event.accept()
+
+    def dropEvent(self, event) -> None:
+        if DropBlock.drop(self, event) is None:
+            event.ignore()
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def close_popups(self) -> None:
+        if self._quick is not None:
+            self._quick.close_search()
+        editor = self._editor
+        if editor is not None and not editor.commit():
+            editor.cancel()
+
+    def editor_closed(self, editor: RenameEditor) -> None:
+        if self._editor is editor:
+            self._editor = None
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _quick_closed(self, qs: QuickSearch) -> None:
+        if self._quick is qs:
+            self._quick = None
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _quick_chosen(self, type_id: str, scene_pos: QPointF, connect_from, connect_to) -> None:
+        if connect_from is None and connect_to is None:
+            self.add_block(type_id, scene_pos)
+            return
+        graph = self.document.graph
+        spec = get_spec(type_id)
+        new_id = clipboard.fresh_ids(graph, 1)[0]
+        if connect_from is not None:
+            pos = (float(round(scene_pos.x())), float(round(scene_pos.y() - PORT_Y)))
+            wire = Connect(tuple(connect_from), (new_id, spec.inputs[0].name))
+        else:
+            pos = (float(round(scene_pos.x() - NODE_W)), float(round(scene_pos.y() - PORT_Y)))
+            wire = Connect((new_id, spec.outputs[0].name), tuple(connect_to))
+        edit = Macro([AddNode(type_id, pos=pos, node_id=new_id), wire], label=f"Add {type_id}")
+        if self.document.do(edit):
+            self.select_nodes([new_id], ensure_visible=False)
+
+    def _paste_payload(self, payload: dict, offset: tuple[float, float], label: str | None) -> list[str]:
+        try:
+            edit, ids = clipboard.paste_edit(self.document.graph, payload, offset, label)
+        except clipboard.PasteError as err:
+            self.document.refused.emit(str(err))
+            return []
+        if not self.document.do(edit):
+            return []
+        self.select_nodes(ids, ensure_visible=False)
+        rect = self.canvas_scene.nodes_rect(ids)
+        if not rect.isNull() and not self.mapToScene(self.viewport().rect()).boundingRect().contains(rect):
+            self.centerOn(rect.center())
+        return ids
+
+    @staticmethod
+    def _payload_key(payload: dict) -> str:
+        return json.dumps(payload, sort_keys=True)
+
+    def _on_selection_changed(self) -> None:
+        if not self._bulk_selection:
+            self.selection_changed.emit(self.selected_node_ids())
+
+    def _on_project_replaced(self) -> None:
+        self.cancel_gesture()
+        self.close_popups()
+        self._paste_count.clear()
+        self.resetCachedContent()
+        if self.isVisible():
+            self.fit_all(min_zoom=OPEN_MIN_ZOOM)
+        else:
+            self._fit_pending = True
+        self._on_selection_changed()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._fit_pending:
+            QTimer.singleShot(0, self._fit_if_pending)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fit_pending and self.isVisible():
+            self._fit_if_pending()
+
+    def _fit_if_pending(self) -> None:
+        if self._fit_pending:
+            self.fit_all(min_zoom=OPEN_MIN_ZOOM)
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange,
+                            QEvent.Type.StyleChange):
+            self.canvas_scene.set_theme(style.theme_for_palette())
+            self.resetCachedContent()
+        super().changeEvent(event)
