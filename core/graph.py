@@ -258,9 +258,12 @@ class Graph:
         self._insert_node(copy.deepcopy(node), index)
 
     def _insert_node(self, node: Node, index: int) -> None:
-        items = list(self._nodes.items())
-        items.insert(index, (node.id, node))
-        self._nodes = dict(items)
+        if index >= len(self._nodes):
+            self._nodes[node.id] = node
+        else:  # undo puts a node back at its former place in the order
+            items = list(self._nodes.items())
+            items.insert(index, (node.id, node))
+            self._nodes = dict(items)
         self._adj[node.id] = _Adjacency()
         m = re.fullmatch(r"n(\d+)", node.id)
         if m:
