@@ -225,6 +225,17 @@ def format_summary(summary: dict[str, Any]) -> str:
 # --- the window ---------------------------------------------------------------------------------
 
 
+def _configure_open(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="a Layerloom project file (.json)")
+
+
+@subcommand("open", "open a project in the editor window", _configure_open)
+def run_open(args: argparse.Namespace) -> int:
+    if not os.path.exists(args.file):
+        raise LayerloomError(f"{args.file}: no such file")
+    return open_window(args.file)
+
+
 def open_window(path: str | None = None) -> int:
     """Open the editor window, on the project at `path` if given.
 
@@ -239,7 +250,7 @@ def open_window(path: str | None = None) -> int:
         build_parser().print_help()
         print("\nThe editor window is not available in this version yet; use the commands above.")
         return 0
-    return int(gui_main(path) or 0)
+    return int(gui_main(path=path) or 0)
 
 
 # --- the entry point ----------------------------------------------------------------------------
