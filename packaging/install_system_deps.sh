@@ -12,9 +12,11 @@ declare -A wanted=(
   [libglib-2.0.so.0]=libglib2.0-0
 )
 
+# Read the linker cache once (piping it into `grep -q` would trip pipefail with SIGPIPE).
+known=$(ldconfig -p 2>/dev/null || true)
 missing=()
 for lib in "${!wanted[@]}"; do
-  ldconfig -p 2>/dev/null | grep -q "$lib" || missing+=("${wanted[$lib]}")
+  [[ "$known" == *"$lib"* ]] || missing+=("${wanted[$lib]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
