@@ -1,10 +1,14 @@
 """Auto-layout: blocks in layers from left to right, in the spirit of Sugiyama's layered drawing.
 
 Each block goes one column right of its furthest predecessor; within a column blocks are ordered by
-the mean row of their predecessors (a barycentre pass), which keeps most wires straight.
+the mean row of their predecessors (a barycentre pass), which keeps most wires straight. A long network
+can be wrapped into bands of at most `max_columns` columns, read like lines of text, so that it fits a
+window at a readable zoom.
 """
 
 from __future__ import annotations
+
+import math
 
 from layerloom.core.graph import Graph
 
@@ -12,9 +16,10 @@ COLUMN_WIDTH = 240.0
 ROW_HEIGHT = 150.0
 
 
-def layered_positions(graph: Graph, column_width: float = COLUMN_WIDTH,
-                      row_height: float = ROW_HEIGHT) -> dict[str, tuple[float, float]]:
-    """Positions for every block: column = longest path from a source, rows centred on 0."""
+def layered_positions(graph: Graph, column_width: float = COLUMN_WIDTH, row_height: float = ROW_HEIGHT,
+                      max_columns: int | None = None) -> dict[str, tuple[float, float]]:
+    """Positions for every block: column = longest path from a source, rows centred on 0; with
+    `max_columns`, columns are wrapped into bands of (nearly) equal width stacked top to bottom."""
     order = graph.topological_order()
     column: dict[str, int] = {}
     for nid in order:
@@ -40,7 +45,23 @@ def layered_positions(graph: Graph, column_width: float = COLUMN_WIDTH,
         offset = (len(members) - 1) / 2
         for i, nid in enumerate(members):
             row[nid] = i - offset
-    return {nid: (column[nid] * column_width, row.get(nid, 0.0) * row_height) for nid in column}
+    n_columns = max(column.values(), default=-1) + 1
+    if not max_columns or n_columns <= max_columns:
+        return {nid: (column[nid] * column_width, row.get(nid, 0.0) * row_height) for nid in column}
+    per_band = math.ceil(n_columns / math.ceil(n_columns / max_columns))
+    band_rows: dict[int, list[float]] = {}
+    for nid, c in column.items():
+        band_rows.setdefault(c // per_band, []).append(row.get(nid, 0.0))
+    band_top: dict[int, float] = {}
+    top = 0.0
+    for band in sorted(band_rows):
+        lo, hi = min(band_rows[band]), max(band_rows[band])
+        band_top[band] = top - lo  # the band's lowest row sits at `top`
+        top += (hi - lo + 1) + 0.6  # a gap between bands for the wire that wraps
+    return {
+        nid: ((c % per_band) * column_width, (band_top[c // per_band] + row.get(nid, 0.0)) * row_height)
+        for nid, c in column.items()
+    }
 
 
 def auto_layout(graph: Graph) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from layerloom.core.edits import Edit
+from layerloom.core.edits import Edit, Macro, Move
 from layerloom.core.errors import LayerloomError
 from layerloom.core.graph import Graph, GraphEvent
 from layerloom.core.inference import Report, infer
@@ -30,6 +30,8 @@ class Document(QObject):
     refused = Signal(str)  # an edit the graph refused, in plain words
     path_changed = Signal(str)
     modified_changed = Signal(bool)
+    settings_changed = Signal(str)  # "training" or "data": the project's settings changed (edit, undo, redo)
+    locked_changed = Signal(str)  # the reason structural edits are refused ("" when they are allowed again)
 
     def __init__(self, project=None, parent: QObject | None = None):
         super().__init__(parent)
@@ -43,6 +45,8 @@ class Document(QObject):
         self.project = None
         self.path: Path | None = None
         self.report: Report | None = None
+        # While set (to a reason in plain words, e.g. during training), `do` refuses every edit but moves.
+        self.locked: str | None = None
         if project is None:
             from layerloom.core.project import Project
 
@@ -96,8 +100,22 @@ class Document(QObject):
 
     # --- edits ------------------------------------------------------------------------------------
 
+    def set_locked(self, reason: str | None) -> None:
+        """Refuse structural edits (anything but moving blocks) with `reason`; None allows them again."""
+        self.locked = reason or None
+        self.locked_changed.emit(reason or "")
+
+    @staticmethod
+    def _only_moves(edit: Edit) -> bool:
+        if isinstance(edit, Macro):
+            return all(Document._only_moves(e) for e in edit.edits)
+        return isinstance(edit, Move)
+
     def do(self, edit: Edit, text: str | None = None) -> bool:
         """Apply `edit` and make it undoable. A refused edit changes nothing and is announced."""
+        if self.locked and not self._only_moves(edit):
+            self.refused.emit(self.locked)
+            return False
         try:
             edit.apply(self.graph)
         except LayerloomError as err:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QStyle,
     QToolBar,
     QWidget,
 )
@@ -35,6 +36,7 @@ from layerloom.gui.inspector import Inspector, human, human_macs
 from layerloom.gui.palette import BlockPalette
 from layerloom.gui.problems import ProblemsPanel
 from layerloom.gui.recovery import AUTOSAVE_INTERVAL_MS, Recovery
+from layerloom.gui.training import DataPanel, LiveViews, TrainingController, TrainingPanel
 
 APP_NAME = "Layerloom"
 PROJECT_FILTER = "Layerloom projects (*.json);;All files (*)"
@@ -136,6 +138,7 @@ class MainWindow(QMainWindow):
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.problems_dock = self._dock("Problems", "problemsDock", self.problems,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._make_training_docks()
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
@@ -155,6 +158,11 @@ class MainWindow(QMainWindow):
         self.document.modified_changed.connect(self.setWindowModified)
         self.document.path_changed.connect(lambda _path: self._update_title())
         self.document.project_replaced.connect(self._update_title)
+        self.document.project_replaced.connect(self._project_replaced)
+        self.document.locked_changed.connect(self._locked_changed)
+        stack = self.document.undo_stack
+        stack.canUndoChanged.connect(self._undo_state_changed)
+        stack.canRedoChanged.connect(self._undo_state_changed)
 
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
@@ -170,6 +178,32 @@ class MainWindow(QMainWindow):
             self._problem_counts(self.problems.errors, self.problems.warnings)
 
     # --- construction -------------------------------------------------------------------------------
+
+    def _make_training_docks(self) -> None:
+        runs = self.settings.value("training/runs_dir", "")
+        self.training = TrainingController(self.document, self, runs_root=runs if isinstance(runs, str) and runs
+                                           else None)
+        self.data_panel = DataPanel(self.document, self)
+        self.training_panel = TrainingPanel(self.document, self.training, self)
+        self.live_views = LiveViews(self.training, self)
+        self.data_dock = self._dock("Data", "dataDock", self.data_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.training_dock = self._dock("Training", "trainingDock", self.training_panel,
+                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.views_dock = self._dock("Live views", "liveViewsDock", self.live_views,
+                                     Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.inspector_dock, self.training_dock)
+        self.tabifyDockWidget(self.training_dock, self.data_dock)
+        self.inspector_dock.raise_()
+        self.tabifyDockWidget(self.problems_dock, self.views_dock)
+        self.problems_dock.raise_()
+        self.views_dock.visibilityChanged.connect(lambda _v: self.live_views.update_capture())
+        self.training_panel.start_requested.connect(self.start_training)
+        self.training.state_changed.connect(self._training_state)
+        self.training.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.training.run_started.connect(lambda _run: self._training_started())
+        self.data_panel.bundle_loaded.connect(self.training.offer_bundle)
+        self.training.data_loaded.connect(self.data_panel.show_bundle)
+        self._project_replaced()
 
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -247,6 +281,16 @@ class MainWindow(QMainWindow):
         a("auto_layout", "&Auto-layout", c.auto_layout, "Ctrl+L", "auto-layout",
           "Arrange the blocks in layers from left to right")
 
+        a("train", "&Train", self.start_training, "F5", None, "Train the network on the project's data")
+        a("pause", "&Pause", lambda: self.training.toggle_pause(), "F6", None, "Pause or resume training")
+        a("stop", "&Stop Training", lambda: self.training.stop(), "Shift+F5", None,
+          "Stop training after the current step and keep a checkpoint")
+        style = self.style()
+        sp = QStyle.StandardPixmap
+        for key, pixmap in (("train", sp.SP_MediaPlay), ("pause", sp.SP_MediaPause), ("stop", sp.SP_MediaStop)):
+            self.commands[key].setIcon(style.standardIcon(pixmap))
+        self.commands["pause"].setEnabled(False)
+        self.commands["stop"].setEnabled(False)
         a("reference", "Block &Reference", self.show_block_reference, Std.HelpContents, "book",
           "What every block does and what its parameters mean")
         a("system_info", "&System Information…", self.show_system_info, None, None,
@@ -296,12 +340,18 @@ class MainWindow(QMainWindow):
         for name in theme.THEMES:
             self.theme_menu.addAction(A[f"theme_{name}"])
 
+        train = bar.addMenu("T&raining")
+        train.addActions([A["train"], A["pause"], A["stop"]])
+        train.addSeparator()
+        for dock in (self.data_dock, self.training_dock, self.views_dock):
+            train.addAction(dock.toggleViewAction())
+
         help_ = bar.addMenu("&Help")
         help_.addAction(A["reference"])
         help_.addSeparator()
         help_.addAction(A["system_info"])
         help_.addActions([A["about"], A["about_qt"]])
-        self.menus.update(file=file, edit=edit, view=view, help=help_)
+        self.menus.update(file=file, edit=edit, view=view, training=train, help=help_)
 
     def _make_toolbar(self) -> None:
         tb = QToolBar("Toolbar", self)
@@ -311,7 +361,7 @@ class MainWindow(QMainWindow):
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         A = self.commands
         for group in (("new", "open", "save"), ("undo", "redo"), ("add_block", "duplicate", "delete"),
-                      ("zoom_out", "zoom_in", "fit", "auto_layout"), ("reference",)):
+                      ("zoom_out", "zoom_in", "fit", "auto_layout"), ("train", "pause", "stop"), ("reference",)):
             for key in group:
                 tb.addAction(A[key])
             tb.addSeparator()
@@ -460,6 +510,96 @@ class MainWindow(QMainWindow):
         for key in ("cut", "copy", "duplicate", "delete"):
             self.commands[key].setEnabled(has)
         self.commands["rename"].setEnabled(len(ids) == 1)
+        self._enforce_lock()
+        if len(ids) == 1 and ids[0] in self.document.graph:
+            node = self.document.graph.node(ids[0])
+            if node.type not in ("Input", "Output"):
+                self.training.set_feature_block(node.name, node.type)
+
+    # --- training -------------------------------------------------------------------------------------
+
+    STRUCTURAL = ("cut", "paste", "duplicate", "delete", "rename", "add_block", "undo", "redo", "new", "open")
+
+    def start_training(self) -> bool:
+        """Train (F5): the Training panel and the live views come forward."""
+        if self.training.running:
+            return False
+        return self.training.start()
+
+    def _training_started(self) -> None:
+        self.views_dock.show()
+        self.views_dock.raise_()
+        if self.views_dock.height() < self.height() * 0.35 and not self.views_dock.isFloating():
+            self.resizeDocks([self.views_dock], [int(self.height() * 0.45)], Qt.Orientation.Vertical)
+        self.training_dock.show()
+        self.training_dock.raise_()
+        if self.training.feature_block is None:  # the first block with weights, so feature maps show at once
+            for node in self.document.graph.topological_order():
+                n = self.document.graph.node(node) if isinstance(node, str) else node
+                if n.type in ("Conv2d", "Conv1d", "Dense", "LSTM", "GRU", "RNN"):
+                    self.training.set_feature_block(n.name, n.type)
+                    break
+
+    def _training_state(self, state: str) -> None:
+        running = state != "idle"
+        self.commands["train"].setEnabled(not running)
+        self.commands["pause"].setEnabled(running and state != "stopping")
+        self.commands["pause"].setText("&Resume" if state == "paused" else "&Pause")
+        self.commands["stop"].setEnabled(running and state != "stopping")
+        if state == "failed":
+            return
+
+    def _locked_changed(self, reason: str) -> None:
+        self._enforce_lock()
+        if reason:
+            self.statusBar().showMessage(reason, 8000)
+
+    def _undo_state_changed(self, _can: bool) -> None:
+        if self.document.locked:  # the stack re-enables its actions by itself: keep them off while locked
+            self.commands["undo"].setEnabled(False)
+            self.commands["redo"].setEnabled(False)
+
+    def _enforce_lock(self) -> None:
+        """While training, structural commands are off (the document refuses such edits anyway)."""
+        if not self.document.locked:
+            stack = self.document.undo_stack
+            self.commands["undo"].setEnabled(stack.canUndo())
+            self.commands["redo"].setEnabled(stack.canRedo())
+            for key in ("paste", "add_block", "new", "open"):
+                self.commands[key].setEnabled(True)
+            has = bool(self.canvas.selected_node_ids())
+            for key in ("cut", "duplicate", "delete"):
+                self.commands[key].setEnabled(has)
+            self.commands["rename"].setEnabled(len(self.canvas.selected_node_ids()) == 1)
+            return
+        for key in self.STRUCTURAL:
+            self.commands[key].setEnabled(False)
+
+    def _project_replaced(self) -> None:
+        self.training.set_feature_block(None)
+        self.training.model = None
+        self.live_views.set_runs_root(self.training.runs_root, self.document.project.name or self.document.title)
+
+    def stop_training_for(self, action: str) -> bool:
+        """True when no run goes on, or the user agreed to stop it (it stops, keeping a checkpoint)."""
+        if not self.training.running:
+            return True
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(APP_NAME)
+        box.setText(f"The network is training. Stop training before {action}?")
+        box.setInformativeText("Training stops after the current step; a checkpoint of the weights is kept in "
+                               "the run folder.")
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        if box.exec() != QMessageBox.StandardButton.Yes:
+            return False
+        self.statusBar().showMessage("Stopping training…")
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            return self.training.stop_and_wait()
+        finally:
+            QApplication.restoreOverrideCursor()
 
     def select_block(self, node_id: str) -> None:
         self.canvas.select_nodes([node_id])
@@ -496,7 +636,7 @@ class MainWindow(QMainWindow):
 
     def new_project(self, template: str | None = None) -> bool:
         """File → New: the template gallery (or straight to `template`)."""
-        if not self.maybe_save("starting a new project"):
+        if not self.stop_training_for("starting a new project") or not self.maybe_save("starting a new project"):
             return False
         if template is None:
             from layerloom.gui.template_gallery import TemplateGallery
@@ -513,13 +653,15 @@ class MainWindow(QMainWindow):
         return True
 
     def open_dialog(self) -> bool:
-        if not self.maybe_save("opening another project"):
+        if not self.stop_training_for("opening another project") or not self.maybe_save("opening another project"):
             return False
         path, _ = QFileDialog.getOpenFileName(self, "Open project", self._last_dir(), PROJECT_FILTER)
         return self.open_path(path) if path else False
 
     def open_path(self, path: str | os.PathLike, ask: bool = False) -> bool:
         """Open a project file. A broken file lists its problems in a dialog and leaves the window as it was."""
+        if not self.stop_training_for("opening another project"):
+            return False
         if ask and not self.maybe_save("opening another project"):
             return False
         from layerloom.core.project import load_project
@@ -700,9 +842,10 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: self.open_path(files[0], ask=True))
 
     def closeEvent(self, event) -> None:
-        if not self.maybe_save("closing"):
+        if not self.stop_training_for("closing") or not self.maybe_save("closing"):
             event.ignore()
             return
+        self.data_panel.shutdown()
         self.save_layout()
         self.autosave_timer.stop()
         self.recovery.clean_exit()

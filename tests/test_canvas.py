@@ -807,8 +807,10 @@ def test_auto_layout_is_one_undo_step(qtbot):
     scrambled = g.to_json()
     assert view.auto_layout()
     assert view.document.undo_stack.count() == 1
-    xs = [g.node(nid).pos[0] for nid in g.topological_order()]
-    assert xs == sorted(xs) and len(set(xs)) == len(g)  # a chain: left to right, one column each
+    spots = [(g.node(nid).pos[1], g.node(nid).pos[0]) for nid in g.topological_order()]
+    # a chain of 14 wraps into two bands of 7, read like text: left to right, then the next band below
+    assert spots == sorted(spots) and len(set(spots)) == len(g)
+    assert len({y for y, _ in spots}) == 2
     assert_mirrors(view)
     view.document.undo_stack.undo()
     assert g.to_json() == scrambled

@@ -36,6 +36,7 @@ from layerloom.gui.canvas.quick_search import QuickSearch
 from layerloom.gui.canvas.scene import CanvasScene
 from layerloom.gui.canvas.style import GRID_MAJOR, GRID_MINOR, HEADER_H, NODE_W, PORT_Y
 
+WRAP_COLUMNS = 8  # long chains wrap into bands, so a network fits a window at a readable zoom
 MIN_ZOOM = 0.1
 MAX_ZOOM = 3.0
 ZOOM_STEP = 1.2
@@ -215,7 +216,8 @@ class CanvasView(QGraphicsView):
         graph = self.document.graph
         if not len(graph):
             return False
-        positions = layered_positions(graph, column_width=LAYOUT_COLUMN, row_height=LAYOUT_ROW)
+        positions = layered_positions(graph, column_width=LAYOUT_COLUMN, row_height=LAYOUT_ROW,
+                                      max_columns=WRAP_COLUMNS)
         changed = {nid: pos for nid, pos in positions.items() if graph.node(nid).pos != pos}
         if not changed:
             self.fit_all()

@@ -20,6 +20,7 @@ from layerloom.core.layout import layered_positions
 from layerloom.core.project import Project, save_project
 from layerloom.core.settings import DataSettings, TrainingSettings
 
+WRAP_COLUMNS = 8  # long chains wrap into bands, so a network fits a window at a readable zoom
 HERE = Path(__file__).resolve().parent
 
 Layer = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], str]
@@ -45,7 +46,7 @@ def conv_bn_relu(channels: int, kernel: int = 3, padding: int = 1, **extra: Any)
 
 
 def finish(g: Graph, title: str, description: str, data: DataSettings, training: TrainingSettings) -> Project:
-    for nid, pos in layered_positions(g).items():
+    for nid, pos in layered_positions(g, max_columns=WRAP_COLUMNS).items():
         g.move(nid, pos)
     report = infer(g)
     if not report.ok or report.warnings:

@@ -1,0 +1,315 @@
+"""The window's side of a training run: the worker thread, the event buffer and its 30 Hz drain timer, the
+control (pause, resume, stop, live learning rate, feature-map block), and the predictor.
+
+    controller = TrainingController(document, runs_root="runs")
+    controller.add_view(curves_view)          # reset(run_started) at each run, on_event(e) for every event
+    controller.start()                        # loads the data and trains in a QThread
+    controller.pause(); controller.resume(); controller.stop()
+
+The trainer never touches Qt: it writes typed events into an `EventBuffer` from the worker thread, and a
+QTimer on the GUI thread drains it about 30 times a second (a handful of appends per frame however fast
+training runs). Feature maps are captured only for the block on show (the canvas selection), at most
+twice a second.
+
+Threads: on a small CPU the trainer's intra-op threads compete with the GUI thread for cores. Torch's
+default uses every core; the run here leaves that as it is unless the project says otherwise (the
+`threads` setting), because the GUI thread needs little CPU (30 drains and repaints a second) and the
+Python GIL is released inside every torch kernel, so the GUI's timers stay on time (see
+benchmarks/bench_training_window.py for the timer-lateness and throughput figures that chose this).
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from layerloom.gui.training.worker import TrainWorker, data_key
+
+DRAIN_INTERVAL_MS = 33  # ~30 Hz
+# None: torch's default (all cores). A number caps the trainer's threads when the project leaves `threads` unset.
+TRAIN_THREADS: int | None = None
+
+IDLE, LOADING, RUNNING, PAUSED, STOPPING = "idle", "loading", "running", "paused", "stopping"
+
+
+def default_runs_root() -> str:
+    env = os.environ.get("LAYERLOOM_RUNS_DIR")
+    if env:
+        return os.path.abspath(os.path.expanduser(env))
+    from PySide6.QtCore import QStandardPaths
+
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    return os.path.join(base or os.path.join(os.path.expanduser("~"), ".layerloom"), "runs")
+
+
+class TrainingController(QObject):
+    """Runs the document's project in a worker thread and feeds the live views."""
+
+    state_changed = Signal(str)  # IDLE, LOADING, RUNNING, PAUSED, STOPPING
+    run_started = Signal(object)  # RunStarted
+    events_drained = Signal(list)  # every drained batch of events (the training panel's progress)
+    run_finished = Signal(object)  # the last event: Finished or Failed
+    message = Signal(str)  # for the status bar
+    data_loaded = Signal(object, str)  # a DataBundle loaded by a run, its data key
+    predictor_changed = Signal(object)
+
+    def __init__(self, document, parent: QObject | None = None, *, runs_root: str | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.runs_root = runs_root or default_runs_root()
+        self.views: list = []
+        self.state = IDLE
+        self.run = None  # the RunStarted of the current or latest run
+        self.last = None  # the Finished / Failed of the latest run
+        self.result = None  # the TrainResult of the latest run
+        self.model = None  # the latest trained model (for predictions after a run)
+        self.data_info = None  # DataInfo of the data the latest run used
+        self.feature_block: str | None = None  # block name whose feature maps are on show
+        self.feature_block_type: str | None = None
+        self.feature_capture = True  # off while no view shows feature maps
+        self.threads = TRAIN_THREADS
+        self._bundle = None
+        self._bundle_key = ""
+        self._thread: QThread | None = None
+        self._worker: TrainWorker | None = None
+        self._buffer = None
+        self._control = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(DRAIN_INTERVAL_MS)
+        self._timer.timeout.connect(self.drain)
+        from layerloom.gui.training.predictor import Predictor
+
+        self.predictor = Predictor(self)
+
+    # --- views ------------------------------------------------------------------------------------
+
+    def add_view(self, view) -> None:
+        self.views.append(view)
+
+    def _each_view(self, method: str, *args) -> None:
+        for view in self.views:
+            fn = getattr(view, method, None)
+            if fn is not None:
+                fn(*args)
+
+    # --- data shared with the data panel ------------------------------------------------------------
+
+    def offer_bundle(self, bundle, key: str) -> None:
+        """A bundle the data panel loaded: a run on the same data starts without loading it again."""
+        self._bundle, self._bundle_key = bundle, key
+
+    # --- state ------------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.state != IDLE
+
+    @property
+    def control(self):
+        return self._control
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    # --- commands -----------------------------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Train the document's project (a copy of it, taken now). False when it cannot start."""
+        if self.running:
+            return False
+        from layerloom.core.errors import LayerloomError
+        from layerloom.core.project import Project
+
+        doc = self.document
+        report = doc.infer_now()
+        errors = [p.message for p in report.errors]
+        if not any(n.type == "Output" for n in doc.graph):
+            errors.append("the network has no Output block, so there is nothing to train")
+        if not any(n.type == "Input" for n in doc.graph):
+            errors.append("the network has no Input block")
+        if errors:
+            self._announce_failure("The network has errors and cannot be trained: " + "; ".join(errors[:3]))
+            return False
+        problems = doc.project.training.problems("training")
+        if problems:
+            self._announce_failure("The training settings are not valid: " + "; ".join(problems))
+            return False
+        try:
+            project = Project.from_dict(doc.project.to_dict())
+        except LayerloomError as err:
+            self._announce_failure(str(err))
+            return False
+        if not project.name:
+            project.meta["name"] = doc.title
+        settings = project.training
+        from layerloom.core.training.control import TrainControl
+        from layerloom.core.training.events import EventBuffer
+
+        self._buffer = EventBuffer(max_events=512)
+        self._control = TrainControl()
+        self._update_capture()
+        key = data_key(project.data.source, dict(project.data.options), settings.val_fraction, settings.seed)
+        bundle = self._bundle if key == self._bundle_key else None
+        self.run, self.last, self.result = None, None, None
+        thread = QThread(self)
+        thread.setObjectName("layerloom-training")
+        worker = TrainWorker(project, settings, self._buffer, self._control, run_root=self.runs_root,
+                             bundle=bundle, bundle_key=key, threads=self.threads)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.done.connect(self._on_done)  # a slot of this (GUI-thread) object: queued
+        worker.data_loaded.connect(self._on_data_loaded)
+        self._thread, self._worker = thread, worker
+        doc.set_locked("The network is training: stop training to change its structure (moving blocks is fine).")
+        self._set_state(LOADING)
+        self._timer.start()
+        thread.start()
+        self.message.emit("Loading the data…" if bundle is None else "Starting training…")
+        return True
+
+    def pause(self) -> None:
+        if self._control is not None and self.state in (RUNNING, LOADING):
+            self._control.pause()
+
+    def resume(self) -> None:
+        if self._control is not None and self.state == PAUSED:
+            self._control.resume()
+
+    def toggle_pause(self) -> None:
+        if self.state == PAUSED:
+            self.resume()
+        else:
+            self.pause()
+
+    def stop(self) -> None:
+        if self._control is not None and self.running:
+            self._control.stop()
+            self._set_state(STOPPING)
+            self.message.emit("Stopping after this step; a checkpoint is kept…")
+
+    def set_lr(self, lr: float) -> bool:
+        """Change the learning rate of the running optimizer; False when nothing is running."""
+        if self._control is None or not self.running:
+            return False
+        self._control.set_lr(lr)
+        return True
+
+    def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
+        """Stop the run and wait for the worker to finish (its stop checkpoint written). True when it ended."""
+        if self._thread is None:
+            return True
+        self.stop()
+        self._thread.quit()  # the worker's run() returns first: quit is processed after it
+        ended = self._thread.wait(timeout_ms)
+        if ended:
+            self._finish()
+        return ended
+
+    # --- feature maps -------------------------------------------------------------------------------
+
+    def set_feature_block(self, name: str | None, block_type: str | None = None) -> None:
+        """Show this block's feature maps (None: none)."""
+        self.feature_block, self.feature_block_type = name, block_type
+        self._each_view("set_block", name, block_type)
+        self._update_capture()
+
+    def set_feature_capture(self, on: bool) -> None:
+        """Capture feature maps only while a view shows them."""
+        self.feature_capture = bool(on)
+        self._update_capture()
+
+    def _update_capture(self) -> None:
+        if self._control is not None:
+            blocks = [self.feature_block] if self.feature_block and self.feature_capture else []
+            self._control.set_feature_blocks(blocks)
+
+    # --- the drain timer ------------------------------------------------------------------------------
+
+    @Slot()
+    def drain(self) -> None:
+        if self._buffer is None:
+            return
+        events = self._buffer.drain()
+        if not events:
+            return
+        for e in events:
+            kind = e.kind
+            if kind == "run_started":
+                self.run = e
+                self._each_view("reset", e)
+                self._set_state(PAUSED if self._control is not None and self._control.paused else RUNNING)
+                self.run_started.emit(e)
+                self.predictor_changed.emit(self.predictor)
+            elif kind == "state_changed" and self.state != STOPPING:
+                self._set_state(PAUSED if e.state == "paused" else RUNNING)
+            elif kind in ("finished", "failed"):
+                self.last = e
+            self._each_view("on_event", e)
+        self.events_drained.emit(events)
+
+    @Slot(object, str)
+    def _on_data_loaded(self, bundle, key: str) -> None:
+        self._bundle, self._bundle_key = bundle, key
+        self.data_loaded.emit(bundle, key)
+
+    @Slot(object)
+    def _on_done(self, result) -> None:
+        if self._thread is None:
+            return
+        self._thread.quit()
+        self._thread.wait()
+        self._finish()
+
+    def _finish(self) -> None:
+        worker, thread = self._worker, self._thread
+        self._thread, self._worker = None, None
+        self.drain()
+        self._timer.stop()
+        if worker is not None:
+            self.result = worker.result if hasattr(worker, "result") else None
+            trainer = worker.trainer
+            if trainer is not None and trainer.model is not None:
+                self.model = trainer.model
+                self.model.eval()
+                self.data_info = worker.bundle.info if worker.bundle is not None else self.data_info
+            elif worker.bundle is not None:
+                self.data_info = worker.bundle.info
+            self.result = trainer.result if trainer is not None else None
+        if thread is not None:
+            thread.deleteLater()
+        if worker is not None:
+            worker.deleteLater()
+        self._control = None
+        self.document.set_locked(None)
+        self._set_state(IDLE)
+        last = self.last
+        if last is None:  # should not happen: the worker always ends with one
+            from layerloom.core.training.events import Failed
+
+            last = self.last = Failed(message="training ended without a result", reason="error")
+        if last.kind == "failed":
+            self.message.emit(f"Training failed: {last.message}")
+        else:
+            best = ""
+            if last.best is not None:
+                best = f", best {last.metric.replace('_', ' ')} {last.best:.4g}"
+            word = "stopped" if last.status == "stopped" else "finished"
+            self.message.emit(f"Training {word} after {last.epochs} epoch{'s' if last.epochs != 1 else ''}{best}")
+        self.run_finished.emit(last)
+        self.predictor_changed.emit(self.predictor if self.model is not None else None)
+
+    def _announce_failure(self, message: str) -> None:
+        from layerloom.core.training.events import Failed
+
+        self.last = Failed(message=message, reason="setup")
+        self.message.emit(message)
+        self.run_finished.emit(self.last)
+
+    def info_for_predictions(self):
+        """The DataInfo (normalization, class names) of the data in use."""
+        if self._worker is not None and self._worker.bundle is not None:
+            return self._worker.bundle.info
+        return self.data_info

@@ -1,0 +1,550 @@
+"""The Data panel: where the training data comes from (a built-in set, a download, a folder of images, a CSV
+table, an NPZ file, a text file, a time series) with its options; a preview grid of samples with their labels
+and a class histogram; the shape check against the network's Input (and Output) with the fix it suggests.
+Loading runs in a worker thread; downloads show their progress and can be cancelled."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from layerloom.gui.training.settings_command import set_settings
+from layerloom.gui.training.worker import DataLoadWorker, data_key
+
+# kind → (label, the options worth offering, a file dialog filter or None for named sources, "dir" for folders)
+KINDS = {
+    "built-in": ("Built-in data set", ("flatten", "resize", "n", "noise", "seq_len", "vocab_size", "window",
+                                       "horizon", "data_seed"), None),
+    "download": ("Download (MNIST, CIFAR-10, …)", ("limit", "resize", "flatten", "color", "validation",
+                                                   "random_crop", "hflip"), None),
+    "images": ("Folder of images", ("resize", "color", "flatten", "random_crop", "hflip", "normalize"), "dir"),
+    "csv": ("CSV table", ("target", "task", "delimiter", "header", "normalize", "normalize_target"),
+            "Tables (*.csv *.tsv);;All files (*)"),
+    "npz": ("NPZ arrays", ("task", "layout", "kind", "flatten", "resize", "normalize"),
+            "NumPy arrays (*.npz);;All files (*)"),
+    "text": ("Text with labels", ("text_column", "label_column", "tokenizer", "vocab_size", "seq_len", "lowercase"),
+             "Text (*.txt *.tsv *.csv);;All files (*)"),
+    "series": ("Time series (CSV)", ("column", "window", "horizon", "normalize"), "Tables (*.csv);;All files (*)"),
+}
+PREVIEW_SAMPLES = 24
+GRID_COLUMNS = 8
+
+
+def _named_sources() -> dict[str, list[tuple[str, str]]]:
+    from layerloom.core.data import list_sources
+
+    out: dict[str, list[tuple[str, str]]] = {"built-in": [], "download": []}
+    for name, kind, desc in list_sources():
+        out["download" if kind == "download" else "built-in"].append((name, desc))
+    return out
+
+
+def guess_kind(source: str, options: dict) -> str:
+    named = _named_sources()
+    for kind, items in named.items():
+        if any(source == n for n, _ in items):
+            return kind
+    ext = os.path.splitext(source)[1].lower()
+    if os.path.isdir(os.path.expanduser(source)):
+        return "images"
+    if ext == ".npz":
+        return "npz"
+    if ext in (".txt", ".tsv") or "text_column" in options:
+        return "text"
+    if "window" in options or "column" in options:
+        return "series"
+    return "csv"
+
+
+def _parse_value(text: str):
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    if "," in text:  # 28, 28 → [28, 28]
+        try:
+            return [json.loads(p) for p in text.split(",")]
+        except ValueError:
+            pass
+    return text
+
+
+def _show_value(v) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def _image_of(sample: np.ndarray) -> QImage | None:
+    a = np.asarray(sample)
+    if a.ndim == 1:
+        side = round(float(np.sqrt(a.size)))
+        if side * side != a.size:
+            return None
+        a = a.reshape(side, side)
+    if a.dtype != np.uint8:
+        lo, hi = float(np.min(a)), float(np.max(a))
+        a = np.clip((a - lo) / (hi - lo or 1.0) * 255, 0, 255).astype(np.uint8)
+    a = np.ascontiguousarray(a)
+    if a.ndim == 2:
+        h, w = a.shape
+        return QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    if a.ndim == 3 and a.shape[2] == 3:
+        h, w, _ = a.shape
+        return QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return None
+
+
+class Histogram(QWidget):
+    """Samples per class as bars."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.counts: dict[str, int] = {}
+        self.setMinimumHeight(90)
+
+    def set_counts(self, counts: dict[str, int]) -> None:
+        self.counts = dict(counts)
+        self.setVisible(bool(counts))
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(240, 110)
+
+    def paintEvent(self, _event) -> None:
+        if not self.counts:
+            return
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = self.palette()
+        items = list(self.counts.items())[:40]
+        top = max(c for _, c in items) or 1
+        fm = p.fontMetrics()
+        label_h = fm.height() + 2
+        w = self.width() / len(items)
+        h = self.height() - label_h * 2
+        bar = QColor("#4c8bf5")
+        for i, (name, count) in enumerate(items):
+            bh = h * count / top
+            rect = QRectF(i * w + 2, label_h + h - bh, max(1.0, w - 4), bh)
+            p.fillRect(rect, bar)
+            p.setPen(pal.color(QPalette.ColorRole.WindowText))
+            short = name if fm.horizontalAdvance(name) < w else name[:2]
+            p.drawText(QRectF(i * w, label_h + h, w, label_h), Qt.AlignmentFlag.AlignCenter, short)
+            if w > fm.horizontalAdvance(str(count)):
+                p.drawText(QRectF(i * w, label_h + h - bh - label_h, w, label_h), Qt.AlignmentFlag.AlignCenter,
+                           str(count))
+        p.end()
+
+
+class DataPanel(QWidget):
+    bundle_loaded = Signal(object, str)  # DataBundle, data key
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.bundle = None
+        self.bundle_key = ""
+        self._thread: QThread | None = None
+        self._worker: DataLoadWorker | None = None
+        self._loading = False
+        self._named = _named_sources()
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 8, 8, 8)
+        form = QFormLayout()
+        self.kind_combo = QComboBox(self)
+        for key, (label, _opts, _filter) in KINDS.items():
+            self.kind_combo.addItem(label, key)
+        self.kind_combo.setToolTip("Where the data comes from")
+        form.addRow("Source", self.kind_combo)
+        self.name_combo = QComboBox(self)
+        self.name_combo.setToolTip("A data set that comes with Layerloom or is downloaded on first use")
+        self.path_edit = QLineEdit(self)
+        self.path_edit.setPlaceholderText("a file or folder")
+        self.browse_button = QPushButton("Browse…", self)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(self.browse_button)
+        self.path_host = QWidget(self)
+        self.path_host.setLayout(path_row)
+        path_row.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Data set", self.name_combo)
+        form.addRow("File", self.path_host)
+        self._form = form
+        self.description = QLabel("", self)
+        self.description.setWordWrap(True)
+        form.addRow(self.description)
+        outer.addLayout(form)
+
+        self.options_table = QTableWidget(0, 2, self)
+        self.options_table.setHorizontalHeaderLabels(["Option", "Value"])
+        self.options_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.options_table.verticalHeader().setVisible(False)
+        self.options_table.setMaximumHeight(120)
+        self.options_table.setToolTip("Options of the data source (values as JSON: 28, [28, 28], true, \"rgb\")")
+        outer.addWidget(self.options_table)
+        opt_row = QHBoxLayout()
+        self.add_option = QComboBox(self)
+        self.add_option.setToolTip("Add an option")
+        self.remove_option = QPushButton("Remove option", self)
+        self.load_button = QPushButton("Load && preview", self)
+        self.load_button.setToolTip("Load the data (downloading it if needed) and show samples")
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setEnabled(False)
+        for w in (self.add_option, self.remove_option, self.load_button, self.cancel_button):
+            opt_row.addWidget(w)
+        outer.addLayout(opt_row)
+        self.progress = QProgressBar(self)
+        self.progress.setVisible(False)
+        outer.addWidget(self.progress)
+
+        self.check_label = QLabel("", self)
+        self.check_label.setWordWrap(True)
+        self.check_label.setTextFormat(Qt.TextFormat.RichText)
+        outer.addWidget(self.check_label)
+        self.summary = QLabel("", self)
+        self.summary.setWordWrap(True)
+        outer.addWidget(self.summary)
+        grid_host = QWidget(self)
+        self.grid = QGridLayout(grid_host)
+        self.grid.setSpacing(4)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(grid_host)
+        self.histogram = Histogram(self)
+        self.histogram.setVisible(False)
+        outer.addWidget(self.histogram)
+        outer.addStretch(1)
+
+        self.kind_combo.activated.connect(self._kind_chosen)
+        self.name_combo.activated.connect(lambda _i: self._commit_source())
+        self.path_edit.editingFinished.connect(self._commit_source)
+        self.browse_button.clicked.connect(self._browse)
+        self.add_option.activated.connect(self._add_option)
+        self.remove_option.clicked.connect(self._remove_option)
+        self.options_table.itemChanged.connect(self._options_edited)
+        self.load_button.clicked.connect(self.load)
+        self.cancel_button.clicked.connect(self.cancel)
+        document.settings_changed.connect(self._on_settings_changed)
+        document.project_replaced.connect(self.load_settings)
+        document.inferred.connect(lambda _r: self.update_check())
+        self.load_settings()
+
+    # --- the source ---------------------------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        return self.kind_combo.currentData()
+
+    def load_settings(self) -> None:
+        data = self.document.project.data
+        self._loading = True
+        try:
+            kind = guess_kind(data.source, data.options)
+            self.kind_combo.setCurrentIndex(max(0, self.kind_combo.findData(kind)))
+            self._fill_kind(kind)
+            if kind in self._named:
+                i = self.name_combo.findData(data.source)
+                if i < 0:
+                    self.name_combo.addItem(data.source, data.source)
+                    i = self.name_combo.count() - 1
+                self.name_combo.setCurrentIndex(i)
+            else:
+                self.path_edit.setText(data.source)
+            self._fill_options(data.options)
+            self._describe()
+        finally:
+            self._loading = False
+        self.update_check()
+
+    def _fill_kind(self, kind: str) -> None:
+        named = kind in self._named
+        self.name_combo.setVisible(named)
+        self._form.labelForField(self.name_combo).setVisible(named)
+        self.path_host.setVisible(not named)
+        self._form.labelForField(self.path_host).setVisible(not named)
+        if named:
+            self.name_combo.clear()
+            for name, desc in self._named[kind]:
+                self.name_combo.addItem(name, name)
+                self.name_combo.setItemData(self.name_combo.count() - 1, desc, Qt.ItemDataRole.ToolTipRole)
+        self.add_option.clear()
+        self.add_option.addItem("Add option…")
+        self.add_option.addItems(list(KINDS[kind][1]))
+
+    def _describe(self) -> None:
+        if self.kind in self._named:
+            desc = dict(self._named[self.kind]).get(self.name_combo.currentData() or "", "")
+            self.description.setText(desc)
+        else:
+            self.description.setText({"images": "One sub-folder per class, named after the class.",
+                                      "csv": "One row per sample; the target column is the last unless named.",
+                                      "npz": "Arrays x (inputs) and y (labels or targets).",
+                                      "text": "A text and its label on each line (or columns).",
+                                      "series": "One value per row; windows of past values predict the next."}
+                                     .get(self.kind, ""))
+
+    def _kind_chosen(self, _index: int) -> None:
+        self._fill_kind(self.kind)
+        self._describe()
+        if self.kind in self._named:
+            self._commit_source()
+
+    def _browse(self) -> None:
+        spec = KINDS[self.kind][2]
+        if spec == "dir":
+            path = QFileDialog.getExistingDirectory(self, "Folder of images (one sub-folder per class)")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Data file", "", spec or "")
+        if path:
+            self.path_edit.setText(path)
+            self._commit_source()
+
+    def current_source(self) -> str:
+        if self.kind in self._named:
+            return self.name_combo.currentData() or ""
+        return self.path_edit.text().strip()
+
+    def _commit_source(self) -> None:
+        if self._loading:
+            return
+        self._describe()
+        source = self.current_source()
+        if not source or source == self.document.project.data.source:
+            return
+        set_settings(self.document, "data", {"source": source}, "Set data source")
+
+    # --- options ------------------------------------------------------------------------------------
+
+    def _fill_options(self, options: dict) -> None:
+        self.options_table.blockSignals(True)
+        self.options_table.setRowCount(0)
+        for name, value in options.items():
+            r = self.options_table.rowCount()
+            self.options_table.insertRow(r)
+            key = QTableWidgetItem(name)
+            key.setFlags(key.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            self.options_table.setItem(r, 0, key)
+            self.options_table.setItem(r, 1, QTableWidgetItem(_show_value(value)))
+        self.options_table.blockSignals(False)
+
+    def table_options(self) -> dict:
+        out = {}
+        for r in range(self.options_table.rowCount()):
+            k, v = self.options_table.item(r, 0), self.options_table.item(r, 1)
+            if k is None:
+                continue
+            value = _parse_value(v.text() if v is not None else "")
+            if value is not None:
+                out[k.text()] = value
+        return out
+
+    def _add_option(self, index: int) -> None:
+        if index <= 0:
+            return
+        name = self.add_option.itemText(index)
+        self.add_option.setCurrentIndex(0)
+        options = dict(self.document.project.data.options)
+        if name in options:
+            return
+        r = self.options_table.rowCount()
+        self.options_table.blockSignals(True)
+        self.options_table.insertRow(r)
+        key = QTableWidgetItem(name)
+        key.setFlags(key.flags() & ~Qt.ItemFlag.ItemIsEditable)
+        self.options_table.setItem(r, 0, key)
+        self.options_table.setItem(r, 1, QTableWidgetItem(""))
+        self.options_table.blockSignals(False)
+        self.options_table.editItem(self.options_table.item(r, 1))
+
+    def _remove_option(self) -> None:
+        row = self.options_table.currentRow()
+        if row >= 0:
+            self.options_table.removeRow(row)
+            self._options_edited()
+
+    def _options_edited(self, *_args) -> None:
+        if self._loading:
+            return
+        options = self.table_options()
+        if options != self.document.project.data.options:
+            set_settings(self.document, "data", {"options": options}, "Set data options")
+
+    def _on_settings_changed(self, section: str) -> None:
+        if section == "data":
+            self.load_settings()
+
+    # --- loading ------------------------------------------------------------------------------------
+
+    @property
+    def loading(self) -> bool:
+        return self._thread is not None
+
+    def load(self) -> None:
+        """Load the project's data in a worker thread and show a preview."""
+        if self._thread is not None:
+            return
+        data, training = self.document.project.data, self.document.project.training
+        worker = DataLoadWorker(data.source, dict(data.options), training.val_fraction, training.seed)
+        thread = QThread(self)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.progress.connect(self._on_progress)
+        worker.loaded.connect(self._on_loaded)
+        worker.failed.connect(self._on_failed)
+        self._thread, self._worker = thread, worker
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("Loading…")
+        self.progress.setVisible(True)
+        self.load_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        thread.start()
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel.set()
+            self.progress.setFormat("Cancelling…")
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        """Cancel a load and wait for its thread (closing the window)."""
+        if self._thread is not None:
+            self.cancel()
+            self._thread.quit()
+            self._thread.wait(timeout_ms)
+            self._end_load()
+
+    def _end_load(self) -> None:
+        thread = self._thread
+        self._thread, self._worker = None, None
+        if thread is not None:
+            thread.quit()
+            thread.wait()
+            thread.deleteLater()
+        self.progress.setVisible(False)
+        self.load_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    @Slot(int, int, str)
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        if total > 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * done / total))
+            self.progress.setFormat(f"{message} {done / 1e6:.1f} / {total / 1e6:.1f} MB".strip())
+        else:
+            self.progress.setFormat(message or "Loading…")
+
+    @Slot(object, str)
+    def _on_loaded(self, bundle, key: str) -> None:
+        self._end_load()
+        self.show_bundle(bundle, key)
+        self.bundle_loaded.emit(bundle, key)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._end_load()
+        if message == "cancelled":
+            self.summary.setText("Loading cancelled.")
+        else:
+            self.summary.setText(f"<span style='color:#d9534f'><b>The data cannot be loaded:</b> {message}</span>")
+        self.bundle = None
+        self._clear_grid()
+        self.histogram.set_counts({})
+
+    # --- preview ------------------------------------------------------------------------------------
+
+    def show_bundle(self, bundle, key: str = "") -> None:
+        """Show a loaded bundle (from this panel or from a training run)."""
+        from layerloom.core.data.check import describe
+        from layerloom.core.data.preview import preview
+
+        self.bundle, self.bundle_key = bundle, key
+        self.preview = pv = preview(bundle, PREVIEW_SAMPLES)
+        info = bundle.info
+        classes = f", {info.num_classes} classes" if info.num_classes else ""
+        self.summary.setText(f"<b>{info.name}</b>: {describe(info)}{classes} — {len(bundle.train):,} for training, "
+                             f"{len(bundle.val):,} for validation")
+        self._clear_grid()
+        for i, (sample, label) in enumerate(zip(pv.samples, pv.labels, strict=False)):
+            cell = QLabel(self)
+            cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            img = _image_of(sample) if pv.kind == "image" else None
+            text = pv.texts[i] if pv.texts else None
+            if img is not None:
+                pix = QPixmap.fromImage(img).scaled(36, 36, Qt.AspectRatioMode.KeepAspectRatio,
+                                                    Qt.TransformationMode.FastTransformation)
+                cell.setPixmap(pix)
+                cell.setToolTip(f"label: {label}")
+                host = QWidget(self)
+                lay = QVBoxLayout(host)
+                lay.setContentsMargins(0, 0, 0, 0)
+                lay.setSpacing(0)
+                lay.addWidget(cell)
+                caption = QLabel(str(label)[:8], host)
+                caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                lay.addWidget(caption)
+                self.grid.addWidget(host, i // GRID_COLUMNS, i % GRID_COLUMNS)
+            else:
+                values = text if text is not None else np.array2string(np.asarray(sample).ravel()[:6], precision=2)
+                cell.setText(f"{str(values)[:40]} → {label}")
+                cell.setAlignment(Qt.AlignmentFlag.AlignLeft)
+                if i < 8:
+                    self.grid.addWidget(cell, i, 0, 1, GRID_COLUMNS)
+                else:
+                    cell.deleteLater()
+        self.histogram.set_counts(pv.class_counts)
+        self.update_check()
+
+    def _clear_grid(self) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+
+    def update_check(self) -> None:
+        """The shape check of the loaded data against the network, with the fix it suggests."""
+        if self.bundle is None or (self.bundle_key and self.bundle_key != self._current_key()):
+            self.check_label.setText("Load the data to check it against the network's Input block."
+                                     if self.bundle is None else
+                                     "The data settings changed: load again to check them against the network.")
+            return
+        from layerloom.core.data import check_against_graph
+        from layerloom.core.data.check import describe
+        from layerloom.core.errors import LayerloomError
+
+        try:
+            problems = check_against_graph(self.bundle.info, self.document.graph)
+        except LayerloomError as err:
+            problems = [str(err)]
+        if problems:
+            items = "".join(f"<li>{p}</li>" for p in problems)
+            self.check_label.setText(f"<span style='color:#d9534f'><b>The data does not fit the network:</b></span>"
+                                     f"<ul style='margin-left:-20px'>{items}</ul>")
+        else:
+            self.check_label.setText(f"<span style='color:#3c9a5f'>✓ Fits the network: {describe(self.bundle.info)}"
+                                     "</span>")
+        self.fit_problems = problems
+
+    def _current_key(self) -> str:
+        data, training = self.document.project.data, self.document.project.training
+        return data_key(data.source, dict(data.options), training.val_fraction, training.seed)

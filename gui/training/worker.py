@@ -1,0 +1,130 @@
+"""Work that runs off the GUI thread: a training run (data loading, then `Trainer.run`) and a data load for
+the data panel's preview (with download progress and cancel).
+
+Each worker is a QObject moved to its own QThread; its `run` slot starts when the thread starts. It reports
+through signals only (queued to the GUI thread's slots); a training run's events go to an `EventBuffer`
+that the GUI drains on a timer, never through a signal per step. Nothing here touches a widget.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+
+def data_key(source: str, options: dict, val_fraction: float, seed: int) -> str:
+    """What identifies a loaded DataBundle: the same key gives the same tensors."""
+    return json.dumps([source, options, float(val_fraction), int(seed)], sort_keys=True, default=str)
+
+
+def load_bundle(source: str, options: dict, val_fraction: float, seed: int, progress=None, cancel=None):
+    """`load_data` with every failure turned into a DataError-like message (LayerloomError)."""
+    from layerloom.core.data import DataError, load_data
+
+    try:
+        return load_data(source, dict(options), val_fraction=val_fraction, seed=seed, progress=progress,
+                         cancel=cancel)
+    except DataError:
+        raise
+    except FileNotFoundError as err:
+        raise DataError(f"{err.filename or source}: the data file does not exist") from None
+    except OSError as err:
+        raise DataError(f"{err.filename or source}: {err.strerror or err}") from None
+
+
+class DataLoadWorker(QObject):
+    """Loads one data source (downloads included) for the data panel."""
+
+    progress = Signal(int, int, str)  # done, total, message (bytes of a download)
+    loaded = Signal(object, str)  # DataBundle, its data_key
+    failed = Signal(str)
+
+    def __init__(self, source: str, options: dict, val_fraction: float, seed: int):
+        super().__init__()
+        self.source, self.options = source, dict(options)
+        self.val_fraction, self.seed = float(val_fraction), int(seed)
+        self.cancel = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        from layerloom.core.errors import LayerloomError
+
+        try:
+            bundle = load_bundle(self.source, self.options, self.val_fraction, self.seed,
+                                 progress=lambda done, total, msg="": self.progress.emit(int(done), int(total or 0),
+                                                                                         str(msg)),
+                                 cancel=self.cancel)
+        except LayerloomError as err:
+            self.failed.emit("cancelled" if self.cancel.is_set() else str(err))
+            return
+        except Exception as err:  # a bug in a reader: still a message, never a dead window
+            self.failed.emit(f"the data could not be loaded: {type(err).__name__}: {err}")
+            return
+        self.loaded.emit(bundle, data_key(self.source, self.options, self.val_fraction, self.seed))
+
+
+class TrainWorker(QObject):
+    """One training run: loads the data (unless a loaded bundle is given), then `Trainer.run(buffer, control)`.
+
+    Every outcome reaches `buffer` as the run's last event (Finished or Failed), including failures before
+    the trainer starts (the data cannot be loaded); `done` is emitted after that with the TrainResult (or
+    None when the trainer never ran)."""
+
+    data_loaded = Signal(object, str)  # the DataBundle the run uses, its data_key (for the data panel)
+    done = Signal(object)
+
+    def __init__(self, project, settings, buffer, control, *, run_root: str | None, bundle=None,
+                 bundle_key: str = "", threads: int | None = None):
+        super().__init__()
+        self.project = project  # a private copy: the window's graph may move on while this trains
+        self.settings = settings
+        self.buffer = buffer
+        self.control = control
+        self.run_root = run_root
+        self.bundle = bundle
+        self.bundle_key = bundle_key
+        self.threads = threads
+        self.trainer = None
+
+    @Slot()
+    def run(self) -> None:
+        from layerloom.core.errors import LayerloomError
+        from layerloom.core.training.events import Failed
+
+        result = None
+        try:
+            if self.bundle is None:
+                data = self.project.data
+                key = data_key(data.source, dict(data.options), self.settings.val_fraction, self.settings.seed)
+                try:
+                    self.bundle = load_bundle(data.source, dict(data.options), self.settings.val_fraction,
+                                              self.settings.seed)
+                except LayerloomError as err:
+                    self.buffer(Failed(message=f"the data could not be loaded: {err}", reason="data"))
+                    return
+                self.bundle_key = key
+                self.data_loaded.emit(self.bundle, key)
+            if self.control.stop_requested:
+                self.buffer(Failed(message="stopped before training started", reason="setup"))
+                return
+            import torch
+
+            from layerloom.core.training.trainer import Trainer
+
+            saved = torch.get_num_threads()
+            if self.threads and not self.settings.threads:
+                torch.set_num_threads(self.threads)
+            try:
+                self.trainer = Trainer(self.project, self.bundle, settings=self.settings, run_root=self.run_root,
+                                       project_name=self.project.name or "project")
+                result = self.trainer.run(self.buffer, self.control)
+            finally:
+                torch.set_num_threads(saved)
+        except Exception as err:  # anything the trainer did not catch itself: a message, not a dead thread
+            self.buffer(Failed(message=f"training failed: {type(err).__name__}: {err}", reason="error",
+                               details=traceback.format_exc()))
+        finally:
+            self.done.emit(result)

@@ -1,0 +1,253 @@
+"""Training in the window: lenet5 on the built-in digits through the window's own controls, the live views
+fed by the controller, feature maps of the selected block, pause/resume/stop, closing while training, a
+failing run, predictions, training twice, and the structural-edit lock. Offscreen, temporary settings and
+run folders; dialogs are answered by a stand-in."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("LAYERLOOM_NO_PRELOAD", "1")
+
+import glob
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from layerloom.core.edits import Move, SetParams
+from layerloom.gui.main_window import MainWindow
+from layerloom.gui.recovery import Recovery
+from layerloom.resources import load_template
+
+TIMEOUT = 120_000
+
+
+class Recorder:
+    """A view that keeps every event it is given."""
+
+    def __init__(self):
+        self.events, self.resets = [], 0
+
+    def reset(self, run):
+        self.resets += 1
+
+    def on_event(self, event):
+        self.events.append(event)
+
+    def kinds(self, kind):
+        return [e for e in self.events if e.kind == kind]
+
+
+@pytest.fixture
+def answers(monkeypatch):
+    class Answers(list):
+        seen: list[str]
+
+    queue = Answers()
+    seen: list[str] = []
+
+    def exec_(box):
+        seen.append(box.text())
+        if not queue:
+            raise AssertionError(f"unexpected dialog: {box.text()!r}")
+        return queue.pop(0)
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    queue.seen = seen
+    return queue
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, answers):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("training/runs_dir", str(tmp_path / "runs"))
+    project = load_template("lenet5")
+    project.training.epochs = 1
+    w = MainWindow(settings=settings, recovery=Recovery(tmp_path / "recovery"))
+    w.set_project(project, None)
+    w.recorder = Recorder()
+    w.training.add_view(w.recorder)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    if w.training.running:
+        w.training.stop_and_wait()
+    w.document.undo_stack.setClean()
+    w.close()
+    w.deleteLater()
+
+
+def wait_idle(qtbot, w, timeout=TIMEOUT):
+    qtbot.waitUntil(lambda: not w.training.running, timeout=timeout)
+
+
+def select(w, name):
+    nid = w.document.graph.find(name)
+    w.canvas.select_nodes([nid])
+    return nid
+
+
+def test_one_epoch_through_the_window_feeds_the_views(qtbot, window, tmp_path):
+    w = window
+    select(w, "conv1")
+    w.live_views.show_view("features")
+    qtbot.mouseClick(w.training_panel.start_button, Qt.MouseButton.LeftButton)
+    assert w.training.running
+    assert not w.commands["train"].isEnabled()
+    wait_idle(qtbot, w)
+    last = w.training.last
+    assert last.kind == "finished", getattr(last, "message", last)
+    assert last.status == "finished" and last.epochs == 1
+    rec = w.recorder
+    assert rec.resets == 1
+    assert rec.kinds("steps") and rec.kinds("epoch_end")
+    curves = w.live_views.view("curves")
+    if hasattr(curves, "loss"):
+        assert len(curves.loss) > 0 and len(curves.epochs) == 1
+    maps = [e for e in rec.kinds("feature_maps") if e.block == "conv1"]
+    assert maps and maps[-1].maps.shape[0] == 6
+    feature_view = w.live_views.view("features")
+    for attr in ("tile_count", "tiles"):
+        if hasattr(feature_view, attr):
+            v = getattr(feature_view, attr)
+            assert (v() if callable(v) else v if isinstance(v, int) else len(v)) == 6
+    assert w.training_panel.progress.value() == 1000
+    assert "samples/s" in w.training_panel.status.text()
+    assert glob.glob(str(tmp_path / "runs" / "*" / "*.safetensors"))
+    assert w.commands["train"].isEnabled() and w.document.locked is None
+
+    # predictions on the trained model: a drawn digit (0..1 pixels) gives probabilities summing to 1
+    p = w.training.predictor
+    assert p.input_shape == (1, 28, 28)
+    digit = np.zeros((28, 28), np.float32)
+    digit[6:22, 13:16] = 1.0
+    probs = p.predict(digit)
+    assert probs.shape == (1, 10) and abs(float(probs.sum()) - 1) < 1e-5
+
+    # a second run in a row just works (after an edit too)
+    assert w.document.do(SetParams(w.document.graph.find("conv1"), {"out_channels": 8}))
+    w.commands["train"].trigger()
+    wait_idle(qtbot, w)
+    assert w.training.last.kind == "finished"
+    assert w.recorder.resets == 2
+
+
+def test_pause_resume_stop_and_live_predictions(qtbot, window):
+    w = window
+    w.document.project.training.epochs = 50
+    w.commands["train"].trigger()
+    qtbot.waitUntil(lambda: w.training.state == "running" and bool(w.recorder.kinds("steps")), timeout=TIMEOUT)
+    w.commands["pause"].trigger()
+    qtbot.waitUntil(lambda: w.training.state == "paused", timeout=TIMEOUT)
+    assert w.training_panel.pause_button.text() == "Resume"
+    probs = w.training.predictor.predict(np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32))
+    assert probs.shape == (2, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    w.training_panel.pause_button.click()
+    qtbot.waitUntil(lambda: w.training.state == "running", timeout=TIMEOUT)
+    # the learning rate changes live
+    editor = w.training_panel.editors["lr"]
+    assert editor.isEnabled() and not w.training_panel.editors["epochs"].isEnabled()
+    editor.setText("0.0005")
+    editor.editingFinished.emit()
+    assert w.document.project.training.lr == 0.0005
+    qtbot.waitUntil(lambda: any(abs(float(e.lr[-1]) - 0.0005) < 1e-9 for e in w.recorder.kinds("steps")),
+                    timeout=TIMEOUT)
+    w.commands["stop"].trigger()
+    wait_idle(qtbot, w)
+    assert w.training.last.kind == "finished" and w.training.last.status == "stopped"
+    assert w.training.last.checkpoint and os.path.exists(w.training.last.checkpoint)
+
+
+def test_structural_edits_are_refused_while_training(qtbot, window):
+    w = window
+    w.document.project.training.epochs = 50
+    w.commands["train"].trigger()
+    qtbot.waitUntil(lambda: w.training.state == "running", timeout=TIMEOUT)
+    messages = []
+    w.document.refused.connect(messages.append)
+    nid = w.document.graph.find("conv1")
+    assert not w.document.do(SetParams(nid, {"out_channels": 3}))
+    assert messages and "training" in messages[-1]
+    assert w.document.graph.node(nid).params["out_channels"] == 6
+    assert w.document.do(Move({nid: (10.0, 20.0)}))  # moving blocks stays allowed
+    assert not w.commands["delete"].isEnabled() and not w.commands["undo"].isEnabled()
+    w.training.stop_and_wait()
+    assert w.document.locked is None
+    assert w.document.do(SetParams(nid, {"out_channels": 3}))
+
+
+def test_closing_while_training_asks_then_stops_with_a_checkpoint(qtbot, window, answers, tmp_path):
+    w = window
+    w.document.project.training.epochs = 50
+    w.commands["train"].trigger()
+    qtbot.waitUntil(lambda: w.training.state == "running" and bool(w.recorder.kinds("steps")), timeout=TIMEOUT)
+    answers.append(QMessageBox.StandardButton.Cancel)  # first: keep training
+    assert not w.close()
+    assert w.training.running
+    w.document.undo_stack.setClean()
+    answers.append(QMessageBox.StandardButton.Yes)
+    assert w.close()
+    assert not w.training.running
+    assert "training" in answers.seen[-1]
+    last = w.training.last
+    assert last.kind == "finished" and last.status == "stopped"
+    assert last.checkpoint and os.path.exists(last.checkpoint)
+    assert os.path.dirname(last.checkpoint).startswith(str(tmp_path / "runs"))
+
+
+def test_a_failing_run_shows_its_message_and_the_window_keeps_working(qtbot, window):
+    w = window
+    w.document.project.training.lr = 1e30
+    w.document.project.training.optimizer = "sgd"
+    w.commands["train"].trigger()
+    wait_idle(qtbot, w)
+    last = w.training.last
+    assert last.kind == "failed" and last.reason == "nan"
+    assert "NaN" in w.training_panel.status.text() or "infinite" in w.training_panel.status.text()
+    assert "Training failed" in w.statusBar().currentMessage()
+    # data that does not fit: flattened digits into a conv net
+    w.document.project.training.lr = 1e-3
+    w.document.project.data.options = {"resize": [28, 28], "flatten": True}
+    w.commands["train"].trigger()
+    wait_idle(qtbot, w)
+    assert w.training.last.kind == "failed" and "Input" in w.training.last.message
+    # the window still trains
+    w.document.project.data.options = {"resize": [28, 28]}
+    w.commands["train"].trigger()
+    wait_idle(qtbot, w)
+    assert w.training.last.kind == "finished"
+
+
+def test_data_panel_previews_and_checks_the_data(qtbot, window):
+    w = window
+    panel = w.data_panel
+    panel.load()
+    qtbot.waitUntil(lambda: panel.bundle is not None and not panel.loading, timeout=TIMEOUT)
+    assert panel.grid.count() > 0
+    assert panel.histogram.counts and len(panel.histogram.counts) == 10
+    assert "Fits" in panel.check_label.text()
+    # options edit the project (undoably) and the check asks for a new load
+    panel._fill_options({"resize": [28, 28], "flatten": True})
+    panel._options_edited()
+    assert w.document.project.data.options["flatten"] is True and w.document.modified
+    w.document.undo_stack.undo()
+    assert "flatten" not in w.document.project.data.options
+
+
+def test_training_settings_form_edits_the_project(qtbot, window):
+    w = window
+    form = w.training_panel
+    form.editors["batch_size"].setValue(32)
+    assert w.document.project.training.batch_size == 32 and w.document.modified
+    form.editors["lr"].setText("-1")
+    form.editors["lr"].editingFinished.emit()
+    assert w.document.project.training.lr == 1e-3 and "lr" in form.problem_label.text()
+    w.document.undo_stack.undo()
+    assert w.document.project.training.batch_size == 64
+    assert form.editors["batch_size"].value() == 64
