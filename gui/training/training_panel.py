@@ -6,8 +6,10 @@ applied to the running optimizer); the other settings apply to the next run."""
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import fields
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -65,6 +67,8 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.controller = controller
+        self._rate_ema: float | None = None
+        self._progress_origin: tuple[float, int] | None = None
         self.editors: dict[str, QWidget] = {}
         self._loading = False
 
@@ -257,6 +261,8 @@ class TrainingPanel(QWidget):
         notes = " ".join(run.notes)
         self.status.setText(f"Training on {run.train_size:,} samples, validating on {run.val_size:,}. {notes}".strip())
         self.progress.setFormat(f"Epoch {run.start_epoch + 1}/{run.epochs}")
+        self._rate_ema = None
+        self._progress_origin = None
 
     def _on_events(self, events: list) -> None:
         last_steps = None
@@ -274,9 +280,20 @@ class TrainingPanel(QWidget):
         done = e.epoch * bpe + e.batch
         total = epochs * bpe
         self.progress.setValue(int(1000 * min(1.0, done / total)))
-        rate = float(e.samples_per_s[-1]) if len(e.samples_per_s) else 0.0
+        # The rate of the latest burst of steps jumps around: show a moving average, and estimate the time
+        # left from the whole run so far (validation included), which is what the user waits for.
+        burst = float(np.mean(e.samples_per_s)) if len(e.samples_per_s) else 0.0
+        if burst > 0:
+            self._rate_ema = burst if self._rate_ema is None else 0.8 * self._rate_ema + 0.2 * burst
+        rate = self._rate_ema or 0.0
+        now = time.monotonic()
+        if self._progress_origin is None:
+            self._progress_origin = (now, done)
+        t0, done0 = self._progress_origin
         left = None
-        if rate > 0:
+        if done > done0 and now > t0:
+            left = (total - done) * (now - t0) / (done - done0)
+        elif rate > 0:
             left = (total - done) * self._batch_size / rate
         paused = " — paused" if self.controller.state == PAUSED else ""
         self.progress.setFormat(f"Epoch {e.epoch + 1}/{epochs} · batch {e.batch}/{bpe} · {rate:,.0f} samples/s · "

@@ -1,0 +1,180 @@
+"""The run history of a project, read from its run folders (no Qt, no torch).
+
+    runs = list_runs("runs", "lenet5")   # newest first: RunSummary(path, name, started, epochs_done, …)
+    curves = load_run(runs[0].path)      # RunCurves: epoch records and the steps' arrays
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from layerloom.core.training.run_folder import read_epochs, slug
+
+_STAMP = re.compile(r"-(\d{8}-\d{6})(?:-\d+)?$")
+HIGHER_IS_BETTER = ("val_accuracy", "train_accuracy", "val_r2")
+
+
+@dataclass
+class RunSummary:
+    path: str
+    name: str  # the folder name
+    started: datetime | None
+    epochs_done: int
+    epochs_planned: int | None
+    training: dict[str, Any]  # the training settings as trained
+    metric: str  # the watched metric ("val_accuracy", "val_loss", …)
+    best: float | None
+    best_epoch: int | None  # 0-based
+    final: dict[str, Any] = field(default_factory=dict)  # the last epoch's record
+    device_name: str = ""
+    data_name: str = ""
+
+    @property
+    def settings_text(self) -> str:
+        return settings_summary(self.training)
+
+    @property
+    def best_text(self) -> str:
+        return metric_text(self.metric, self.best)
+
+
+@dataclass
+class RunCurves:
+    path: str
+    epochs: list[dict]  # epoch records of epochs.jsonl
+    step: np.ndarray  # int64
+    epoch: np.ndarray  # int64, 0-based
+    loss: np.ndarray  # float64
+    lr: np.ndarray
+    time: np.ndarray
+
+
+def settings_summary(training: dict) -> str:
+    """"adam · lr 0.001 · batch 64 · 10 epochs" (and the schedule, decay and clipping when set)."""
+    if not training:
+        return ""
+    parts = [str(training.get("optimizer", "?"))]
+    if training.get("lr") is not None:
+        parts.append(f"lr {float(training['lr']):g}")
+    if training.get("batch_size") is not None:
+        parts.append(f"batch {training['batch_size']}")
+    if training.get("epochs") is not None:
+        parts.append(f"{training['epochs']} epochs")
+    if training.get("scheduler") not in (None, "none"):
+        parts.append(str(training["scheduler"]))
+    if training.get("weight_decay"):
+        parts.append(f"decay {float(training['weight_decay']):g}")
+    if training.get("grad_clip"):
+        parts.append(f"clip {float(training['grad_clip']):g}")
+    return " · ".join(parts)
+
+
+def metric_text(metric: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if metric.endswith("accuracy"):
+        return f"{metric.replace('_', ' ')} {value * 100:.2f} %"
+    return f"{metric.replace('_', ' ')} {value:.4g}"
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def best_of(records: list[dict], metric: str) -> tuple[float | None, int | None]:
+    """(best value, its 0-based epoch) of `metric` over the epoch records."""
+    best, best_epoch = None, None
+    higher = metric in HIGHER_IS_BETTER
+    for r in records:
+        v = r.get(metric)
+        if v is None:
+            continue
+        with contextlib.suppress(TypeError, ValueError):
+            v = float(v)
+            if v != v:  # NaN
+                continue
+            if best is None or (v > best if higher else v < best):
+                best, best_epoch = v, int(r.get("epoch", 0))
+    return best, best_epoch
+
+
+def summarize_run(path: str) -> RunSummary:
+    name = os.path.basename(os.path.normpath(path))
+    settings = _read_json(os.path.join(path, "settings.json"))
+    training = settings.get("training") or {}
+    if not training:
+        training = (_read_json(os.path.join(path, "project.json")).get("training") or {})
+    records = read_epochs(path)
+    metric = settings.get("metric") or ("val_accuracy" if any("val_accuracy" in r for r in records) else "val_loss")
+    if not any(r.get(metric) is not None for r in records) and metric != "train_loss":
+        metric = "val_loss" if any(r.get("val_loss") is not None for r in records) else "train_loss"
+    best, best_epoch = best_of(records, metric)
+    started = None
+    m = _STAMP.search(name)
+    if m:
+        with contextlib.suppress(ValueError):
+            started = datetime.strptime(m.group(1), "%Y%m%d-%H%M%S")
+    if started is None:
+        with contextlib.suppress(OSError):
+            started = datetime.fromtimestamp(os.path.getmtime(path))
+    data = settings.get("data") or {}
+    return RunSummary(path=path, name=name, started=started, epochs_done=len(records),
+                      epochs_planned=training.get("epochs"), training=training, metric=metric, best=best,
+                      best_epoch=best_epoch, final=records[-1] if records else {},
+                      device_name=str(settings.get("device_name", "")), data_name=str(data.get("name") or ""))
+
+
+def is_run_folder(path: str) -> bool:
+    return os.path.isdir(path) and any(os.path.exists(os.path.join(path, f)) for f in
+                                       ("settings.json", "epochs.jsonl", "steps.csv"))
+
+
+def list_runs(root: str, project_name: str | None = None) -> list[RunSummary]:
+    """The run folders under `root` (of the project named `project_name`, or all), newest first."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    prefix = None
+    if project_name:
+        prefix = re.compile(rf"^{re.escape(slug(project_name))}-\d{{8}}-\d{{6}}(-\d+)?$")
+    runs = []
+    for n in names:
+        path = os.path.join(root, n)
+        if prefix is not None and not prefix.match(n):
+            continue
+        if is_run_folder(path):
+            runs.append(summarize_run(path))
+    runs.sort(key=lambda r: (r.started or datetime.min, r.name), reverse=True)
+    return runs
+
+
+def load_run(path: str) -> RunCurves:
+    """The epoch records and step curves of a run folder (missing files give empty curves)."""
+    cols: dict[str, list[float]] = {k: [] for k in ("step", "epoch", "loss", "lr", "time")}
+    with contextlib.suppress(OSError), open(os.path.join(path, "steps.csv"), newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader, None) or []
+        index = {k: header.index(k) for k in cols if k in header}
+        for row in reader:
+            with contextlib.suppress(ValueError, IndexError):
+                values = {k: float(row[i]) for k, i in index.items()}
+                for k in cols:
+                    cols[k].append(values.get(k, float("nan")))
+    return RunCurves(path=path, epochs=read_epochs(path), step=np.asarray(cols["step"], np.int64),
+                     epoch=np.asarray(cols["epoch"], np.int64), loss=np.asarray(cols["loss"], np.float64),
+                     lr=np.asarray(cols["lr"], np.float64), time=np.asarray(cols["time"], np.float64))

@@ -1,0 +1,308 @@
+"""The confusion matrix at each epoch end (true class down, predicted class across, counts in the cells,
+colour by the share of the true class) and a gallery of misclassified validation samples.
+
+    view.set_validation_samples(images, labels, class_names)   # for the gallery
+    view.set_predictor(predictor)   # optional: the predicted class under each misclassified sample
+
+The gallery needs the validation samples' pictures (`images[i]` for validation index i: uint8 H×W or
+H×W×C, or floats in [0, 1]) — EpochEnd only carries indices. EpochEnd carries no predicted classes; they
+are shown when the event has a `misclassified_predicted` array, or computed with the optional predictor.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from layerloom.core.training.events import EpochEnd, RunStarted
+from layerloom.gui.plots.common import PlotView, graphics_widget, plot_colors, ramp_lut, style_plot, write_csv
+
+MAX_TEXT_CLASSES = 20  # counts are written in the cells up to this many classes
+THUMB = 56
+
+
+class ConfusionView(PlotView):
+    EXPORT_NAME = "confusion"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.class_names: list[str] | None = None
+        self.matrices: list[tuple[int, np.ndarray]] = []  # (epoch, counts) per epoch end
+        self.misclassified: list[np.ndarray | None] = []
+        self.predicted: list[np.ndarray | None] = []
+        self.images = None
+        self.labels = None
+        self.predictor = None
+        self.shown = -1  # index into matrices (-1: the latest)
+        self._texts: list[pg.TextItem] = []
+
+        self.title = QLabel(self)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.normalize_box = QCheckBox("row %", self)
+        self.normalize_box.setToolTip("Write each row's share (recall) instead of counts")
+        self.normalize_box.toggled.connect(lambda *_: self._changed())
+        self.epoch_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.epoch_slider.setFixedWidth(120)
+        self.epoch_slider.setToolTip("Show an earlier epoch")
+        self.epoch_slider.valueChanged.connect(self._pick_epoch)
+        self.graphics = graphics_widget()
+        self.plot = self.graphics.addPlot()
+        self.plot.invertY(True)
+        self.plot.setAspectLocked(True)
+        self.plot.setMenuEnabled(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.gallery = QListWidget(self)
+        self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
+        self.gallery.setIconSize(QSize(THUMB, THUMB))
+        self.gallery.setGridSize(QSize(THUMB + 26, THUMB + 34))
+        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.gallery.setMovement(QListWidget.Movement.Static)
+        self.gallery.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.gallery_title = QLabel(self)
+        self.gallery_title.setObjectName("sectionTitle")
+
+        head = QHBoxLayout()
+        head.setContentsMargins(6, 2, 6, 0)
+        head.addWidget(self.title, 1)
+        head.addWidget(QLabel("epoch", self))
+        head.addWidget(self.epoch_slider)
+        head.addWidget(self.normalize_box)
+        head.addWidget(self.export_buttons())
+        right = QWidget(self)
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(4, 0, 4, 4)
+        rl.addWidget(self.gallery_title)
+        rl.addWidget(self.gallery, 1)
+        self.splitter = QSplitter(self)
+        self.splitter.addWidget(self.graphics)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addLayout(head)
+        box.addWidget(self.splitter, 1)
+        self._restyle()
+        self.reset(None)
+
+    # --- the contract ------------------------------------------------------------------------------
+
+    def reset(self, run: RunStarted | None = None) -> None:
+        if run is not None and run.class_names:
+            self.class_names = list(run.class_names)
+        self.matrices, self.misclassified, self.predicted = [], [], []
+        self.shown = -1
+        self._sync_slider()
+        self._changed()
+
+    def on_event(self, event) -> None:
+        if isinstance(event, EpochEnd) and event.confusion is not None:
+            self.matrices.append((event.epoch, np.asarray(event.confusion, np.int64)))
+            wrong = None if event.misclassified is None else np.asarray(event.misclassified, np.int64)
+            self.misclassified.append(wrong)
+            pred = getattr(event, "misclassified_predicted", None)
+            self.predicted.append(None if pred is None else np.asarray(pred, np.int64))
+            follow = self.shown == -1
+            self._sync_slider()
+            if follow:
+                self.shown = -1
+            self._changed()
+        elif isinstance(event, RunStarted):
+            self.reset(event)
+
+    def set_validation_samples(self, images, labels=None, class_names=None) -> None:
+        self.images = images
+        self.labels = labels
+        if class_names:
+            self.class_names = list(class_names)
+        self._changed()
+
+    def set_predictor(self, predictor) -> None:
+        self.predictor = predictor
+        self._changed()
+
+    @property
+    def counts(self) -> np.ndarray | None:
+        """The matrix on show."""
+        return self.matrices[self.shown][1] if self.matrices else None
+
+    # --- drawing ------------------------------------------------------------------------------------
+
+    def _sync_slider(self) -> None:
+        self.epoch_slider.blockSignals(True)
+        self.epoch_slider.setRange(0, max(0, len(self.matrices) - 1))
+        self.epoch_slider.setValue(len(self.matrices) - 1 if self.shown == -1 else self.shown)
+        self.epoch_slider.setEnabled(len(self.matrices) > 1)
+        self.epoch_slider.blockSignals(False)
+
+    def _pick_epoch(self, value: int) -> None:
+        self.shown = -1 if value >= len(self.matrices) - 1 else value
+        self._changed()
+
+    def _restyle(self) -> None:
+        c = plot_colors()
+        self.graphics.setBackground(c["background"])
+        style_plot(self.plot, left="true class", bottom="predicted class", grid=False)
+        start = QColor(c["background"])
+        self._lut = ramp_lut(start, c["highlight"])
+
+    def _names(self, n: int) -> list[str]:
+        names = list(self.class_names or [])
+        return [names[i] if i < len(names) else str(i) for i in range(n)]
+
+    def _redraw(self) -> None:
+        for t in self._texts:
+            self.plot.removeItem(t)
+        self._texts = []
+        m = self.counts
+        if m is None:
+            self.image.clear()
+            self.title.setText("<span style='color:gray'>The confusion matrix appears at the end of the first "
+                               "epoch (classifiers with validation data).</span>")
+            self.gallery.clear()
+            self.gallery_title.setText("")
+            return
+        epoch = self.matrices[self.shown][0]
+        n = m.shape[0]
+        rows = m.sum(1, keepdims=True).astype(np.float64)
+        share = np.divide(m, rows, out=np.zeros(m.shape), where=rows > 0)
+        self.image.setLookupTable(self._lut)
+        self.image.setImage(np.sqrt(share), autoLevels=False, levels=(0.0, 1.0))  # sqrt: small errors show
+        self.image.setRect(-0.5, -0.5, n, n)
+        names = self._names(n)
+        ticks = [[(i, _clip(names[i])) for i in range(n)]]
+        self.plot.getAxis("left").setTicks(ticks)
+        self.plot.getAxis("bottom").setTicks(ticks)
+        total, correct = int(m.sum()), int(np.trace(m))
+        if n <= MAX_TEXT_CLASSES:
+            fg = plot_colors()["foreground"]
+            size = 9 if n <= 10 else 7
+            percent = self.normalize_box.isChecked()
+            for i in range(n):
+                for j in range(n):
+                    v = int(m[i, j])
+                    if v == 0 and not percent:
+                        continue
+                    text = f"{share[i, j] * 100:.0f}" if percent else str(v)
+                    color = QColor("#ffffff") if share[i, j] > 0.45 else fg
+                    item = pg.TextItem(text, color=color, anchor=(0.5, 0.5))
+                    f = item.textItem.font()
+                    f.setPointSize(size)
+                    f.setBold(i == j)
+                    item.setFont(f)
+                    item.setPos(j, i)
+                    self.plot.addItem(item)
+                    self._texts.append(item)
+        self.plot.setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0.02)
+        acc = correct / total * 100 if total else 0.0
+        self.title.setText(f"<b>Epoch {epoch + 1}</b> · {acc:.1f} % right ({correct:,} of {total:,} validation "
+                           f"samples)")
+        self._gallery()
+
+    def _gallery(self) -> None:
+        self.gallery.clear()
+        wrong = self.misclassified[self.shown] if self.misclassified else None
+        if wrong is None or not len(wrong):
+            self.gallery_title.setText("No misclassified samples" if wrong is not None else "")
+            return
+        self.gallery_title.setText(f"Misclassified ({len(wrong)} shown)")
+        pred = self.predicted[self.shown] if self.predicted else None
+        if pred is None and self.predictor is not None and self.images is not None:
+            pred = self._predict(wrong)
+        names = self._names(self.counts.shape[0])
+        for k, idx in enumerate(wrong.tolist()):
+            true = self._label(idx, names)
+            text = f"#{idx}\ntrue {true}"
+            if pred is not None and k < len(pred):
+                p = int(pred[k])
+                text = f"{true} → {names[p] if 0 <= p < len(names) else p}"
+                text = f"#{idx}\n{text}"
+            item = QListWidgetItem(text)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
+            icon = self._thumb(idx)
+            if icon is not None:
+                item.setIcon(icon)
+            item.setToolTip(f"validation sample {idx}: true {html.escape(true)}")
+            self.gallery.addItem(item)
+
+    def _label(self, idx: int, names: list[str]) -> str:
+        if self.labels is None or idx >= len(self.labels):
+            return "?"
+        lab = self.labels[idx]
+        if isinstance(lab, int | np.integer) and 0 <= int(lab) < len(names):
+            return names[int(lab)]
+        return str(lab)
+
+    def _image(self, idx: int) -> np.ndarray | None:
+        if self.images is None or idx >= len(self.images):
+            return None
+        a = np.asarray(self.images[idx])
+        if a.dtype != np.uint8:
+            a = np.clip(np.round(a.astype(np.float32) * 255), 0, 255).astype(np.uint8)
+        if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
+            a = a.transpose(1, 2, 0)
+        if a.ndim == 3 and a.shape[-1] == 1:
+            a = a[..., 0]
+        return a if a.ndim in (2, 3) else None
+
+    def _thumb(self, idx: int) -> QIcon | None:
+        a = self._image(idx)
+        if a is None:
+            return None
+        a = np.ascontiguousarray(a)
+        h, w = a.shape[:2]
+        fmt = QImage.Format.Format_Grayscale8 if a.ndim == 2 else QImage.Format.Format_RGB888
+        img = QImage(a.data, w, h, a.strides[0], fmt).copy()
+        pix = QPixmap.fromImage(img).scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                            Qt.TransformationMode.FastTransformation)
+        return QIcon(pix)
+
+    def _predict(self, wrong: np.ndarray) -> np.ndarray | None:
+        from layerloom.gui.plots.prediction import to_model_input
+
+        shape = getattr(self.predictor, "input_shape", None)
+        if shape is None:
+            return None
+        xs = []
+        for idx in wrong.tolist():
+            a = self._image(idx)
+            x = None if a is None else to_model_input(a.astype(np.float32) / 255.0, shape)
+            if x is None:
+                return None
+            xs.append(x)
+        try:
+            return np.asarray(self.predictor.predict(np.stack(xs))).argmax(1)
+        except Exception:  # the gallery still shows the true labels
+            return None
+
+    # --- export -------------------------------------------------------------------------------------
+
+    def export_csv(self, path: str) -> None:
+        """The matrix on show: one row per true class, one column per predicted class (counts)."""
+        m = self.counts
+        if m is None:
+            write_csv(path, ["true \\ predicted"], [])
+            return
+        names = self._names(m.shape[0])
+        write_csv(path, ["true \\ predicted", *names], ([names[i], *map(int, m[i])] for i in range(m.shape[0])))
+
+
+def _clip(name: str, n: int = 12) -> str:
+    return name if len(name) <= n else name[:n - 1] + "…"

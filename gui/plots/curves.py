@@ -1,0 +1,363 @@
+"""Learning curves: the training loss of every step (raw, faint) and smoothed (EMA), the validation loss of
+every epoch; accuracy (validation, training per epoch, and the training accuracy sampled during the epoch)
+or the regression metric; the learning rate. All three plots share the step axis; hovering shows the
+values under the mouse; the mouse wheel zooms, dragging pans, right-click has pyqtgraph's menu.
+
+    view = CurvesView(); view.reset(run_started); view.on_event(steps_event) …
+    view.export_csv(path)   # one row per step: step, epoch, loss, loss_smoothed, lr, then the epoch columns
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
+
+from layerloom.core.training.events import EpochEnd, RunStarted, Steps
+from layerloom.gui.plots.common import (
+    EMA,
+    GrowingArray,
+    PlotView,
+    fast_curve,
+    fmt,
+    graphics_widget,
+    plot_colors,
+    series_color,
+    style_plot,
+    write_csv,
+)
+
+METRIC_TITLES = {"val_accuracy": "validation accuracy", "train_accuracy": "training accuracy (epoch)",
+                 "val_mae": "validation MAE", "val_r2": "validation R²"}
+PERCENT = ("val_accuracy", "train_accuracy")
+
+
+class CurvesView(PlotView):
+    EXPORT_NAME = "curves"
+
+    def __init__(self, parent=None, smoothing: float = 0.9):
+        super().__init__(parent)
+        self.run: RunStarted | None = None
+        self._ema = EMA(smoothing)
+        self.step = GrowingArray(np.float64)
+        self.epoch_of_step = GrowingArray(np.int32)
+        self.loss = GrowingArray(np.float64)
+        self.smoothed = GrowingArray(np.float64)
+        self.lr = GrowingArray(np.float64)
+        self.acc_step = GrowingArray(np.float64)  # sampled training accuracy (Steps.accuracy), at its step
+        self.acc_value = GrowingArray(np.float64)
+        self.epochs: list[dict] = []  # one record per EpochEnd: epoch, step, train_loss, val_loss, metrics…
+        self._hover_index: int | None = None
+
+        self.readout = QLabel(self)
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setMinimumWidth(120)
+        self.log_box = QCheckBox("log", self)
+        self.log_box.setToolTip("Loss on a logarithmic scale")
+        self.log_box.toggled.connect(self._set_log)
+        self.smooth_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.smooth_slider.setRange(0, 99)
+        self.smooth_slider.setValue(round(smoothing * 100))
+        self.smooth_slider.setFixedWidth(90)
+        self.smooth_slider.setToolTip("Smoothing of the training loss (exponential moving average)")
+        self.smooth_slider.valueChanged.connect(lambda v: self.set_smoothing(v / 100.0))
+        self.smooth_label = QLabel(self)
+        self.smooth_label.setObjectName("subtle")
+
+        self.graphics = graphics_widget()
+        self.loss_plot = self.graphics.addPlot(row=0, col=0)
+        self.metric_plot = self.graphics.addPlot(row=1, col=0)
+        self.lr_plot = self.graphics.addPlot(row=2, col=0)
+        lay = self.graphics.ci.layout
+        lay.setRowStretchFactor(0, 5)
+        lay.setRowStretchFactor(1, 3)
+        lay.setRowStretchFactor(2, 2)
+        for p in (self.metric_plot, self.lr_plot):
+            p.setXLink(self.loss_plot)
+        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
+            p.getAxis("left").setWidth(64)
+            p.setClipToView(True)
+            p.setDownsampling(auto=True, mode="peak")
+        self.lr_plot.getAxis("left").enableAutoSIPrefix(False)
+
+        self._legends = [self.loss_plot.addLegend(offset=(-8, 6), labelTextSize="8pt"),
+                         self.metric_plot.addLegend(offset=(-8, -6), labelTextSize="8pt")]
+        self.raw_curve = fast_curve(self.loss_plot.plot(name="loss (each step)"))
+        # Step curves are drawn without antialiasing: a wide antialiased pen over thousands of (peak-
+        # downsampled, zigzag) points costs Qt's raster engine 20-500 ms a frame; epoch curves keep it.
+        self.smooth_curve = fast_curve(self.loss_plot.plot(name="loss (smoothed)"))
+        self.smooth_curve.setDownsampling(auto=True, method="mean")
+        self.val_curve = self.loss_plot.plot(name="validation loss", antialias=True)
+        self.train_epoch_curve = self.loss_plot.plot(name="training loss (epoch mean)", antialias=True)
+        self.metric_curves: dict[str, pg.PlotDataItem] = {}
+        self.acc_sample_curve = fast_curve(self.metric_plot.plot())
+        self.lr_curve = fast_curve(self.lr_plot.plot(name="learning rate"))
+        self._cursors = []
+        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
+            line = pg.InfiniteLine(angle=90, movable=False)
+            line.setVisible(False)
+            line.setZValue(50)
+            p.addItem(line, ignoreBounds=True)
+            self._cursors.append(line)
+        self._mouse = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=60, slot=self._hover)
+
+        head = QHBoxLayout()
+        head.setContentsMargins(6, 2, 6, 0)
+        head.addWidget(self.readout, 1)
+        head.addWidget(QLabel("smoothing", self))
+        head.addWidget(self.smooth_slider)
+        head.addWidget(self.smooth_label)
+        head.addWidget(self.log_box)
+        head.addWidget(self.export_buttons())
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addLayout(head)
+        box.addWidget(self.graphics, 1)
+        self._restyle()
+        self.reset(None)
+
+    # --- the contract ------------------------------------------------------------------------------
+
+    def reset(self, run: RunStarted | None = None) -> None:
+        self.run = run
+        for arr in (self.step, self.epoch_of_step, self.loss, self.smoothed, self.lr, self.acc_step, self.acc_value):
+            arr.clear()
+        self._ema.reset()
+        self.epochs = []
+        self._hover_index = None
+        for name, curve in list(self.metric_curves.items()):
+            self.metric_plot.removeItem(curve)
+            del self.metric_curves[name]
+        self._titles()
+        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
+            p.enableAutoRange()
+        self._changed()
+
+    def on_event(self, event) -> None:
+        if isinstance(event, Steps):
+            if not len(event.step):
+                return
+            self.step.append(event.step)
+            self.epoch_of_step.append(np.full(len(event.step), event.epoch, np.int32))
+            self.loss.append(event.loss)
+            self.smoothed.append(self._ema.update(event.loss))
+            self.lr.append(event.lr)
+            if event.accuracy is not None:
+                self.acc_step.append([float(event.step[-1])])
+                self.acc_value.append([float(event.accuracy)])
+            self._changed()
+        elif isinstance(event, EpochEnd):
+            rec = {"epoch": event.epoch, "step": event.step, "train_loss": event.train_loss,
+                   "val_loss": event.val_loss, "lr": event.lr}
+            rec.update({k: float(v) for k, v in (event.metrics or {}).items() if v is not None})
+            self.epochs.append(rec)
+            self._changed()
+        elif isinstance(event, RunStarted):
+            self.reset(event)
+
+    def set_smoothing(self, weight: float) -> None:
+        """The EMA weight (0: none, 0.99: very smooth); recomputes the smoothed curve."""
+        weight = min(max(float(weight), 0.0), 0.999)
+        self._ema = EMA(weight)
+        self.smoothed.clear()
+        if len(self.loss):
+            self.smoothed.append(self._ema.update(self.loss.values))
+        if self.smooth_slider.value() != round(weight * 100):
+            self.smooth_slider.blockSignals(True)
+            self.smooth_slider.setValue(round(weight * 100))
+            self.smooth_slider.blockSignals(False)
+        self.smooth_label.setText(f"{weight:.2f}")
+        self._changed()
+
+    @property
+    def smoothing(self) -> float:
+        return self._ema.weight
+
+    # --- drawing ------------------------------------------------------------------------------------
+
+    def _titles(self) -> None:
+        c = plot_colors()
+        regression = self.run is not None and self.run.task != "classification"
+        style_plot(self.loss_plot, left="loss")
+        style_plot(self.metric_plot, left="error" if regression else "accuracy (%)")
+        style_plot(self.lr_plot, left="lr", bottom="optimizer step")
+        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
+            p.showGrid(x=False, y=True, alpha=0.16)  # an alpha-blended grid is a third of the paint time
+        self.smooth_label.setText(f"{self.smoothing:.2f}")
+        for line in self._cursors:
+            line.setPen(pg.mkPen(c["subtle"], width=1, style=Qt.PenStyle.DashLine))
+        for legend in self._legends:
+            legend.setLabelTextColor(c["foreground"])
+            bg = plot_colors()["background"]
+            bg.setAlpha(200)
+            legend.setBrush(pg.mkBrush(bg))
+            legend.setPen(pg.mkPen(c["grid"]))
+
+    def _restyle(self) -> None:
+        self.graphics.setBackground(plot_colors()["background"])
+        self.raw_curve.setPen(pg.mkPen(series_color("loss", 70), width=1))
+        self.smooth_curve.setPen(pg.mkPen(series_color("loss"), width=2))
+        self.val_curve.setPen(pg.mkPen(series_color("val"), width=2))
+        self.val_curve.setSymbol("o")
+        self.val_curve.setSymbolSize(7)
+        self.val_curve.setSymbolBrush(series_color("val"))
+        self.val_curve.setSymbolPen(pg.mkPen(plot_colors()["background"], width=1))
+        self.train_epoch_curve.setPen(pg.mkPen(series_color("loss"), width=1.5, style=Qt.PenStyle.DashLine))
+        self.train_epoch_curve.setSymbol("s")
+        self.train_epoch_curve.setSymbolSize(5)
+        self.train_epoch_curve.setSymbolBrush(series_color("loss"))
+        self.train_epoch_curve.setSymbolPen(None)
+        self.acc_sample_curve.setPen(None)
+        self.acc_sample_curve.setSymbol("o")
+        self.acc_sample_curve.setSymbolSize(3)
+        self.acc_sample_curve.setSymbolPen(None)
+        self.acc_sample_curve.setSymbolBrush(series_color("train_accuracy", 110))
+        self.lr_curve.setPen(pg.mkPen(series_color("lr"), width=2))
+        for name, curve in self.metric_curves.items():
+            self._style_metric(name, curve)
+        self._titles()
+
+    def _style_metric(self, name: str, curve: pg.PlotDataItem) -> None:
+        color = series_color("train_accuracy" if name.startswith("train") else
+                             "accuracy" if name == "val_accuracy" else "val")
+        style = Qt.PenStyle.DashLine if name.startswith("train") else Qt.PenStyle.SolidLine
+        curve.setPen(pg.mkPen(color, width=2, style=style))
+        curve.setSymbol("o")
+        curve.setSymbolSize(6)
+        curve.setSymbolBrush(color)
+        curve.setSymbolPen(pg.mkPen(plot_colors()["background"], width=1))
+
+    def _metric_names(self) -> list[str]:
+        names: list[str] = []
+        for rec in self.epochs:
+            for k in rec:
+                if k in METRIC_TITLES and k not in names and k != "val_r2":  # R² has its own scale: readout only
+                    names.append(k)
+        return names
+
+    def _redraw(self) -> None:
+        steps = self.step.values
+        self.raw_curve.setData(steps, self.loss.values)
+        self.smooth_curve.setData(steps, self.smoothed.values)
+        self.lr_curve.setData(steps, self.lr.values)
+        scale = 100.0 if self.run is None or self.run.task == "classification" else 1.0
+        self.acc_sample_curve.setData(self.acc_step.values, self.acc_value.values * scale)
+        ep_step = np.array([r["step"] for r in self.epochs], dtype=np.float64)
+        val = np.array([np.nan if r["val_loss"] is None else r["val_loss"] for r in self.epochs], dtype=np.float64)
+        keep = np.isfinite(val)
+        self.val_curve.setData(ep_step[keep], val[keep])
+        self.train_epoch_curve.setData(ep_step, np.array([r["train_loss"] for r in self.epochs], dtype=np.float64))
+        for name in self._metric_names():
+            curve = self.metric_curves.get(name)
+            if curve is None:
+                curve = self.metric_plot.plot(name=METRIC_TITLES[name], antialias=True)
+                self._style_metric(name, curve)
+                self.metric_curves[name] = curve
+            values = np.array([r.get(name, np.nan) for r in self.epochs], dtype=np.float64)
+            ok = np.isfinite(values)
+            curve.setData(ep_step[ok], values[ok] * (100.0 if name in PERCENT else 1.0))
+        self._update_readout()
+
+    def _set_log(self, on: bool) -> None:
+        self.loss_plot.setLogMode(y=on)
+        self._changed()
+
+    # --- hover --------------------------------------------------------------------------------------
+
+    def _hover(self, args) -> None:
+        pos = args[0]
+        n = len(self.step)
+        inside = None
+        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
+            if p.sceneBoundingRect().contains(pos):
+                inside = p
+        if inside is None or n == 0:
+            self._hover_index = None
+            for line in self._cursors:
+                line.setVisible(False)
+            self._update_readout()
+            return
+        x = inside.vb.mapSceneToView(pos).x()
+        self.hover_at(x)
+
+    def hover_at(self, x: float) -> None:
+        """Show the values at step `x` (what the mouse does; also for tests)."""
+        steps = self.step.values
+        if not len(steps):
+            return
+        i = int(np.clip(np.searchsorted(steps, x), 0, len(steps) - 1))
+        if i > 0 and abs(steps[i - 1] - x) < abs(steps[i] - x):
+            i -= 1
+        self._hover_index = i
+        for line in self._cursors:
+            line.setPos(float(steps[i]))
+            line.setVisible(True)
+        self._update_readout()
+
+    def _update_readout(self) -> None:
+        n = len(self.step)
+        if n == 0 and not self.epochs:
+            self.readout.setText("<span style='color:gray'>Waiting for the first training steps…</span>")
+            return
+        i = self._hover_index if self._hover_index is not None and self._hover_index < n else n - 1
+        parts = []
+        if n:
+            step = int(self.step.values[i])
+            epoch = int(self.epoch_of_step.values[i])
+            parts.append(f"<b>step {step:,}</b> · epoch {epoch + 1}")
+            parts.append(_dot("loss") + f"loss {fmt(self.loss.values[i])} "
+                         f"(smoothed {fmt(self.smoothed.values[i])})")
+            parts.append(_dot("lr") + f"lr {fmt(self.lr.values[i], 3)}")
+        else:
+            step, epoch = None, None
+        rec = None
+        if self.epochs:  # the last epoch ended at or before the hovered step
+            done = [r for r in self.epochs if step is None or r["step"] <= step]
+            rec = done[-1] if done else None
+        if rec is not None:
+            if rec.get("val_loss") is not None:
+                parts.append(_dot("val") + f"val loss {fmt(rec['val_loss'])}")
+            for k in ("val_accuracy", "val_mae", "val_r2"):
+                if k in rec:
+                    v = rec[k]
+                    text = f"{v * 100:.2f} %" if k in PERCENT else fmt(v)
+                    parts.append(_dot("accuracy") + f"{METRIC_TITLES[k].replace('validation ', 'val ')} {text}")
+        self.readout.setText(" &nbsp; ".join(parts))
+
+    # --- export -------------------------------------------------------------------------------------
+
+    def export_widget(self):
+        return self.graphics
+
+    def export_csv(self, path: str) -> None:
+        """One row per step: step, epoch (1-based), loss, loss_smoothed, lr; at the last step of each epoch
+        also the epoch's train_loss, val_loss and metrics (empty elsewhere). Epochs without steps (none in
+        a normal run) get a row of their own."""
+        metric_keys = sorted({k for r in self.epochs for k in r} - {"epoch", "step", "train_loss", "val_loss", "lr"})
+        epoch_cols = ["train_loss", "val_loss", *metric_keys]
+        header = ["step", "epoch", "loss", "loss_smoothed", "lr", *epoch_cols]
+        by_step: dict[int, dict] = {}
+        for r in self.epochs:
+            by_step[int(r["step"])] = r
+        rows = []
+        seen = set()
+        for s, e, v, sm, lr in zip(self.step.values.tolist(), self.epoch_of_step.values.tolist(),
+                                   self.loss.values.tolist(), self.smoothed.values.tolist(), self.lr.values.tolist()):
+            r = by_step.get(int(s))
+            if r is not None:
+                seen.add(int(s))
+            rows.append([int(s), e + 1, v, sm, lr, *[(r.get(k) if r else None) for k in epoch_cols]])
+        for s, r in by_step.items():
+            if s not in seen:
+                rows.append([s, r["epoch"] + 1, None, None, r.get("lr"), *[r.get(k) for k in epoch_cols]])
+        write_csv(path, header, rows)
+
+
+def _dot(series: str) -> str:
+    from layerloom.gui.plots.common import series_color as sc
+
+    return f"<span style='color:{html.escape(sc(series).name())}'>●</span> "

@@ -1,0 +1,212 @@
+"""Run history: the project's runs (date, settings, epochs, best metric), newest first. Select one or two to
+draw their curves on top of each other (smoothed step loss, validation loss, and the watched metric);
+"Open folder" shows a run's files in the file manager.
+
+    view.set_runs_root("runs", "lenet5")   # lists the runs; on_event(Finished/Failed) lists them again
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout
+
+from layerloom.core.training.events import Failed, Finished, RunStarted
+from layerloom.core.training.history import RunCurves, RunSummary, list_runs, load_run
+from layerloom.gui.plots.common import PlotView, ema, graphics_widget, plot_colors, series_color, style_plot, write_csv
+
+COLUMNS = ("Run", "Started", "Epochs", "Settings", "Best")
+
+
+class RunHistoryView(PlotView):
+    EXPORT_NAME = "runs"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.root: str | None = None
+        self.project_name: str | None = None
+        self.runs: list[RunSummary] = []
+        self.selected: list[str] = []  # paths, at most two, in the order picked
+        self.curves: dict[str, RunCurves] = {}
+
+        self.table = QTreeWidget(self)
+        self.table.setHeaderLabels(COLUMNS)
+        self.table.setRootIsDecorated(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.itemDoubleClicked.connect(
+            lambda item, _col: self.open_folder(item.data(0, Qt.ItemDataRole.UserRole)))
+        self.open_button = QPushButton("Open folder", self)
+        self.open_button.setToolTip("Show the selected run's files in the file manager")
+        self.open_button.clicked.connect(lambda: self.open_folder(self.selected[-1] if self.selected else None))
+        self.refresh_button = QPushButton("Refresh", self)
+        self.refresh_button.clicked.connect(self.reload)
+        self.info = QLabel(self)
+        self.info.setObjectName("subtle")
+        self.graphics = graphics_widget()
+        self.loss_plot = self.graphics.addPlot(row=0, col=0)
+        self.metric_plot = self.graphics.addPlot(row=0, col=1)
+        self.loss_legend = self.loss_plot.addLegend(offset=(-8, 6), labelTextSize="8pt")
+        self.metric_legend = self.metric_plot.addLegend(offset=(-8, -6), labelTextSize="8pt")
+
+        head = QHBoxLayout()
+        head.setContentsMargins(6, 2, 6, 0)
+        head.addWidget(self.info, 1)
+        head.addWidget(self.refresh_button)
+        head.addWidget(self.open_button)
+        head.addWidget(self.export_buttons())
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(self.table)
+        split.addWidget(self.graphics)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addLayout(head)
+        box.addWidget(split, 1)
+        self._restyle()
+        self._update_buttons()
+
+    # --- the contract ------------------------------------------------------------------------------
+
+    def set_runs_root(self, path: str | None, project_name: str | None = None) -> None:
+        self.root, self.project_name = path, project_name
+        self.reload()
+
+    def reset(self, run: RunStarted | None = None) -> None:
+        pass  # the history does not change when a run starts; it is listed again when it ends
+
+    def on_event(self, event) -> None:
+        if isinstance(event, Finished | Failed) and self.root:
+            self.reload()
+
+    def reload(self) -> None:
+        keep = list(self.selected)
+        self.runs = list_runs(self.root, self.project_name) if self.root else []
+        self.curves = {}
+        self.table.blockSignals(True)
+        self.table.clear()
+        for r in self.runs:
+            planned = f"/{r.epochs_planned}" if r.epochs_planned else ""
+            best = r.best_text + (f" (epoch {r.best_epoch + 1})" if r.best_epoch is not None else "")
+            item = QTreeWidgetItem([r.name, r.started.strftime("%Y-%m-%d %H:%M") if r.started else "",
+                                    f"{r.epochs_done}{planned}", r.settings_text, best])
+            item.setData(0, Qt.ItemDataRole.UserRole, r.path)
+            item.setToolTip(0, r.path)
+            item.setToolTip(3, r.settings_text + (f"\n{r.device_name}" if r.device_name else ""))
+            self.table.addTopLevelItem(item)
+            if r.path in keep:
+                item.setSelected(True)
+        self.table.blockSignals(False)
+        for i in range(len(COLUMNS)):
+            self.table.resizeColumnToContents(i)
+        self.selected = [p for p in keep if any(r.path == p for r in self.runs)]
+        where = self.root or "no folder"
+        self.info.setText(f"{len(self.runs)} run{'s' if len(self.runs) != 1 else ''} in {where}"
+                          + ("" if not self.runs else " · select two to compare"))
+        self._update_buttons()
+        self._changed()
+
+    def select_runs(self, paths: list[str]) -> None:
+        """Select these runs (at most the last two count), as a person would in the list."""
+        self.table.clearSelection()
+        for i in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(i)
+            if item.data(0, Qt.ItemDataRole.UserRole) in paths:
+                item.setSelected(True)
+        self.selected = [p for p in paths if any(r.path == p for r in self.runs)][-2:]
+        self._update_buttons()
+        self._changed()
+
+    def open_folder(self, path: str | None) -> bool:
+        if not path or not os.path.isdir(path):
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.abspath(path)))
+
+    # --- selection ----------------------------------------------------------------------------------
+
+    def _selection_changed(self) -> None:
+        now = [it.data(0, Qt.ItemDataRole.UserRole) for it in self.table.selectedItems()]
+        order = [p for p in self.selected if p in now] + [p for p in now if p not in self.selected]
+        if len(order) > 2:  # keep the two picked last
+            drop = order[:-2]
+            order = order[-2:]
+            self.table.blockSignals(True)
+            for i in range(self.table.topLevelItemCount()):
+                item = self.table.topLevelItem(i)
+                if item.data(0, Qt.ItemDataRole.UserRole) in drop:
+                    item.setSelected(False)
+            self.table.blockSignals(False)
+        self.selected = order
+        self._update_buttons()
+        self._changed()
+
+    def _update_buttons(self) -> None:
+        self.open_button.setEnabled(bool(self.selected))
+
+    # --- drawing ------------------------------------------------------------------------------------
+
+    def _restyle(self) -> None:
+        self.graphics.setBackground(plot_colors()["background"])
+        style_plot(self.loss_plot, left="loss", bottom="optimizer step")
+        style_plot(self.metric_plot, left="metric", bottom="epoch")
+        for legend in (self.loss_legend, self.metric_legend):
+            legend.setLabelTextColor(plot_colors()["foreground"])
+
+    def _curves(self, path: str) -> RunCurves:
+        if path not in self.curves:
+            self.curves[path] = load_run(path)
+        return self.curves[path]
+
+    def _redraw(self) -> None:
+        for p, legend in ((self.loss_plot, self.loss_legend), (self.metric_plot, self.metric_legend)):
+            p.clear()
+            legend.clear()
+        by_path = {r.path: r for r in self.runs}
+        metric = None
+        for k, path in enumerate(self.selected):
+            run = by_path.get(path)
+            if run is None:
+                continue
+            c = self._curves(path)
+            color = series_color("run_a" if k == 0 else "run_b")
+            faint = series_color("run_a" if k == 0 else "run_b", 60)
+            label = run.name
+            if len(c.step):
+                raw = self.loss_plot.plot(c.step, c.loss, pen=pg.mkPen(faint, width=1))
+                raw.setDownsampling(auto=True, method="peak")
+                raw.setClipToView(True)
+                self.loss_plot.plot(c.step, ema(c.loss, 0.9), pen=pg.mkPen(color, width=2), name=f"{label} (train)")
+            ep_steps = np.array([r.get("step", 0) for r in c.epochs], np.float64)
+            val = np.array([np.nan if r.get("val_loss") is None else r["val_loss"] for r in c.epochs], np.float64)
+            ok = np.isfinite(val)
+            if ok.any():
+                self.loss_plot.plot(ep_steps[ok], val[ok], pen=pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine),
+                                    symbol="o", symbolSize=6, symbolBrush=color, symbolPen=None,
+                                    name=f"{label} (validation)")
+            metric = metric or run.metric
+            values = np.array([np.nan if r.get(metric) is None else r[metric] for r in c.epochs], np.float64)
+            epochs = np.array([r.get("epoch", i) for i, r in enumerate(c.epochs)], np.float64) + 1
+            good = np.isfinite(values)
+            if good.any():
+                scale = 100.0 if metric.endswith("accuracy") else 1.0
+                self.metric_plot.plot(epochs[good], values[good] * scale, pen=pg.mkPen(color, width=2), symbol="o",
+                                      symbolSize=6, symbolBrush=color, symbolPen=None, name=label)
+        if metric:
+            unit = " (%)" if metric.endswith("accuracy") else ""
+            style_plot(self.metric_plot, left=metric.replace("_", " ") + unit, bottom="epoch")
+
+    def export_widget(self):
+        return self.graphics
+
+    def export_csv(self, path: str) -> None:
+        """The listed runs: folder, date, epochs, settings, metric and best value."""
+        write_csv(path, ["run", "started", "epochs", "settings", "metric", "best", "best_epoch", "path"],
+                  ([r.name, r.started.isoformat(sep=" ") if r.started else "", r.epochs_done, r.settings_text,
+                    r.metric, r.best, None if r.best_epoch is None else r.best_epoch + 1, r.path] for r in self.runs))

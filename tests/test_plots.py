@@ -1,0 +1,317 @@
+"""The live views of gui/plots, fed with synthetic events (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QImage
+
+from layerloom.core.training.events import EpochEnd, FeatureMaps, GradientStats, Steps
+from layerloom.gui.plots import (
+    ConfusionView,
+    CurvesView,
+    FeatureMapView,
+    GradientFlowView,
+    PredictionView,
+    demo,
+)
+from layerloom.gui.plots.common import EMA, GrowingArray, ema
+
+
+def _view(qtbot, cls, w=800, h=480):
+    view = cls()
+    qtbot.addWidget(view)
+    view.resize(w, h)
+    view.show()
+    return view
+
+
+def _ema_reference(values, w):
+    out, m = [], 0.0
+    for t, v in enumerate(values, 1):
+        m = w * m + (1 - w) * v
+        out.append(m / (1 - w ** t))
+    return np.array(out)
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+def _steps(events):
+    return [e for e in events if isinstance(e, Steps)]
+
+
+def test_growing_array_doubles_and_keeps_values():
+    a = GrowingArray(np.float64, capacity=4)
+    for i in range(10):
+        a.append([i, i + 0.5])
+    assert len(a) == 20
+    assert a.values[-1] == 9.5 and a.values[0] == 0.0
+
+
+def test_ema_matches_reference_and_is_incremental():
+    rng = np.random.default_rng(0)
+    x = rng.random(300)
+    ref = _ema_reference(x, 0.9)
+    assert np.allclose(ema(x, 0.9), ref)
+    e = EMA(0.9)
+    parts = np.concatenate([e.update(x[:7]), e.update(x[7:100]), e.update(x[100:])])
+    assert np.allclose(parts, ref)
+    assert np.allclose(ema(x, 0.0), x)
+    with_nan = x.copy()
+    with_nan[5] = np.nan
+    out = ema(with_nan, 0.9)
+    assert np.isfinite(out).all()
+
+
+def test_curves_hold_the_data_fed(qtbot):
+    view = _view(qtbot, CurvesView)
+    events = demo.run_events(epochs=3, steps_per_epoch=50)
+    for e in events:
+        view.on_event(e)
+    view.refresh()
+    steps = _steps(events)
+    losses = np.concatenate([s.loss for s in steps]).astype(np.float64)
+    assert len(view.step) == len(losses) == 150
+    assert np.allclose(view.loss.values, losses)
+    assert np.allclose(view.raw_curve.xData, np.arange(1, 151))
+    assert np.allclose(view.raw_curve.yData, losses)
+    assert np.allclose(view.smoothed.values, _ema_reference(losses, 0.9))
+    assert np.allclose(view.smooth_curve.yData, _ema_reference(losses, 0.9))
+    assert len(view.val_curve.xData) == 3
+    ends = [e for e in events if isinstance(e, EpochEnd)]
+    assert np.allclose(view.val_curve.yData, [e.val_loss for e in ends])
+    assert set(view.metric_curves) == {"val_accuracy", "train_accuracy"}
+    assert np.allclose(view.metric_curves["val_accuracy"].yData, [e.metrics["val_accuracy"] * 100 for e in ends])
+    assert len(view.lr_curve.yData) == 150
+    view.set_smoothing(0.5)
+    assert np.allclose(view.smoothed.values, _ema_reference(losses, 0.5))
+    view.hover_at(75.2)
+    assert "step 75" in view.readout.text()
+    view.reset(None)
+    view.refresh()
+    assert len(view.step) == 0 and (view.raw_curve.xData is None or len(view.raw_curve.xData) == 0)
+
+
+def test_curves_redraw_once_per_tick_not_per_event(qtbot):
+    view = _view(qtbot, CurvesView)
+    before = view.redraws
+    for e in demo.run_events(epochs=1, steps_per_epoch=40):
+        view.on_event(e)
+    assert view.redraws == before  # on_event only appends
+    qtbot.waitUntil(lambda: view.redraws == before + 1, timeout=2000)
+    qtbot.wait(30)
+    assert view.redraws == before + 1
+
+
+def test_curves_export_csv_and_png(qtbot, tmp_path):
+    view = _view(qtbot, CurvesView)
+    events = demo.run_events(epochs=2, steps_per_epoch=30)
+    for e in events:
+        view.on_event(e)
+    path = tmp_path / "curves.csv"
+    view.export_csv(str(path))
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 60
+    losses = np.concatenate([s.loss for s in _steps(events)])
+    assert np.allclose([float(r["loss"]) for r in rows], losses)
+    ends = [r for r in rows if r["val_loss"]]
+    assert [int(r["step"]) for r in ends] == [30, 60]
+    assert float(ends[-1]["val_accuracy"]) == pytest.approx(events[-1].metrics["val_accuracy"])
+    png = tmp_path / "curves.png"
+    assert view.export_png(str(png))
+    image = QImage(str(png))
+    assert not image.isNull() and image.width() > 100 and png.stat().st_size > 2000
+
+
+def test_gradient_view_names_vanishing_and_exploding_layers(qtbot, tmp_path):
+    view = _view(qtbot, GradientFlowView)
+    layers = ("conv2d_1", "dense_1", "dense_2")
+    for step in range(1, 6):
+        view.on_event(GradientStats(step=step * 25, epoch=0, layers=layers,
+                                    grad_norms=np.array([1e-8, 0.3, 2e3], np.float32),
+                                    weight_norms=np.ones(3, np.float32), vanishing=("conv2d_1",),
+                                    exploding=("dense_2",)))
+    view.refresh()
+    text = view.banner.text()
+    assert "Vanishing" in text and "conv2d_1" in text
+    assert "Exploding" in text and "dense_2" in text
+    assert "dense_1" not in text
+    assert view.norms.shape == (3, 5)
+    path = tmp_path / "g.csv"
+    view.export_csv(str(path))
+    rows = _rows(path)
+    assert rows[0] == ["step", *layers] and len(rows) == 6
+    assert view.export_png(str(tmp_path / "g.png"))
+
+
+def test_gradient_view_healthy_message(qtbot):
+    view = _view(qtbot, GradientFlowView)
+    view.on_event(GradientStats(step=1, epoch=0, layers=("a",), grad_norms=np.array([0.1], np.float32),
+                                weight_norms=np.ones(1, np.float32), vanishing=(), exploding=()))
+    view.refresh()
+    assert "useful gradient" in view.banner.text()
+
+
+@pytest.mark.parametrize("channels", [6, 16, 1])
+def test_feature_map_view_shows_a_tile_per_channel(qtbot, channels):
+    view = _view(qtbot, FeatureMapView)
+    view.set_block("conv2d_1", "Conv2d")
+    view.on_event(demo.feature_maps(channels=channels, size=12, filters=channels == 6))
+    view.refresh()
+    assert view.mode == "tiles"
+    assert view.tile_count == channels
+    rows, cols = view._grid
+    assert rows * cols >= channels and (rows - 1) * cols < channels
+    assert "conv2d_1" in view.title.text()
+    assert view.filter_count == (6 if channels == 6 else 0)
+
+
+def test_feature_map_view_heat_map_bars_hint_and_other_blocks(qtbot):
+    view = _view(qtbot, FeatureMapView)
+    view.refresh()
+    assert view.mode == "none" and not view.hint.isHidden()
+    view.set_block("lstm_1", "LSTM")
+    view.on_event(demo.feature_maps())  # another block's frame: ignored
+    view.refresh()
+    assert view.event is None and view.mode == "none"
+    view.on_event(demo.hidden_states(steps=30, units=8))
+    view.refresh()
+    assert view.mode == "heatmap" and view.tile_count == 0
+    assert view.image.image.shape == (8, 30)  # hidden units down, time across
+    view.set_block("dense_1", "Dense")
+    view.on_event(FeatureMaps(step=1, epoch=0, block="dense_1", sample_index=0,
+                              maps=np.linspace(-1, 1, 10).astype(np.float16), shape=(10,)))
+    view.refresh()
+    assert view.mode == "bars"
+    view.set_block(None)
+    view.refresh()
+    assert view.mode == "none" and "Select a block" in view.hint.text()
+
+
+def _draw(qtbot, pad, points):
+    qtbot.mousePress(pad, Qt.MouseButton.LeftButton, pos=points[0])
+    for p in points[1:]:
+        qtbot.mouseMove(pad, p)
+    qtbot.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=points[-1])
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8), (64,)])
+def test_drawing_a_digit_gives_an_input_of_the_model_shape(qtbot, shape):
+    view = _view(qtbot, PredictionView, 900, 420)
+    view.reset(demo.run_started())
+    predictor = demo.FakePredictor(shape)
+    view.set_predictor(predictor)
+    assert view.pad_available() and view.pad.isVisible()
+    assert view.probabilities is None  # nothing drawn, no samples
+    s = view.pad.width()
+    _draw(qtbot, view.pad, [QPoint(s // 4, s // 5), QPoint(s // 2, s // 5), QPoint(3 * s // 4, s // 5),
+                            QPoint(s // 2, s // 2), QPoint(s // 3, 4 * s // 5)])
+    assert not view.pad.is_empty() and view.pad.strokes == 1
+    qtbot.waitUntil(lambda: view.probabilities is not None, timeout=2000)
+    assert view.draw_radio.isChecked()
+    x = predictor.calls[-1]
+    assert x.shape == (1, *shape) and x.dtype == np.float32
+    assert x.min() >= 0.0 and x.max() <= 1.0 and x.max() > 0.5
+    assert view.probabilities.sum() == pytest.approx(1.0, abs=1e-6)
+    assert len(view.bars.items) == 10
+    view.clear_button.click()
+    assert view.pad.is_empty()
+
+
+def test_prediction_of_a_preview_sample_and_csv(qtbot, tmp_path):
+    from layerloom.core.data.preview import Preview
+
+    view = _view(qtbot, PredictionView, 900, 420)
+    view.reset(demo.run_started())
+    images = demo.demo_images(4)
+    view.set_samples(Preview(samples=images, labels=["7", "7", "1", "7"], class_counts={d: 1 for d in demo.DIGITS},
+                             sample_shapes=[(1, 28, 28)], kind="image", task="classification"))
+    assert view.probabilities is None and "Train" in view.status.text()
+    predictor = demo.FakePredictor((1, 28, 28))
+    view.set_predictor(predictor)
+    assert np.allclose(predictor.calls[-1][0, 0], images[0] / 255.0)
+    view.sample_spin.setValue(2)
+    assert np.allclose(predictor.calls[-1][0, 0], images[2] / 255.0)
+    assert view.probabilities.sum() == pytest.approx(1.0)
+    assert "label 1" in view.status.text()
+    path = tmp_path / "p.csv"
+    view.export_csv(str(path))
+    rows = _rows(path)
+    assert len(rows) == 11 and sum(float(r[1]) for r in rows[1:]) == pytest.approx(1.0)
+
+
+def test_prediction_failure_shows_the_message(qtbot):
+    class Broken:
+        input_shape = (1, 8, 8)
+
+        def predict(self, x):
+            raise RuntimeError("model is busy")
+
+    view = _view(qtbot, PredictionView)
+    view.reset(demo.run_started())
+    view.set_predictor(Broken())
+    view.draw_demo_digit()
+    assert "model is busy" in view.status.text()
+
+
+def test_confusion_view_shows_counts_and_gallery(qtbot, tmp_path):
+    view = _view(qtbot, ConfusionView, 900, 500)
+    view.reset(demo.run_started())
+    conf = np.array([[5, 1, 0], [2, 7, 0], [0, 0, 9]], np.int64)
+    view.set_validation_samples(demo.demo_images(10, size=8), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0], ["cat", "dog", "eel"])
+    view.on_event(EpochEnd(epoch=0, epochs=2, step=10, train_loss=1.0, val_loss=0.9, metrics={"val_accuracy": 0.875},
+                           confusion=conf, misclassified=np.array([1, 3, 4]), lr=1e-3, seconds=1.0,
+                           samples_per_s=10.0, best=0.875, is_best=True))
+    view.refresh()
+    texts = sorted(t.textItem.toPlainText() for t in view._texts)
+    assert texts == sorted(["5", "1", "2", "7", "9"])
+    assert "87.5 %" in view.title.text() and "21 of 24" in view.title.text()
+    assert view.gallery.count() == 3
+    assert "true dog" in view.gallery.item(0).text()
+    assert not view.gallery.item(0).icon().isNull()
+    names = [t[1] for t in view.plot.getAxis("left")._tickLevels[0]]
+    assert names == ["cat", "dog", "eel"]
+    view.set_predictor(demo.FakePredictor((1, 8, 8), num_classes=3))
+    view.refresh()
+    assert "→" in view.gallery.item(0).text()
+    path = tmp_path / "c.csv"
+    view.export_csv(str(path))
+    rows = _rows(path)
+    assert rows[0] == ["true \\ predicted", "cat", "dog", "eel"] and rows[2] == ["dog", "2", "7", "0"]
+    assert view.export_png(str(tmp_path / "c.png"))
+    # a second epoch: the latest shows; the slider goes back
+    view.on_event(EpochEnd(epoch=1, epochs=2, step=20, train_loss=0.5, val_loss=0.4, metrics={}, confusion=conf * 2,
+                           misclassified=np.array([1]), lr=1e-3, seconds=1.0, samples_per_s=1.0, best=0.9,
+                           is_best=True))
+    view.refresh()
+    assert int(view.counts[2, 2]) == 18 and "Epoch 2" in view.title.text()
+    view.epoch_slider.setValue(0)
+    view.refresh()
+    assert int(view.counts[2, 2]) == 9
+
+
+def test_views_follow_a_palette_change(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from layerloom.gui import theme
+
+    views = [_view(qtbot, cls) for cls in (CurvesView, GradientFlowView, FeatureMapView, ConfusionView)]
+    app = QApplication.instance()
+    old = app.palette()
+    try:
+        theme.apply_theme(app, "dark")
+        qtbot.wait(20)
+        assert views[0].graphics.backgroundBrush().color().name() == theme.DARK["base"]
+        theme.apply_theme(app, "light")
+        qtbot.wait(20)
+        assert views[0].graphics.backgroundBrush().color().name() == theme.LIGHT["base"]
+    finally:
+        app.setPalette(old)
+        app.setStyleSheet("")
