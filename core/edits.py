@@ -150,6 +150,34 @@ class Rename(Edit):
 
 
 @dataclass
+class SetFrozen(Edit):
+    """Freeze or unfreeze blocks (one toggle in the inspector, or a whole base at once)."""
+
+    node_ids: list[str] | str
+    frozen: bool
+    old: dict[str, bool] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.node_ids, str):
+            self.node_ids = [self.node_ids]
+
+    @property
+    def text(self) -> str:
+        return "Freeze" if self.frozen else "Unfreeze"
+
+    def apply(self, graph: Graph) -> None:
+        for nid in self.node_ids:
+            graph.node(nid)  # GraphError for an unknown id before anything changes
+        for nid in self.node_ids:
+            old = graph.set_frozen(nid, self.frozen)
+            self.old.setdefault(nid, old)
+
+    def revert(self, graph: Graph) -> None:
+        for nid, old in self.old.items():
+            graph.set_frozen(nid, old)
+
+
+@dataclass
 class Move(Edit):
     """Move blocks to new positions (a whole drag is one Move)."""
 

@@ -54,6 +54,7 @@ EVENT_KINDS = (
     "params_changed",
     "node_renamed",
     "node_moved",
+    "frozen_changed",
 )
 
 
@@ -66,6 +67,7 @@ class Node:
     name: str
     params: dict[str, Any]
     pos: tuple[float, float] = (0.0, 0.0)
+    frozen: bool = False  # a frozen block keeps its weights while the rest of the network trains
 
     @property
     def spec(self) -> BlockSpec:
@@ -361,6 +363,17 @@ class Graph:
             self._emit(GraphEvent("node_moved", node=node_id, old=old, new=new))
         return old
 
+    def set_frozen(self, node_id: str, frozen: bool) -> bool:
+        """Freeze a block (training leaves its weights as they are) or unfreeze it; returns the old state."""
+        node = self.node(node_id)
+        if not isinstance(frozen, bool):
+            raise GraphError(f"{node.label()}: frozen must be true or false (got {frozen!r})")
+        old = node.frozen
+        if frozen != old:
+            node.frozen = frozen
+            self._emit(GraphEvent("frozen_changed", node=node_id, old=old, new=frozen))
+        return old
+
     # --- checks -----------------------------------------------------------------------------------
 
     def _new_id(self) -> str:
@@ -464,6 +477,7 @@ class Graph:
                     "type": n.type,
                     "name": n.name,
                     "params": copy.deepcopy(n.params),
+                    **({"frozen": True} if n.frozen else {}),
                     "ui": {"pos": [n.pos[0], n.pos[1]]},
                 }
                 for n in self._nodes.values()

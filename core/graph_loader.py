@@ -110,6 +110,10 @@ def _read_node(graph, raw, place, problems, ids, names):
             except ParamError as err:
                 problems.append(f"{label}: {err}")
                 ok = False
+    frozen = raw.get("frozen", False)
+    if not isinstance(frozen, bool):
+        problems.append(f"{label}: 'frozen' must be true or false")
+        ok = False
     pos = (0.0, 0.0)
     ui = raw.get("ui", {})
     if not isinstance(ui, dict):
@@ -126,7 +130,7 @@ def _read_node(graph, raw, place, problems, ids, names):
             problems.append(f"{label}: ui.pos must be two numbers [x, y]")
     if not ok:
         return None
-    return Node(node_id, type_id, name, values, pos)
+    return Node(node_id, type_id, name, values, pos, frozen)
 
 
 def _read_edge(raw, place, problems, by_id):

@@ -15,6 +15,10 @@ TORCH_DTYPE = {F: torch.float32, INT: torch.int64}
 
 # (block type, params, [(input shape, dtype), ...]); several settings per block type.
 CASES = [
+    # --- pretrained backbones (random weights here: tests never download)
+    ("ResNet18", {"weights": "none"}, [((3, 32, 32), F)]),
+    ("ResNet18", {"weights": "none", "pool": False}, [((1, 64, 64), F)]),
+    ("MobileNetV3Small", {"weights": "none"}, [((3, 40, 32), F)]),
     # --- convolution
     ("Conv2d", {"out_channels": 6, "kernel_size": 5}, [((3, 32, 32), F)]),
     ("Conv2d", {"out_channels": 6, "kernel_size": 5, "padding": 2}, [((1, 28, 28), F)]),

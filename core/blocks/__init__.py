@@ -9,6 +9,7 @@ from layerloom.core.blocks import (  # noqa: F401  (each module registers its bl
     merge,
     norm,
     pooling,
+    pretrained,
     recurrent,
 )
 from layerloom.core.blocks.registry import all_specs, get_spec, has_spec, register

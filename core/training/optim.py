@@ -94,11 +94,16 @@ def init_weights(model: nn.Module, mode: str, seed: int | None = None) -> None:
         else:
             nn.init.kaiming_normal_(weight, nonlinearity="relu")
 
+    # blocks holding pretrained weights (a backbone with ImageNet weights) keep them
+    pretrained = {id(m) for top in model.modules() if getattr(top, "keeps_pretrained_weights", False)
+                  for m in top.modules()}
     rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
     with rng, torch.no_grad():
         if seed is not None:
             torch.manual_seed(seed + 1)
         for module in model.modules():
+            if id(module) in pretrained:
+                continue
             if isinstance(module, _WEIGHTED):
                 fill(module.weight)
                 if module.bias is not None:
@@ -109,3 +114,26 @@ def init_weights(model: nn.Module, mode: str, seed: int | None = None) -> None:
                         fill(p)
                     elif name.startswith("bias"):
                         p.zero_()
+
+
+def freeze_blocks(model: nn.Module, names) -> list[str]:
+    """Freeze the blocks called `names` (submodules of a compiled model): their parameters stop
+    requiring gradients, so `build_optimizer` leaves them out and they keep their values, and their
+    BatchNorm layers stay in evaluation mode (running statistics kept) while the rest trains.
+    Blocks without a module (Flatten, Add…) have nothing to freeze. Returns the names frozen."""
+    frozen = []
+    for name in names:
+        module = getattr(model, name, None)
+        if not isinstance(module, nn.Module):
+            continue
+        for p in module.parameters():
+            p.requires_grad_(False)
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.register_forward_pre_hook(_keep_eval)
+        frozen.append(name)
+    return frozen
+
+
+def _keep_eval(module: nn.Module, args) -> None:
+    module.training = False  # model.train() sets it back; every forward puts it in eval mode again

@@ -33,7 +33,14 @@ from layerloom.core.training.control import TrainControl, fail_predictions
 from layerloom.core.training.instrument import FeatureTap, GradientMonitor, small_filters, small_maps
 from layerloom.core.training.losses import class_logits, loss_function, output_losses
 from layerloom.core.training.metrics import ClassificationMeter, LossMeter, RegressionMeter
-from layerloom.core.training.optim import build_optimizer, build_scheduler, init_weights, is_per_step, rescale_lr
+from layerloom.core.training.optim import (
+    build_optimizer,
+    build_scheduler,
+    freeze_blocks,
+    init_weights,
+    is_per_step,
+    rescale_lr,
+)
 from layerloom.core.training.run_folder import BEST, LAST, RunFolder, new_run_dir, truncate_logs
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
@@ -134,7 +141,10 @@ class Trainer:
     data:      a DataBundle (info, train split, val split)
     settings:  TrainingSettings overriding the project's
     run_root:  the folder that gets `<project>-<time>/` run folders; None writes no files
-    resume:    a run folder to continue (its last.safetensors), writing on into the same folder
+    resume:    a run folder to continue (its last.safetensors), writing on into the same folder; or a
+               `.layerloom` bundle, unpacked into a new run folder under run_root that training continues
+    weights:   a state dict to start from instead of fresh weights (fine-tuning): matched by name and shape,
+               the blocks it does not fit keep their fresh weights (named in RunStarted's notes)
     grad_every:        gradient/weight norms every this many steps (0: off), but at most once every
     grad_interval:     this many seconds (a plot cannot show more, and each costs a device sync)
     feature_interval:  at least this many seconds between two feature-map captures
@@ -150,7 +160,8 @@ class Trainer:
                  project_name: str | None = None, grad_every: int = 25, grad_interval: float = 0.1,
                  feature_interval: float = 0.5,
                  event_interval: float = 0.05, tensorboard: bool = True,
-                 distributed=None, check_data: bool = True, checkpoint_interval: float = 10.0):
+                 distributed=None, check_data: bool = True, checkpoint_interval: float = 10.0,
+                 weights: dict | None = None):
         from layerloom.core.graph import Graph
         from layerloom.core.project import Project
         from layerloom.core.settings import TrainingSettings
@@ -172,6 +183,7 @@ class Trainer:
         self.dist = distributed
         self.check_data = check_data
         self.checkpoint_interval = float(checkpoint_interval)
+        self.initial_weights = weights
         self.val_batch_size: int | None = None  # None: the training batch size
         self.model: torch.nn.Module | None = None  # the trained model (unwrapped) after run()
         self.run_dir: str | None = None
@@ -307,6 +319,15 @@ class Trainer:
 
         model = build_model(self.graph, seed=self._seed)
         init_weights(model, s.init, seed=self._seed)
+        weight_notes: list[str] = []
+        if self.initial_weights is not None:
+            from layerloom.core.export.weights import apply_weights
+
+            weight_notes = apply_weights(model, self.initial_weights).notes()
+        if freeze_blocks(model, [n.name for n in self.graph if n.frozen]) and not any(
+                p.requires_grad for p in model.parameters()):
+            raise TrainingError("every block with weights is frozen, so there is nothing to train; unfreeze at "
+                                "least one block")
         self._losses = output_losses(self.graph, model.output_names)
         self._loss_fn = loss_function(self._losses)
         model.to(device)
@@ -328,7 +349,7 @@ class Trainer:
         self._mode = "max" if self._metric.endswith("accuracy") else "min"
 
         # precision
-        self._notes: list[str] = []
+        self._notes: list[str] = list(weight_notes)
         precision = s.precision
         if precision != "fp32" and device.type != "cuda":
             self._notes.append(f"{precision} mixed precision needs a CUDA GPU; training in fp32")
@@ -444,10 +465,15 @@ class Trainer:
                                 "data")
 
     def _load_resume(self) -> None:
-        path = os.path.join(self.resume_dir, LAST) if os.path.isdir(self.resume_dir) else self.resume_dir
-        if not os.path.exists(path):
-            raise TrainingError(f"{self.resume_dir}: there is no checkpoint to resume from ({LAST} is missing)")
-        ckpt = load_checkpoint(path)
+        from layerloom.core.export.bundle import is_bundle
+
+        if is_bundle(self.resume_dir):
+            ckpt, path = self._bundle_checkpoint(), self.resume_dir
+        else:
+            path = os.path.join(self.resume_dir, LAST) if os.path.isdir(self.resume_dir) else self.resume_dir
+            if not os.path.exists(path):
+                raise TrainingError(f"{self.resume_dir}: there is no checkpoint to resume from ({LAST} is missing)")
+            ckpt = load_checkpoint(path)
         try:
             self.model.load_state_dict(ckpt.model)
         except RuntimeError as err:
@@ -490,6 +516,19 @@ class Trainer:
         self._resumed_from = path
         if self._skip_batches >= self._steps_per_epoch:  # stopped after the last batch of an epoch
             self._skip_batches = 0
+
+    def _bundle_checkpoint(self):
+        """The checkpoint inside a bundle; rank 0 unpacks the bundle into a new run folder that the run
+        continues in (none without a run_root)."""
+        from layerloom.core.export.bundle import bundle_to_run_folder, load_bundle
+
+        bundle = load_bundle(self.resume_dir)
+        if self.run_root is None:
+            self.resume_dir = None  # no files: train on in memory
+        if not self._main or self.run_root is None:
+            return bundle.training_checkpoint()
+        self.resume_dir = bundle_to_run_folder(bundle, self.run_root, self.project_name)
+        return load_checkpoint(os.path.join(self.resume_dir, LAST))
 
     def _open_folder(self) -> None:
         if not self._main or (self.run_root is None and self.resume_dir is None):

@@ -1,0 +1,80 @@
+"""One entry point for every format:
+
+    result = export("runs/lenet5-20250101-120000", "onnx", "lenet5.onnx")   # or a bundle, or a Source
+    result.difference      # 2.4e-07: the largest difference from the live model on a sample batch
+    result.summary()
+
+The files are written in a staging folder beside the destination, checked against the live model, and
+moved into place only when the check passed: an export that fails leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from layerloom.core.export.base import (
+    FORMATS,
+    SUFFIXES,
+    TOLERANCE,
+    ExportError,
+    ExportResult,
+    Source,
+    Staging,
+    open_source,
+)
+
+
+def _exporter(fmt: str) -> Callable:
+    if fmt == "bundle":
+        from layerloom.core.export.bundle import export_bundle as fn
+    elif fmt == "onnx":
+        from layerloom.core.export.onnx_export import export_onnx as fn
+    elif fmt == "torchscript":
+        from layerloom.core.export.torchscript import export_torchscript as fn
+    elif fmt == "torch-export":
+        from layerloom.core.export.torch_export import export_torch_export as fn
+    elif fmt == "python":
+        from layerloom.core.export.python_source import export_python as fn
+    elif fmt == "safetensors":
+        from layerloom.core.export.safetensors_export import export_safetensors as fn
+    else:
+        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return fn
+
+
+def default_path(fmt: str, folder: str, name: str) -> str:
+    """Where an export of `fmt` goes by default: `<folder>/<name><suffix>` (a folder for python)."""
+    from layerloom.core.training.run_folder import slug
+
+    base = os.path.join(folder, slug(name or "model"))
+    return base + "-python" if fmt == "python" else base + SUFFIXES[fmt]
+
+
+def export(src, fmt: str, path: str | os.PathLike, *, tolerance: float = TOLERANCE, checkpoint: str = "best",
+           **options) -> ExportResult:
+    """Export `src` (a Source, a run folder or a bundle) as `fmt` to `path`, check it against the live model,
+    and return the result with its figure. ParityError when the export differs by more than `tolerance`
+    (nothing is left on disk then); ExportError for anything else that goes wrong."""
+    fn = _exporter(fmt)
+    if not isinstance(src, Source):
+        src = open_source(src, checkpoint)
+    path = os.path.abspath(os.fspath(path))
+    if fmt != "python" and os.path.isdir(path):
+        raise ExportError(f"{path}: is a folder; give the name of the {fmt} file to write")
+    t0 = time.perf_counter()
+    from layerloom.core.errors import CompileError
+    from layerloom.core.export.parity import require
+
+    with Staging(path) as staging:
+        try:
+            src.live_model()
+            staged = fn(src, path, staging, tolerance, **options)
+        except CompileError as err:
+            raise ExportError(str(err)) from None
+        require(staged.difference, fmt, tolerance)
+        files = staging.commit(staged.moves)
+    main = next((f for f in files if f.endswith(".py")), files[0]) if fmt == "python" else files[0]
+    return ExportResult(fmt, main, files, staged.difference, tolerance, staged.checks, staged.dynamic, staged.notes,
+                        time.perf_counter() - t0)

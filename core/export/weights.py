@@ -1,0 +1,183 @@
+"""Loading weights into a graph: names and shapes matched, what does not fit listed block by block.
+
+    model, report = load_weights(graph, read_weights("old_run/best.safetensors"))
+    report.ok            # False when a block's weights are missing, extra or of another shape
+    report.messages()    # ["dense_2: weight is 10×84 in the weights but 5×84 in the model (kept its own)", ...]
+
+Weights are read from safetensors files, Layerloom checkpoints, bundles and run folders; a `.pt`/`.pth`
+state dict only through `torch.load(weights_only=True)`. Nothing is unpickled or executed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from layerloom.core.errors import LayerloomError
+
+
+class WeightsError(LayerloomError):
+    """Weights that cannot be read, or (strict) do not fit the model."""
+
+
+def _block(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def _shape(t) -> str:
+    return "×".join(str(s) for s in t) if len(t) else "a scalar"
+
+
+@dataclass
+class WeightsReport:
+    """How a state dict fits a model. Every mapping goes block name → parameter names (without the block)."""
+
+    loaded: dict[str, list[str]] = field(default_factory=dict)
+    missing: dict[str, list[str]] = field(default_factory=dict)  # in the model, not in the weights
+    unexpected: dict[str, list[str]] = field(default_factory=dict)  # in the weights, not in the model
+    shapes: dict[str, list[tuple[str, tuple, tuple]]] = field(default_factory=dict)  # (name, model's, weights')
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # matched, but their block did not fit as a whole
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.shapes)
+
+    @property
+    def mismatched_blocks(self) -> list[str]:
+        return list(dict.fromkeys([*self.shapes, *self.missing, *self.unexpected]))
+
+    def messages(self) -> list[str]:
+        """One line per block that does not fit, in plain words."""
+        out = []
+        for block, items in self.shapes.items():
+            parts = [f"{name} is {_shape(got)} in the weights but {_shape(want)} in the model"
+                     for name, want, got in items]
+            out.append(f"{block}: {'; '.join(parts)} (kept its own weights)")
+        for block, names in self.missing.items():
+            if block in self.shapes:
+                continue
+            what = f"misses {', '.join(names)}" if block in self.skipped else "has no weights in the file"
+            out.append(f"{block}: {what} (kept its own weights)")
+        for block in self.unexpected:
+            if block in self.shapes or block in self.missing:
+                continue
+            out.append(f"{block}: is in the weights but not in the model (ignored)")
+        return out
+
+    def notes(self) -> list[str]:
+        """A summary line and the mismatches, for a training run's notes."""
+        n = len(self.loaded)
+        head = f"started from the given weights: {n} block{'s' if n != 1 else ''} loaded"
+        return [head, *self.messages()]
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "loaded": self.loaded, "missing": self.missing, "unexpected": self.unexpected,
+                "shapes": {b: [[n, list(w), list(g)] for n, w, g in items] for b, items in self.shapes.items()},
+                "messages": self.messages()}
+
+
+def match_weights(model, state: dict) -> WeightsReport:
+    """Compare `state` with the model's own state dict by name and shape, changing nothing."""
+    own = model.state_dict()
+    report = WeightsReport()
+    for name, tensor in own.items():
+        block, rest = _block(name), name.partition(".")[2]
+        if name not in state:
+            report.missing.setdefault(block, []).append(rest)
+            continue
+        got = tuple(state[name].shape)
+        if got != tuple(tensor.shape):
+            report.shapes.setdefault(block, []).append((rest, tuple(tensor.shape), got))
+        else:
+            report.loaded.setdefault(block, []).append(rest)
+    for name in state:
+        if name not in own:
+            report.unexpected.setdefault(_block(name), []).append(name.partition(".")[2])
+    # a block only partly loaded keeps all its own weights: half a layer from elsewhere is no use
+    for block in list(report.loaded):
+        if block in report.shapes or block in report.missing:
+            report.skipped[block] = report.loaded.pop(block)
+    return report
+
+
+def apply_weights(model, state: dict, *, strict: bool = False) -> WeightsReport:
+    """Copy the weights that fit (whole blocks whose names and shapes match) into `model`; the others keep
+    theirs. `strict`: WeightsError listing the mismatches instead of loading anything when any block does
+    not fit."""
+    import torch
+
+    report = match_weights(model, state)
+    if strict and not report.ok:
+        lines = report.messages()
+        raise WeightsError("the weights do not fit the model:\n" + "\n".join(f"  - {m}" for m in lines))
+    own = model.state_dict()
+    with torch.no_grad():
+        for block, names in report.loaded.items():
+            for rest in names:
+                key = f"{block}.{rest}"
+                own[key].copy_(state[key].to(dtype=own[key].dtype, device=own[key].device))
+    return report
+
+
+def load_weights(graph, state: dict, *, strict: bool = False, seed: int | None = 0):
+    """Compile `graph` and load `state` into it: (model, WeightsReport). Blocks that do not fit keep their
+    fresh weights (or, with `strict`, WeightsError)."""
+    from layerloom.core.compiler import build_model
+
+    model = build_model(graph, seed=seed)
+    report = apply_weights(model, state, strict=strict)
+    return model, report
+
+
+def read_weights(path: str | os.PathLike) -> dict:
+    """A state dict from a file: safetensors (a plain state dict or a Layerloom checkpoint), a .layerloom
+    bundle, a run folder (its best checkpoint), or a .pt/.pth state dict (torch.load with weights_only)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise WeightsError(f"{path}: does not exist")
+    if os.path.isdir(path):
+        from layerloom.core.export.base import ExportError, open_source
+
+        try:
+            return open_source(path).state
+        except ExportError as err:
+            raise WeightsError(str(err)) from None
+    from layerloom.core.export.bundle import is_bundle, load_bundle
+
+    if is_bundle(path):
+        return load_bundle(path).state
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:1] == b"\x80" or head[:2] == b"PK" or path.endswith((".pt", ".pth", ".bin")):
+        return _torch_state_dict(path)
+    return _safetensors_state_dict(path)
+
+
+def _safetensors_state_dict(path: str) -> dict:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+        tensors = load_file(path)
+    except Exception as err:  # safetensors raises its own types for a damaged file
+        raise WeightsError(f"{path}: is not a readable safetensors file ({err})") from None
+    if meta.get("format") == "layerloom-checkpoint":
+        return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    return tensors
+
+
+def _torch_state_dict(path: str) -> dict:
+    import torch
+
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise WeightsError(f"{path}: cannot be read as weights without running code in it (only plain "
+                           f"state dicts are accepted; {type(err).__name__})") from None
+    if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise WeightsError(f"{path}: does not hold a state dict (names → tensors)")
+    return dict(data)
