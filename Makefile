@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.layerloom-installed
 
-.PHONY: run test lint bench setup sysdeps clean
+.PHONY: run test lint bench setup sysdeps clean package
 
 run: setup
 	$(VENV)/bin/layerloom $(ARGS)
@@ -32,6 +32,15 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# The desktop app as one folder: dist/Layerloom/ (Linux, Windows) or dist/Layerloom.app (macOS), with PyInstaller.
+# Takes a few minutes; check the result with packaging/smoke.sh (see README, "Packaging").
+package: setup
+	@$(PY) -c "import PyInstaller" 2>/dev/null || $(PY) -m pip install -q 'pyinstaller>=6.10'
+	@test -f resources/icons/app/layerloom.icns || $(PY) packaging/render_icons.py
+	$(VENV)/bin/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+		packaging/pyinstaller/layerloom.spec
+	@echo "Built dist/Layerloom ($$(du -sh dist/Layerloom 2>/dev/null | cut -f1)); check it with packaging/smoke.sh"
 
 # Qt needs a few system libraries that a bare Debian lacks; install only what is missing.
 sysdeps:

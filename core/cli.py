@@ -44,7 +44,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {}
 
 # Modules holding more @subcommand functions (e.g. a `train` command next to the trainer), imported
 # when the parser is built so that `layerloom` stays quick to start.
-COMMAND_MODULES: tuple[str, ...] = ("layerloom.core.training.cli", "layerloom.core.export.cli")
+COMMAND_MODULES: tuple[str, ...] = ("layerloom.core.training.cli", "layerloom.core.doctor",
+                                     "layerloom.core.export.cli")
 
 
 def subcommand(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None] | None = None):
@@ -226,11 +227,14 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def _configure_open(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="a Layerloom project file (.json)")
+    parser.add_argument("file", nargs="?", help="a Layerloom project file (.json) or bundle (.layerloom); "
+                        "without one, the window opens as with no command")
 
 
 @subcommand("open", "open a project in the editor window", _configure_open)
 def run_open(args: argparse.Namespace) -> int:
+    if args.file is None:  # a desktop entry's `layerloom open %f` started with no file
+        return open_window()
     if not os.path.exists(args.file):
         raise LayerloomError(f"{args.file}: no such file")
     return open_window(args.file)

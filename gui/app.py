@@ -39,7 +39,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("Layerloom")
     app.setOrganizationDomain("layerloom.org")
     app.setApplicationVersion(__version__)
-    app.setDesktopFileName("layerloom")
+    app.setDesktopFileName("io.github.layerloom.Layerloom")  # matches packaging/linux's desktop entry
     choice = os.environ.get("LAYERLOOM_THEME") or QSettings().value("theme", "system")
     theme.apply_theme(app, choice if choice in theme.THEMES else "system")
     app.setWindowIcon(theme.app_icon())

@@ -4,7 +4,7 @@
     dialog.exec()
 
 The weights come from the window's latest training (`weights`), a run folder of the project, a bundle or
-run folder chosen here, or are fresh. The export runs in a QThread (it takes seconds for ONNX or
+run folder chosen here, or are fresh. The export runs in a worker thread (it takes seconds for ONNX or
 TorchScript), the window stays live; the result shows the parity figure, the file, and a Show in folder
 button. `add_export_actions(window)` adds Export…, Import PyTorch Model… and Open Bundle… to a window's
 File menu (see its text for what it expects of the window).
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt, QThread, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from layerloom.gui.background import BackgroundTask, import_heavy_modules
 
 FORMATS = ("onnx", "torchscript", "torch-export", "python", "safetensors", "bundle")
 LABELS = {
@@ -55,28 +57,6 @@ SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "torch-export": ".pt2", "python
 LATEST, WINDOW, FRESH, CHOSEN = "latest", "window", "fresh", "chosen"
 
 
-class ExportThread(QThread):
-    """Runs one export (core only, no widgets) and reports its result or its message."""
-
-    finished_ok = Signal(object)  # ExportResult
-    failed = Signal(str)
-
-    def __init__(self, make_source, fmt: str, path: str, parent=None):
-        super().__init__(parent)
-        self.make_source, self.fmt, self.path = make_source, fmt, path
-
-    def run(self) -> None:
-        try:
-            from layerloom.core.export.exporter import export
-
-            self.finished_ok.emit(export(self.make_source(), self.fmt, self.path))
-        except Exception as err:  # every failure becomes a message in the dialog, never a crash
-            from layerloom.core.errors import LayerloomError
-
-            text = str(err) if isinstance(err, LayerloomError) else f"{type(err).__name__}: {err}"
-            self.failed.emit(text)
-
-
 class ExportDialog(QDialog):
     """Format, file, weights; Export; the result with its parity figure and Show in folder."""
 
@@ -90,7 +70,7 @@ class ExportDialog(QDialog):
         self.project = project
         self.weights = weights
         self.result = None
-        self.thread: ExportThread | None = None
+        self.thread: BackgroundTask | None = None
         self._chosen: str | None = None
         if run_dir is None:
             from layerloom.core.export.base import latest_run
@@ -239,10 +219,15 @@ class ExportDialog(QDialog):
         self.file_label.clear()
         self.progress.show()
         self.status.setText(f"Exporting as {LABELS[self.format]} and checking it against the live model…")
-        self.thread = ExportThread(self.source_maker(), self.format, path, self)
-        self.thread.finished_ok.connect(self._done)
-        self.thread.failed.connect(self._failed)
-        self.thread.finished.connect(self._thread_ended)
+        make_source, fmt = self.source_maker(), self.format
+
+        def job():
+            from layerloom.core.export.exporter import export
+
+            return export(make_source(), fmt, path)
+
+        import_heavy_modules("torch", "torch.onnx", "torch.export", "torch._dynamo", "layerloom.core.export.exporter")
+        self.thread = BackgroundTask(job, self._done, self._failed, self, on_finished=self._thread_ended)
         self.thread.start()
 
     def _thread_ended(self) -> None:

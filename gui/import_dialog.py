@@ -2,7 +2,7 @@
 
 The classes of a Python file are listed by reading it as text; its code runs only after the user says so
 in a clear confirmation (`confirm`, a function of the path that tests replace). The import runs in a
-QThread; the result lists the layers that have no block and the parity figure, and Open as New Project
+worker thread; the result lists the layers that have no block and the parity figure, and Open as New Project
 hands the ImportResult to whoever listens to `imported`.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from layerloom.gui.background import BackgroundTask, import_heavy_modules
 
 WARNING = ("Importing a Python file runs the code in it, with your permissions. Only import files you trust. "
            "A .pt2 file is read without running anything.")
@@ -67,23 +69,6 @@ def parse_shapes(text: str) -> list[tuple[int, ...]]:
     return shapes
 
 
-class ImportThread(QThread):
-    finished_ok = Signal(object)  # ImportResult
-    failed = Signal(str)
-
-    def __init__(self, job, parent=None):
-        super().__init__(parent)
-        self.job = job
-
-    def run(self) -> None:
-        try:
-            self.finished_ok.emit(self.job())
-        except Exception as err:  # a message in the dialog, never a crash
-            from layerloom.core.errors import LayerloomError
-
-            self.failed.emit(str(err) if isinstance(err, LayerloomError) else f"{type(err).__name__}: {err}")
-
-
 class ImportDialog(QDialog):
     imported = Signal(object)  # ImportResult, when the user opens it as a project
 
@@ -94,7 +79,7 @@ class ImportDialog(QDialog):
         self.folder = folder or os.path.expanduser("~")
         self.confirm = lambda path: ask_to_run(self, path)
         self.result = None
-        self.thread: ImportThread | None = None
+        self.thread: BackgroundTask | None = None
 
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("a .py file defining an nn.Module, or a torch.export .pt2")
@@ -219,10 +204,8 @@ class ImportDialog(QDialog):
         self.progress.show()
         self.report.clear()
         self.status.setText("Tracing the model and turning its layers into blocks…")
-        self.thread = ImportThread(job, self)
-        self.thread.finished_ok.connect(self._done)
-        self.thread.failed.connect(self._failed)
-        self.thread.finished.connect(self._thread_ended)
+        import_heavy_modules("torch", "torch.export", "torch._dynamo", "layerloom.core.export.importer")
+        self.thread = BackgroundTask(job, self._done, self._failed, self, on_finished=self._thread_ended)
         self.thread.start()
 
     def _thread_ended(self) -> None:

@@ -3,7 +3,8 @@ parameter schema, and its help text.
 
 Every change goes through `Document.do(SetParams(...))`, so it is undoable, and consecutive changes of
 one parameter merge into one undo step. A value the block refuses is shown with the reason next to its
-field and changes nothing.
+field and changes nothing. Blocks with weights get a "Frozen" check box (`SetFrozen`, for transfer
+learning); with several blocks selected, the overview offers it for all of them at once.
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ from PySide6.QtWidgets import (
 
 from layerloom.core.blocks import fmt_shape, get_spec
 from layerloom.core.blocks.spec import ParamSpec
-from layerloom.core.edits import Rename, SetParams
+from layerloom.core.edits import Rename, SetFrozen, SetParams
 from layerloom.gui import theme
 from layerloom.gui.colors import ERROR_COLOR, WAITING_COLOR, WARNING_COLOR, category_color
 
 INT_LIMIT = 2**31 - 1
+FROZEN_TEXT = "Frozen (keeps its weights while training)"
+FROZEN_TIP = ("A frozen block keeps its weights while the rest of the network trains (transfer learning:\n"
+              "freeze a pretrained base, train a new head). Only blocks with parameters can be frozen.")
 
 
 def human(n: int | float) -> str:
@@ -378,6 +382,8 @@ class Inspector(QWidget):
         self.name_edit: QLineEdit | None = None
         self.name_error: QLabel | None = None
         self.status_label: QLabel | None = None
+        self.frozen_check: QCheckBox | None = None
+        self.frozen_error: QLabel | None = None
 
         document.graph_changed.connect(self._on_graph_event)
         document.inferred.connect(self._on_inferred)
@@ -398,6 +404,7 @@ class Inspector(QWidget):
         self.errors.clear()
         self._stats.clear()
         self.name_edit = self.name_error = self.status_label = None
+        self.frozen_check = self.frozen_error = None
         body = QWidget()
         body.setAutoFillBackground(False)
         layout = QVBoxLayout(body)
@@ -446,6 +453,8 @@ class Inspector(QWidget):
         text.setObjectName("subtle")
         text.setWordWrap(True)
         layout.addWidget(text)
+        if self._selection:
+            self._add_frozen_check(layout)
         description = self.document.project.meta.get("description") if not self._selection else None
         if description:
             d = QLabel(str(description))
@@ -503,6 +512,7 @@ class Inspector(QWidget):
         self.status_label.setTextFormat(Qt.TextFormat.RichText)
         self.status_label.setVisible(False)
         layout.addWidget(self.status_label)
+        self._add_frozen_check(layout)
 
         if spec.params:
             layout.addWidget(self._section("Parameters"))
@@ -544,6 +554,17 @@ class Inspector(QWidget):
         self.help_label = help_label
         layout.addWidget(help_label)
         self._update_stats()
+
+    def _add_frozen_check(self, layout: QVBoxLayout) -> None:
+        """The "Frozen" check box: for the shown block, or for every selected block that has weights."""
+        self.frozen_check = QCheckBox(FROZEN_TEXT)
+        self.frozen_check.setObjectName("frozenCheck")
+        self.frozen_check.setToolTip(FROZEN_TIP)
+        self.frozen_check.checkStateChanged.connect(self._frozen_state_changed)
+        self.frozen_error = self._error_label()
+        layout.addWidget(self.frozen_check)
+        layout.addWidget(self.frozen_error)
+        self._sync_frozen()
 
     def _section(self, text: str) -> QLabel:
         label = QLabel(text.upper())
@@ -597,6 +618,66 @@ class Inspector(QWidget):
         label = self.errors.get(name)
         return label.text() if label is not None and not label.isHidden() else ""
 
+    def freezable_ids(self) -> list[str]:
+        """The selected blocks the Frozen box applies to: those with parameters in the latest inference
+        (and any already frozen, so a block that lost its weights to an error can still be unfrozen)."""
+        graph, report = self.document.graph, self.document.report
+        ids = []
+        for nid in self._selection:
+            if nid not in graph:
+                continue
+            r = report.get(nid) if report is not None else None
+            if graph.node(nid).frozen or (r is not None and r.param_count > 0):
+                ids.append(nid)
+        return ids
+
+    def _sync_frozen(self) -> None:
+        """Show the Frozen box only where it applies, checked as the graph says (partly, for a mixed selection)."""
+        check = self.frozen_check
+        if check is None:
+            return
+        ids = self.freezable_ids()
+        states = [self.document.graph.node(i).frozen for i in ids]
+        if ids and all(states):
+            state = Qt.CheckState.Checked
+        elif any(states):
+            state = Qt.CheckState.PartiallyChecked
+        else:
+            state = Qt.CheckState.Unchecked
+        with QSignalBlocker(check):
+            check.setTristate(state == Qt.CheckState.PartiallyChecked)
+            check.setCheckState(state)
+        check.setVisible(bool(ids))
+        if self.node_id is None and ids:
+            n = len(ids)
+            check.setToolTip(f"{FROZEN_TIP}\n\nApplies to the {n} selected block{'s' if n != 1 else ''} "
+                             "that have parameters.")
+        if not ids and self.frozen_error is not None:
+            self.frozen_error.setVisible(False)
+
+    def _frozen_state_changed(self, state: Qt.CheckState) -> None:
+        # (not `toggled`: a mixed selection's box is "checked" already, partly, so Partial → Checked is no toggle)
+        if state != Qt.CheckState.PartiallyChecked:
+            self.set_frozen(state == Qt.CheckState.Checked)
+
+    def set_frozen(self, frozen: bool) -> bool:
+        """Freeze (or unfreeze) the selected blocks that have weights, as one undo step."""
+        graph = self.document.graph
+        ids = [i for i in self.freezable_ids() if graph.node(i).frozen != frozen]
+        if not ids:
+            self._sync_frozen()
+            return True
+        what = graph.node(ids[0]).name if len(ids) == 1 else f"{len(ids)} blocks"
+        self._last_refusal = ""
+        ok = self.document.do(SetFrozen(ids, frozen), f"{'Freeze' if frozen else 'Unfreeze'} {what}")
+        if self.frozen_error is not None:
+            self.frozen_error.setText(_strip_block(self._last_refusal) if not ok else "")
+            self.frozen_error.setToolTip(self._last_refusal if not ok else "")
+            self.frozen_error.setVisible(not ok)
+        if not ok:
+            self._sync_frozen()  # back to what the graph says
+        return ok
+
     def _name_edited(self, text: str) -> None:
         problem = self.document.graph.check_name(text, self.node_id) if self.node_id else None
         self.name_error.setText(problem or "")
@@ -631,6 +712,10 @@ class Inspector(QWidget):
         if event.kind == "node_removed" and event.node in self._selection:
             self.set_selection([i for i in self._selection if i != event.node])
             return
+        if event.kind == "frozen_changed":
+            if event.node in self._selection:
+                self._sync_frozen()
+            return
         if self.node_id is None or event.node != self.node_id:
             return
         node = self.document.graph.node(self.node_id)
@@ -648,8 +733,11 @@ class Inspector(QWidget):
     def _on_inferred(self, _report) -> None:
         if self.node_id is not None:
             self._update_stats()
+            self._sync_frozen()
         elif not self._selection:
             self._rebuild()
+        else:
+            self._sync_frozen()
 
     def _update_stats(self) -> None:
         report = self.document.report

@@ -39,8 +39,8 @@ from layerloom.gui.recovery import AUTOSAVE_INTERVAL_MS, Recovery
 from layerloom.gui.training import DataPanel, LiveViews, TrainingController, TrainingPanel
 
 APP_NAME = "Layerloom"
-PROJECT_FILTER = "Layerloom projects (*.json);;All files (*)"
-PROJECT_SUFFIXES = (".json",)
+PROJECT_FILTER = "Layerloom projects (*.json *.layerloom);;All files (*)"
+PROJECT_SUFFIXES = (".json", ".layerloom")
 MAX_RECENT = 10
 STATE_VERSION = 1
 MAX_LISTED_PROBLEMS = 12
@@ -144,6 +144,11 @@ class MainWindow(QMainWindow):
 
         self._make_actions()
         self._make_menus()
+        from layerloom.gui.export_dialog import add_export_actions
+
+        self.model_weights = None  # the state dict of the latest training (or of an opened bundle), for Export
+        add_export_actions(self)
+        self.training.run_finished.connect(self._take_trained_weights)
         self._make_toolbar()
         self._make_status_bar()
 
@@ -477,9 +482,16 @@ class MainWindow(QMainWindow):
 
     def set_project(self, project, path: str | os.PathLike | None = None) -> None:
         """Show `project` (no question asked: see maybe_save)."""
+        self.model_weights = None
         self.document.set_project(project, path)
         self._autosaved_revision = None
         self.recovery.discard_autosave()
+
+    def _take_trained_weights(self, _last) -> None:
+        """Keep a copy of the trained weights so that File → Export writes the model just trained."""
+        model = self.training.model
+        if model is not None:
+            self.model_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
     def _update_totals(self, report) -> None:
         self.params_label.setText(f"{human(report.total_params)} parameters")
@@ -662,6 +674,10 @@ class MainWindow(QMainWindow):
         """Open a project file. A broken file lists its problems in a dialog and leaves the window as it was."""
         if not self.stop_training_for("opening another project"):
             return False
+        if os.fspath(path).lower().endswith(".layerloom"):  # a bundle: graph, weights, settings and history
+            from layerloom.gui.export_dialog import open_bundle_dialog
+
+            return open_bundle_dialog(self, os.path.abspath(os.fspath(path)))  # it asks about unsaved changes
         if ask and not self.maybe_save("opening another project"):
             return False
         from layerloom.core.project import load_project

@@ -10,6 +10,7 @@ colour, crisp on high-DPI screens).
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 from functools import cache
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QToolTip
 
-ICON_DIR = Path(__file__).resolve().parent.parent / "resources" / "icons"
+# Icons are package data of layerloom.resources (found through importlib.resources, so a wheel and a frozen
+# app work as the repo does); they are plain files on disk in every supported installation.
+ICON_DIR = Path(str(importlib.resources.files("layerloom.resources") / "icons"))
 THEMES = ("system", "dark", "light")
 
 # File names of the category icons (`category-<slug>.svg`).

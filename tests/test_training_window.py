@@ -115,8 +115,11 @@ def test_one_epoch_through_the_window_feeds_the_views(qtbot, window, tmp_path):
     feature_view = w.live_views.view("features")
     for attr in ("tile_count", "tiles"):
         if hasattr(feature_view, attr):
-            v = getattr(feature_view, attr)
-            assert (v() if callable(v) else v if isinstance(v, int) else len(v)) == 6
+            def tiles(attr=attr):
+                v = getattr(feature_view, attr)
+                return v() if callable(v) else v if isinstance(v, int) else len(v)
+
+            qtbot.waitUntil(lambda tiles=tiles: tiles() == 6, timeout=5000)  # views redraw on the next tick
     assert w.training_panel.progress.value() == 1000
     assert "samples/s" in w.training_panel.status.text()
     assert glob.glob(str(tmp_path / "runs" / "*" / "*.safetensors"))

@@ -130,8 +130,17 @@ def _project_and_settings(args):
     if not os.path.exists(args.file):
         raise BadInput(f"{args.file}: the project file does not exist")
     try:
-        project = load_project(args.file)
+        if str(args.file).lower().endswith(".layerloom"):  # a bundle: train on from its weights
+            from layerloom.core.export.bundle import load_bundle
+
+            project = load_bundle(args.file).project
+            if getattr(args, "resume", None) is None:
+                args.resume = args.file
+        else:
+            project = load_project(args.file)
     except ProjectError as err:
+        raise BadInput(str(err)) from None
+    except LayerloomError as err:
         raise BadInput(str(err)) from None
     values = project.training.to_dict()
     for attr, setting in _OVERRIDES.items():

@@ -14,6 +14,7 @@ change the graph. Speed with hundreds of blocks comes from three choices:
 
 from __future__ import annotations
 
+import math
 import weakref
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -44,6 +45,7 @@ from layerloom.gui.canvas.style import (
 from layerloom.gui.colors import category_color
 
 _NO_PEN = QPen(Qt.PenStyle.NoPen)
+FROZEN_LABEL = "frozen"
 _HIT_PEN = QPen(QColor(0, 0, 0, 0), 10.0)  # invisible: gives wires a 10-px wide hit area and bounds
 
 
@@ -74,6 +76,30 @@ def _band(top: float, height: float, total: float) -> QPainterPath:
         band.addRect(QRectF(0, top, NODE_W, height))
         path = _PATHS[key] = whole.intersected(band)
     return path
+
+
+_SNOWFLAKE: QPainterPath | None = None
+SNOWFLAKE_R = 5.0  # the frozen mark's radius, in scene units
+
+
+def snowflake() -> QPainterPath:
+    """The frozen mark: six spokes with a V near each tip, centred on (0, 0), to be stroked (built once)."""
+    global _SNOWFLAKE
+    if _SNOWFLAKE is None:
+        path = QPainterPath()
+        r, at, twig = SNOWFLAKE_R, 0.55 * SNOWFLAKE_R, 0.34 * SNOWFLAKE_R
+        for k in range(6):
+            a = math.radians(90 + 60 * k)
+            ux, uy = math.cos(a), -math.sin(a)
+            path.moveTo(0, 0)
+            path.lineTo(r * ux, r * uy)
+            bx, by = at * ux, at * uy
+            for side in (-1, 1):  # the twigs point outwards, 45° off the spoke
+                b = a + side * math.radians(45)
+                path.moveTo(bx, by)
+                path.lineTo(bx + twig * math.cos(b), by - twig * math.sin(b))
+        _SNOWFLAKE = path
+    return _SNOWFLAKE
 
 
 # --- ports and badges: parts of a block, drawn in its picture ------------------------------------------
@@ -234,6 +260,7 @@ class NodeItem(QGraphicsRectItem):
         self.spec = node.spec
         self.name: str = node.name
         self.params: dict = dict(node.params)
+        self.frozen: bool = bool(node.frozen)  # drawn with a greyed header and a snowflake
         self.color = category_color(self.spec.category)
         self.report = None
         self.edges: list[EdgeItem] = []  # every wire touching this block, kept by the scene
@@ -271,6 +298,19 @@ class NodeItem(QGraphicsRectItem):
     def set_params(self, params: dict) -> None:
         self.params = dict(params)
         self._changed()
+
+    def set_frozen(self, frozen: bool) -> None:
+        if frozen != self.frozen:
+            self.frozen = frozen
+            self._changed()  # update() drops the cached picture
+
+    def header_color(self, theme: style.CanvasTheme) -> QColor:
+        """The header's fill: grey while waiting, greyed for a frozen block, else the category colour."""
+        if self.status == "waiting":
+            return theme.waiting_header
+        if self.frozen:
+            return style.frozen_header_fill(self.color, theme.dark)
+        return style.header_fill(self.color, theme.dark)
 
     def set_report(self, report) -> bool:
         """Show an inference result; False when it is the one already shown (nothing to repaint)."""
@@ -408,6 +448,8 @@ class NodeItem(QGraphicsRectItem):
                     lines.append(f"Waiting: <b>{_html(r.waiting_on or '')}</b> upstream has a problem to fix first.")
                 elif r.error:
                     lines.append(f"<span style='color:{style.DARK.error.name()}'>{_html(r.error)}</span>")
+            if self.frozen:
+                lines.append("<i>This block is frozen: training keeps its weights as they are.</i>")
             self._tooltip = "<br>".join(lines)
         return self._tooltip
 
@@ -422,7 +464,8 @@ class NodeItem(QGraphicsRectItem):
     def _layout(self) -> dict:
         m = Fonts.metrics
         room = NODE_W - 2 * PAD_X
-        type_text = m["subtitle"].elidedText(self.type_id, Qt.TextElideMode.ElideRight, room)
+        frozen_w = m["subtitle"].horizontalAdvance(FROZEN_LABEL) + 2 * SNOWFLAKE_R + 10 if self.frozen else 0.0
+        type_text = m["subtitle"].elidedText(self.type_id, Qt.TextElideMode.ElideRight, room - frozen_w)
         title = m["title"].elidedText(self.name, Qt.TextElideMode.ElideRight, room)
         rows = []
         for key in self._rows:
@@ -475,7 +518,7 @@ class NodeItem(QGraphicsRectItem):
         painter.setBrush(theme.node_body)
         painter.drawRoundedRect(rect, RADIUS, RADIUS)
         waiting = status == "waiting"
-        header = theme.waiting_header if waiting else style.header_fill(self.color, theme.dark)
+        header = self.header_color(theme)
         painter.setBrush(header)
         painter.drawPath(_band(0, HEADER_H, h))
         painter.setBrush(theme.node_footer)
@@ -510,6 +553,17 @@ class NodeItem(QGraphicsRectItem):
         faded.setAlphaF(0.8)
         painter.setPen(faded)
         painter.drawText(QRectF(PAD_X, 21, NODE_W - 2 * PAD_X, 13), Qt.AlignmentFlag.AlignVCenter, t["type"])
+        if self.frozen:  # "❄ frozen" at the right of the type line (the badge owns the top-right corner)
+            right = NODE_W - PAD_X
+            painter.drawText(QRectF(PAD_X, 21, right - PAD_X, 13),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, FROZEN_LABEL)
+            x = right - Fonts.metrics["subtitle"].horizontalAdvance(FROZEN_LABEL) - SNOWFLAKE_R - 4
+            painter.save()
+            painter.translate(x, 27.5)
+            painter.setPen(QPen(on_header, 1.1, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(snowflake())
+            painter.restore()
         y = HEADER_H + BODY_PAD
         for label, value in t["rows"]:
             row = QRectF(PAD_X, y, NODE_W - 2 * PAD_X, ROW_H)

@@ -134,6 +134,10 @@ class CanvasScene(QGraphicsScene):
             item = self.nodes.get(ev.node)
             if item is not None:
                 item.set_name(ev.new)
+        elif kind == "frozen_changed":
+            item = self.nodes.get(ev.node)
+            if item is not None:
+                item.set_frozen(ev.new)
 
     def _add_node(self, node) -> NodeItem:
         item = NodeItem(node)

@@ -138,6 +138,18 @@ def header_fill(category_color: QColor, dark: bool) -> QColor:
     return category_color.darker(112) if dark else QColor(category_color)
 
 
+def frozen_header_fill(category_color: QColor, dark: bool) -> QColor:
+    """The header of a frozen block: its usual colour, mostly desaturated and dimmed, then cooled a little
+    towards an icy slate, so it still hints at its category but reads as "set aside"."""
+    base = header_fill(category_color, dark)
+    h, s, lightness, a = base.getHslF()
+    muted = QColor.fromHslF(max(h, 0.0), s * 0.5, lightness * 0.8 + (0.1 if not dark else 0.0), a)
+    ice = QColor("#52627a") if dark else QColor("#c3d0e0")
+    t = 0.3
+    return QColor.fromRgbF(muted.redF() * (1 - t) + ice.redF() * t, muted.greenF() * (1 - t) + ice.greenF() * t,
+                           muted.blueF() * (1 - t) + ice.blueF() * t, a)
+
+
 # --- fonts ----------------------------------------------------------------------------------------
 
 

@@ -21,8 +21,9 @@ benchmarks/bench_training_window.py for the timer-lateness and throughput figure
 from __future__ import annotations
 
 import os
+import threading
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from layerloom.gui.training.worker import TrainWorker, data_key
 
@@ -71,7 +72,7 @@ class TrainingController(QObject):
         self.threads = TRAIN_THREADS
         self._bundle = None
         self._bundle_key = ""
-        self._thread: QThread | None = None
+        self._thread: threading.Thread | None = None
         self._worker: TrainWorker | None = None
         self._buffer = None
         self._control = None
@@ -154,14 +155,9 @@ class TrainingController(QObject):
         key = data_key(project.data.source, dict(project.data.options), settings.val_fraction, settings.seed)
         bundle = self._bundle if key == self._bundle_key else None
         self.run, self.last, self.result = None, None, None
-        thread = QThread(self)
-        thread.setObjectName("layerloom-training")
         worker = TrainWorker(project, settings, self._buffer, self._control, run_root=self.runs_root,
                              bundle=bundle, bundle_key=key, threads=self.threads)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.done.connect(self._on_done)  # a slot of this (GUI-thread) object: queued
-        worker.data_loaded.connect(self._on_data_loaded)
+        thread = threading.Thread(target=worker.run, name="layerloom-training", daemon=True)
         self._thread, self._worker = thread, worker
         doc.set_locked("The network is training: stop training to change its structure (moving blocks is fine).")
         self._set_state(LOADING)
@@ -202,8 +198,8 @@ class TrainingController(QObject):
         if self._thread is None:
             return True
         self.stop()
-        self._thread.quit()  # the worker's run() returns first: quit is processed after it
-        ended = self._thread.wait(timeout_ms)
+        self._thread.join(timeout_ms / 1000)
+        ended = not self._thread.is_alive()
         if ended:
             self._finish()
         return ended
@@ -232,9 +228,18 @@ class TrainingController(QObject):
     def drain(self) -> None:
         if self._buffer is None:
             return
+        worker = self._worker
+        if worker is not None and worker.loaded is not None:  # the run loaded its data: share it
+            bundle, key = worker.loaded
+            worker.loaded = None
+            self._on_data_loaded(bundle, key)
         events = self._buffer.drain()
-        if not events:
-            return
+        if events:
+            self._dispatch(events)
+        if worker is not None and worker.done and self._thread is not None and not self._thread.is_alive():
+            self._finish()
+
+    def _dispatch(self, events: list) -> None:
         for e in events:
             kind = e.kind
             if kind == "run_started":
@@ -255,16 +260,11 @@ class TrainingController(QObject):
         self._bundle, self._bundle_key = bundle, key
         self.data_loaded.emit(bundle, key)
 
-    @Slot(object)
-    def _on_done(self, result) -> None:
-        if self._thread is None:
-            return
-        self._thread.quit()
-        self._thread.wait()
-        self._finish()
-
     def _finish(self) -> None:
-        worker, thread = self._worker, self._thread
+        worker = self._worker
+        if worker is not None and worker.loaded is not None:
+            self._on_data_loaded(*worker.loaded)
+            worker.loaded = None
         self._thread, self._worker = None, None
         self.drain()
         self._timer.stop()
@@ -278,10 +278,6 @@ class TrainingController(QObject):
             elif worker.bundle is not None:
                 self.data_info = worker.bundle.info
             self.result = trainer.result if trainer is not None else None
-        if thread is not None:
-            thread.deleteLater()
-        if worker is not None:
-            worker.deleteLater()
         self._control = None
         self.document.set_locked(None)
         self._set_state(IDLE)

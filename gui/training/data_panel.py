@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -28,8 +29,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from layerloom.gui.background import BackgroundTask
 from layerloom.gui.training.settings_command import set_settings
-from layerloom.gui.training.worker import DataLoadWorker, data_key
+from layerloom.gui.training.worker import data_key, load_bundle
 
 # kind → (label, the options worth offering, a file dialog filter or None for named sources, "dir" for folders)
 KINDS = {
@@ -166,8 +168,8 @@ class DataPanel(QWidget):
         self.document = document
         self.bundle = None
         self.bundle_key = ""
-        self._thread: QThread | None = None
-        self._worker: DataLoadWorker | None = None
+        self._thread: BackgroundTask | None = None  # the load running in a worker thread
+        self._cancel: threading.Event | None = None
         self._loading = False
         self._named = _named_sources()
 
@@ -406,41 +408,42 @@ class DataPanel(QWidget):
         if self._thread is not None:
             return
         data, training = self.document.project.data, self.document.project.training
-        worker = DataLoadWorker(data.source, dict(data.options), training.val_fraction, training.seed)
-        thread = QThread(self)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.progress.connect(self._on_progress)
-        worker.loaded.connect(self._on_loaded)
-        worker.failed.connect(self._on_failed)
-        self._thread, self._worker = thread, worker
+        source, options = data.source, dict(data.options)
+        val_fraction, seed = float(training.val_fraction), int(training.seed)
+        cancel = self._cancel = threading.Event()
+
+        def job():
+            bundle = load_bundle(source, options, val_fraction, seed, progress=task.report_progress, cancel=cancel)
+            return bundle, data_key(source, options, val_fraction, seed)
+
+        def failed(message: str) -> None:
+            self._on_failed("cancelled" if cancel.is_set() else message)
+
+        task = BackgroundTask(job, lambda pair: self._on_loaded(*pair), failed, self,
+                              on_progress=lambda done, total, msg="": self._on_progress(int(done), int(total or 0),
+                                                                                        str(msg)))
+        self._thread = task
         self.progress.setRange(0, 0)
         self.progress.setFormat("Loading…")
         self.progress.setVisible(True)
         self.load_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        thread.start()
+        task.start()
 
     def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel.set()
+        if self._cancel is not None and self._thread is not None:
+            self._cancel.set()
             self.progress.setFormat("Cancelling…")
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
         """Cancel a load and wait for its thread (closing the window)."""
         if self._thread is not None:
             self.cancel()
-            self._thread.quit()
             self._thread.wait(timeout_ms)
             self._end_load()
 
     def _end_load(self) -> None:
-        thread = self._thread
-        self._thread, self._worker = None, None
-        if thread is not None:
-            thread.quit()
-            thread.wait()
-            thread.deleteLater()
+        self._thread, self._cancel = None, None
         self.progress.setVisible(False)
         self.load_button.setEnabled(True)
         self.cancel_button.setEnabled(False)

@@ -1,18 +1,17 @@
 """Work that runs off the GUI thread: a training run (data loading, then `Trainer.run`) and a data load for
 the data panel's preview (with download progress and cancel).
 
-Each worker is a QObject moved to its own QThread; its `run` slot starts when the thread starts. It reports
-through signals only (queued to the GUI thread's slots); a training run's events go to an `EventBuffer`
-that the GUI drains on a timer, never through a signal per step. Nothing here touches a widget.
+A worker is a plain Python object whose `run` executes in a plain `threading.Thread`: it touches no Qt
+object and emits no signal. It leaves its outcome in attributes that the GUI thread polls on its timer, and
+a training run's events go to an `EventBuffer` that the GUI drains ~30 times a second. (Qt objects shared
+with worker threads, QThread subclasses and signals emitted from workers crashed PySide6 here when Python's
+garbage collector ran on the GUI thread during training.)
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import traceback
-
-from PySide6.QtCore import QObject, Signal, Slot
 
 
 def data_key(source: str, options: dict, val_fraction: float, seed: int) -> str:
@@ -35,46 +34,12 @@ def load_bundle(source: str, options: dict, val_fraction: float, seed: int, prog
         raise DataError(f"{err.filename or source}: {err.strerror or err}") from None
 
 
-class DataLoadWorker(QObject):
-    """Loads one data source (downloads included) for the data panel."""
-
-    progress = Signal(int, int, str)  # done, total, message (bytes of a download)
-    loaded = Signal(object, str)  # DataBundle, its data_key
-    failed = Signal(str)
-
-    def __init__(self, source: str, options: dict, val_fraction: float, seed: int):
-        super().__init__()
-        self.source, self.options = source, dict(options)
-        self.val_fraction, self.seed = float(val_fraction), int(seed)
-        self.cancel = threading.Event()
-
-    @Slot()
-    def run(self) -> None:
-        from layerloom.core.errors import LayerloomError
-
-        try:
-            bundle = load_bundle(self.source, self.options, self.val_fraction, self.seed,
-                                 progress=lambda done, total, msg="": self.progress.emit(int(done), int(total or 0),
-                                                                                         str(msg)),
-                                 cancel=self.cancel)
-        except LayerloomError as err:
-            self.failed.emit("cancelled" if self.cancel.is_set() else str(err))
-            return
-        except Exception as err:  # a bug in a reader: still a message, never a dead window
-            self.failed.emit(f"the data could not be loaded: {type(err).__name__}: {err}")
-            return
-        self.loaded.emit(bundle, data_key(self.source, self.options, self.val_fraction, self.seed))
-
-
-class TrainWorker(QObject):
+class TrainWorker:
     """One training run: loads the data (unless a loaded bundle is given), then `Trainer.run(buffer, control)`.
 
     Every outcome reaches `buffer` as the run's last event (Finished or Failed), including failures before
-    the trainer starts (the data cannot be loaded); `done` is emitted after that with the TrainResult (or
-    None when the trainer never ran)."""
-
-    data_loaded = Signal(object, str)  # the DataBundle the run uses, its data_key (for the data panel)
-    done = Signal(object)
+    the trainer starts (the data cannot be loaded). The GUI polls `loaded` (the bundle and its key, once the
+    data is in) and `done` (set last, with `result` the TrainResult or None when the trainer never ran)."""
 
     def __init__(self, project, settings, buffer, control, *, run_root: str | None, bundle=None,
                  bundle_key: str = "", threads: int | None = None):
@@ -88,8 +53,10 @@ class TrainWorker(QObject):
         self.bundle_key = bundle_key
         self.threads = threads
         self.trainer = None
+        self.loaded: tuple | None = None  # (DataBundle, data_key) once this run loaded its data
+        self.result = None
+        self.done = False
 
-    @Slot()
     def run(self) -> None:
         from layerloom.core.errors import LayerloomError
         from layerloom.core.training.events import Failed
@@ -106,7 +73,7 @@ class TrainWorker(QObject):
                     self.buffer(Failed(message=f"the data could not be loaded: {err}", reason="data"))
                     return
                 self.bundle_key = key
-                self.data_loaded.emit(self.bundle, key)
+                self.loaded = (self.bundle, key)
             if self.control.stop_requested:
                 self.buffer(Failed(message="stopped before training started", reason="setup"))
                 return
@@ -127,4 +94,5 @@ class TrainWorker(QObject):
             self.buffer(Failed(message=f"training failed: {type(err).__name__}: {err}", reason="error",
                                details=traceback.format_exc()))
         finally:
-            self.done.emit(result)
+            self.result = result
+            self.done = True

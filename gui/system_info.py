@@ -1,0 +1,364 @@
+"""Help → System information: the `layerloom doctor` report in a dialog, copyable, with the self-check.
+
+    from layerloom.gui.system_info import show_system_info
+    show_system_info(main_window)          # non-modal; reuses the open one
+
+Also the Qt half of `layerloom doctor`, which runs it in child processes so that a platform plugin that
+cannot start is reported rather than ending the doctor:
+
+    qt_info()               # Qt, platform plugin, OpenGL, screens, settings file, autosave folder
+    probe()                 # `layerloom doctor --qt-probe`: a QApplication, then qt_info()
+    open_window_once()      # `layerloom doctor --open-window`: the main window opened and closed, with the
+                            # user's settings and autosaves left alone (both go to a temporary folder)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QElapsedTimer, QLibraryInfo, QObject, QSettings, QTimer, Signal, qVersion
+from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+GL_VENDOR, GL_RENDERER, GL_VERSION = 0x1F00, 0x1F01, 0x1F02
+WINDOW_TIMEOUT_S = 30.0
+DIALOG_TIMEOUT_S = 5.0  # a question shown while closing (unsaved changes?) is answered No after this
+
+
+# --- Qt facts -------------------------------------------------------------------------------------------
+
+
+def platform_plugins() -> list[str]:
+    """Names of the Qt platform plugins installed with this Qt (xcb, wayland, offscreen, windows, cocoa…)."""
+    folder = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"
+    names = []
+    with contextlib.suppress(OSError):
+        for f in sorted(folder.iterdir()):
+            stem = f.name.split(".")[0]
+            stem = stem[3:] if stem.startswith("lib") else stem
+            if stem.startswith("q") and f.suffix in (".so", ".dll", ".dylib"):
+                names.append(stem[1:])
+    return names
+
+
+def opengl_info() -> str:
+    """Whether an OpenGL context can be made here, and which (vendor, renderer, version)."""
+    from PySide6.QtGui import QOffscreenSurface, QOpenGLContext
+
+    ctx = QOpenGLContext()
+    if not ctx.create():
+        return "not available (no OpenGL context can be created on this platform)"
+    surface = QOffscreenSurface()
+    surface.setFormat(ctx.format())
+    surface.create()
+    try:
+        if not ctx.makeCurrent(surface):
+            return "a context was created but cannot be used"
+        f = ctx.functions()
+        vendor, renderer, version = (f.glGetString(c) for c in (GL_VENDOR, GL_RENDERER, GL_VERSION))
+        kind = "OpenGL ES" if ctx.isOpenGLES() else "OpenGL"
+        return f"available: {kind} {version} ({renderer}, {vendor})"
+    except Exception as err:
+        return f"a context was created but cannot be queried ({type(err).__name__}: {err})"
+    finally:
+        with contextlib.suppress(Exception):
+            ctx.doneCurrent()
+        surface.destroy()
+
+
+def qt_info() -> dict[str, Any]:
+    """What the running QGuiApplication knows: the part of the doctor report that needs Qt."""
+    import PySide6
+
+    from layerloom.gui.recovery import default_folder
+
+    app = QGuiApplication.instance()
+    out: dict[str, Any] = {"Qt": qVersion(), "PySide6": getattr(PySide6, "__version__", "?")}
+    if app is None:
+        out["platform plugin"] = "no QGuiApplication is running"
+    else:
+        name = app.platformName()
+        env = os.environ.get("QT_QPA_PLATFORM")
+        out["platform plugin"] = name + (f" (QT_QPA_PLATFORM={env})" if env else "")
+        if sys.platform.startswith("linux"):
+            session = os.environ.get("XDG_SESSION_TYPE") or "unknown"
+            out["session"] = (f"{session}, DISPLAY={os.environ.get('DISPLAY') or 'unset'}, "
+                              f"WAYLAND_DISPLAY={os.environ.get('WAYLAND_DISPLAY') or 'unset'}")
+    out["available plugins"] = ", ".join(platform_plugins()) or "none found"
+    if app is not None:
+        try:
+            out["OpenGL"] = opengl_info()
+        except Exception as err:
+            out["OpenGL"] = f"cannot be checked ({type(err).__name__}: {err})"
+        screens = app.screens()
+        primary = app.primaryScreen()
+        if primary is not None:
+            size = primary.size()
+            out["screens"] = (f"{len(screens)}; primary {size.width()}×{size.height()}, scale "
+                              f"{primary.devicePixelRatio():g}, {primary.logicalDotsPerInch():.0f} dpi")
+    out["settings file"] = QSettings().fileName()
+    out["autosave folder"] = str(default_folder())
+    try:  # the training panel owns where the window's runs go
+        from layerloom.gui.training.controller import default_runs_root
+
+        out["runs folder"] = default_runs_root()
+    except Exception:  # not there (or broken): the report says what the command line does
+        pass
+    return out
+
+
+def probe() -> dict[str, Any]:
+    """`layerloom doctor --qt-probe`: start Qt as the window would, and report what it found."""
+    from layerloom.gui.app import create_app
+
+    create_app()
+    return {**qt_info(), "ok": True}
+
+
+# --- the window, opened and closed --------------------------------------------------------------------
+
+
+def open_window_once(timeout: float = WINDOW_TIMEOUT_S) -> dict[str, Any]:
+    """Open the main window on the lenet5 template, let it settle, close it; a dict with ok, title and
+    the time it was shown (time.time()), or ok False with the error. Settings and autosaves go to a
+    temporary folder, so the user's recent files, layout and crash recovery are not touched."""
+    errors: list[str] = []
+    tmp = tempfile.mkdtemp(prefix="layerloom-window-check-")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tmp)
+    from layerloom.gui import recovery
+
+    recovery.default_folder = lambda: Path(tmp) / "recovery"
+    previous_hook = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        errors.append("".join(traceback.format_exception_only(exc_type, exc)).strip())
+        traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
+
+    sys.excepthook = hook
+    try:
+        from layerloom.gui.app import create_app, create_window
+
+        app = create_app()
+        window, _deferred = create_window(None, offer_recovery=False)
+        clock = QElapsedTimer()
+        clock.start()
+        while clock.elapsed() < timeout * 1000:
+            app.processEvents()
+            handle = window.windowHandle()
+            if window.isVisible() and handle is not None and handle.isExposed():
+                break
+            time.sleep(0.005)
+        else:
+            return {"ok": False, "error": f"the window was not shown within {timeout:.0f} s"}
+        shown_at = time.time()
+        settle = QElapsedTimer()
+        settle.start()
+        while settle.elapsed() < 300:  # let the deferred work run: inference, layout, first paint
+            app.processEvents()
+            time.sleep(0.005)
+        title = window.windowTitle().replace("[*]", "")
+        import pyqtgraph  # the plots' library: it must load with this Qt
+
+        plots = getattr(pyqtgraph, "__version__", "?")
+        questions: list[str] = []
+
+        def answer_dialog() -> None:
+            modal = QApplication.activeModalWidget()
+            if modal is not None:
+                questions.append(getattr(modal, "text", lambda: modal.windowTitle())())
+                modal.reject()
+
+        watchdog = QTimer()
+        watchdog.setInterval(int(DIALOG_TIMEOUT_S * 1000))
+        watchdog.timeout.connect(answer_dialog)
+        watchdog.start()
+        closed = window.close()
+        watchdog.stop()
+        app.processEvents()
+        if questions:
+            return {"ok": False, "error": f"closing the window asked a question: {questions[0]}"}
+        if not closed or window.isVisible():
+            return {"ok": False, "error": "the window refused to close"}
+        window.deleteLater()
+        app.processEvents()
+        if errors:
+            return {"ok": False, "error": f"an error happened in the window: {errors[0]}"}
+        return {"ok": True, "title": title, "shown_at": shown_at, "platform": app.platformName(), "pyqtgraph": plots}
+    except Exception as err:
+        traceback.print_exc()
+        return {"ok": False, "error": f"{type(err).__name__}: {err}"}
+    finally:
+        sys.excepthook = previous_hook
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- the dialog ---------------------------------------------------------------------------------------
+
+
+class _Relay(QObject):
+    """Carries results from a worker thread to the dialog (queued across threads)."""
+
+    report = Signal(object)
+    check = Signal(object)
+    checks_done = Signal(bool)
+
+
+class SystemInfoDialog(QDialog):
+    """The doctor report (collected in the background), a Copy button and the self-check."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("SystemInfoDialog")
+        self.setWindowTitle("System information")
+        self.resize(760, 560)
+        intro = QLabel("What Layerloom runs on. Copy it into a bug report; <b>Run self-check</b> trains and "
+                       "exports a small network to prove everything works on this machine.", self)
+        intro.setWordWrap(True)
+        self.text = QPlainTextEdit(self)
+        self.text.setReadOnly(True)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.text.setPlainText("Collecting…")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        self.copy_button = QPushButton("&Copy", self)
+        self.copy_button.setToolTip("Copy the whole report to the clipboard")
+        self.check_button = QPushButton("Run &self-check", self)
+        self.check_button.setToolTip("Build lenet5, train it a few steps, export ONNX, open a window offscreen")
+        self.buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.addButton(self.check_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.rejected.connect(self.reject)
+        self.copy_button.clicked.connect(self.copy)
+        self.check_button.clicked.connect(self.run_checks)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.buttons)
+
+        self._copied = QTimer(self)
+        self._copied.setSingleShot(True)
+        self._copied.setInterval(1500)
+        self._copied.timeout.connect(lambda: self.copy_button.setText("&Copy"))
+        self._relay = _Relay(self)
+        self._relay.report.connect(self._show_report)
+        self._relay.check.connect(self._show_check)
+        self._relay.checks_done.connect(self._checks_done)
+        self.report_text = ""
+        self.check_lines: list[str] = []
+        self.collecting = False
+        self.checking = False
+        self.check_button.setEnabled(False)
+        self.refresh()
+
+    # --- report -------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Collect the report again (Qt facts here, the rest on a worker thread: torch may load)."""
+        if self.collecting:
+            return
+        self.collecting = True
+        qt = qt_info()
+        relay = self._relay
+
+        def work() -> None:
+            from layerloom.core.doctor import collect, format_report
+
+            try:
+                text = format_report(collect(qt=qt))
+            except Exception as err:
+                text = f"The report could not be collected: {type(err).__name__}: {err}"
+            with contextlib.suppress(RuntimeError):  # the dialog is gone
+                relay.report.emit(text)
+
+        threading.Thread(target=work, name="layerloom-system-info", daemon=True).start()
+
+    def _show_report(self, text: str) -> None:
+        self.collecting = False
+        self.report_text = text
+        self.check_button.setEnabled(not self.checking)
+        self._render()
+
+    def _render(self) -> None:
+        parts = [self.report_text or "Collecting…"]
+        if self.check_lines:
+            parts.append("\n".join(["Checks", *self.check_lines]))
+        self.text.setPlainText("\n\n".join(parts))
+
+    def plain_text(self) -> str:
+        return self.text.toPlainText()
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.plain_text())
+        self.copy_button.setText("Copied")
+        self._copied.start()  # a child timer: it dies with the dialog
+
+    # --- self-check --------------------------------------------------------------------------------------
+
+    def run_checks(self, device: str = "auto") -> None:
+        """The same steps as `layerloom doctor --check`, on a worker thread, shown as they finish."""
+        if self.checking:
+            return
+        self.checking = True
+        self.check_button.setEnabled(False)
+        self.check_lines = ["  running…"]
+        self._render()
+        relay = self._relay
+
+        def work() -> None:
+            from layerloom.core.doctor import run_checks
+
+            ok = False
+            try:
+                results = run_checks(device, progress=lambda r: relay.check.emit(r))
+                ok = all(r.passed for r in results)
+            except Exception as err:
+                with contextlib.suppress(RuntimeError):
+                    relay.check.emit(f"  FAILED  the self-check itself: {type(err).__name__}: {err}")
+            with contextlib.suppress(RuntimeError):
+                relay.checks_done.emit(ok)
+
+        threading.Thread(target=work, name="layerloom-self-check", daemon=True).start()
+
+    def _show_check(self, result) -> None:
+        line = result if isinstance(result, str) else result.line()
+        self.check_lines = [ln for ln in self.check_lines if ln != "  running…"] + [line, "  running…"]
+        self._render()
+
+    def _checks_done(self, ok: bool) -> None:
+        self.checking = False
+        self.check_lines = [ln for ln in self.check_lines if ln != "  running…"]
+        self.check_lines.append("All checks passed." if ok else "Some checks failed (see above).")
+        self.check_button.setEnabled(not self.collecting)
+        self._render()
+
+
+def show_system_info(parent: QWidget | None = None) -> SystemInfoDialog:
+    """Show the System information dialog (non-modal), reusing the one already open on `parent`."""
+    dialog = parent.findChild(SystemInfoDialog, "SystemInfoDialog") if parent is not None else None
+    if dialog is None:
+        dialog = SystemInfoDialog(parent)
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog
+
+
+__all__ = ["SystemInfoDialog", "open_window_once", "probe", "qt_info", "show_system_info"]
