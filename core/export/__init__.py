@@ -11,8 +11,6 @@ model.safetensors), safetensors. Every export is checked against the live model 
 
 from __future__ import annotations
 
-import importlib
-
 _EXPORTS = {
     "FORMATS": "base",
     "DESCRIPTIONS": "base",
@@ -47,17 +45,9 @@ _EXPORTS = {
     "generate_source": "python_source",
 }
 
+from layerloom.core.lazy import lazy_exports  # noqa: E402
+
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

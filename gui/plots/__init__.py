@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 _EXPORTS = {
     "CurvesView": "curves",
     "GradientFlowView": "gradients",
@@ -25,17 +23,9 @@ _EXPORTS = {
     "PlotView": "common",
 }
 
+from layerloom.core.lazy import lazy_exports  # noqa: E402
+
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
