@@ -227,3 +227,34 @@ def test_separate_validation_text_series_and_images(tmp_path):
 def test_images_without_validation_part():
     b = load_data("digits", {"resize": [10, 10]}, val_fraction=0.0)
     assert len(b.val) == 0 and b.val.inputs[0].shape == (0, 1, 10, 10)
+
+
+@pytest.mark.parametrize("gather_bytes", [1, 700, 10**9])  # one batch, a few batches, everything at once
+def test_shuffled_batches_are_the_samples_of_the_permutation(monkeypatch, gather_bytes):
+    from layerloom.core.data import base
+
+    monkeypatch.setattr(base, "GATHER_BYTES", gather_bytes)
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randn(50, 1, 2, 3, generator=gen)
+    tokens = torch.randint(0, 9, (50, 4), generator=gen)
+    labels = torch.arange(50)
+    seen = []
+
+    def double(xs, generator):  # a transform sees each batch once, in order
+        seen.append(len(xs[0]))
+        return (xs[0] * 2, xs[1])
+
+    split = base.TensorSplit((images, tokens), (labels,), double)
+    order = torch.randperm(50, generator=torch.Generator().manual_seed(5))
+    batches = list(split.batches(8, shuffle=True, generator=torch.Generator().manual_seed(5)))
+    assert [len(y) for _, (y,) in batches] == [8] * 6 + [2]
+    assert seen == [8] * 6 + [2]
+    for k, ((x, t), (y,)) in enumerate(batches):
+        idx = order[8 * k:8 * (k + 1)]
+        assert torch.equal(y, idx)
+        assert torch.equal(x, images[idx] * 2) and torch.equal(t, tokens[idx])
+    subset = torch.tensor([7, 3, 41, 0, 19])  # `indices`, as distributed training gives each process
+    got = [y for _, (y,) in split.batches(2, indices=subset)]
+    assert [g.tolist() for g in got] == [[7, 3], [41, 0], [19]]
+    plain = [y for _, (y,) in split.batches(16)]  # no order: plain slices
+    assert torch.equal(torch.cat(plain), labels) and len(plain) == 4

@@ -414,3 +414,87 @@ def test_feature_maps_are_throttled():
     got = []
     run(mlp(), classes(n=256), got.append, control, epochs=1, batch_size=4, feature_interval=10.0)
     assert len([e for e in got if isinstance(e, ev.FeatureMaps)]) == 1
+
+
+# --- against a hand-written loop ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "rmsprop"])
+def test_the_trainer_computes_what_a_hand_written_loop_computes(optimizer):
+    """Same initial weights, same shuffling, plain torch.optim with its default (for-loop) kernels: the
+    step losses, the epoch losses and metrics, and the final weights agree."""
+    import torch.nn.functional as F
+
+    from layerloom.core import build_model
+
+    graph, data = mlp(), classes(n=100, n_val=30)
+    s = settings(epochs=3, batch_size=16, optimizer=optimizer, lr=0.01, weight_decay=0.01, seed=5)
+    got = []
+    trainer = Trainer(graph, data, settings=s, run_root=None, event_interval=1e9)  # one Steps event an epoch
+    assert trainer.run(got.append).status == "finished"
+
+    model = build_model(graph, seed=5)
+    opts = {"sgd": lambda p: torch.optim.SGD(p, lr=0.01, momentum=s.momentum, weight_decay=0.01),
+            "adam": lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.01),
+            "adamw": lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.01),
+            "rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.01, momentum=s.momentum, weight_decay=0.01)}
+    opt = opts[optimizer](model.parameters())
+    gen = torch.Generator().manual_seed(5)
+    (x,), (y,) = data.train.inputs, data.train.targets
+    (xv,), (yv,) = data.val.inputs, data.val.targets
+    step_losses, epoch_rows = [], []
+    for _ in range(3):
+        model.train()
+        losses = []
+        for idx in torch.randperm(100, generator=gen).split(16):
+            out = model(x[idx])
+            loss = F.cross_entropy(out, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        last_batch_acc = (out.argmax(1) == y[idx]).float().mean().item()
+        model.eval()
+        with torch.no_grad():
+            val_out = model(xv)
+        epoch_rows.append((sum(losses) / len(losses), F.cross_entropy(val_out, yv).item(),
+                           (val_out.argmax(1) == yv).float().mean().item(), last_batch_acc))
+        step_losses += losses
+
+    trained = [float(v) for e in got if isinstance(e, ev.Steps) for v in e.loss]
+    assert trained == pytest.approx(step_losses, rel=1e-4, abs=1e-6)
+    ends = [e for e in got if isinstance(e, ev.EpochEnd)]
+    for end, (train_loss, val_loss, val_acc, batch_acc) in zip(ends, epoch_rows, strict=True):
+        assert end.train_loss == pytest.approx(train_loss, rel=1e-4)
+        assert end.val_loss == pytest.approx(val_loss, rel=1e-4)
+        assert end.metrics["val_accuracy"] == pytest.approx(val_acc)
+        assert end.metrics["train_accuracy"] == pytest.approx(batch_acc)  # sampled on the epoch's last batch
+    for name, value in model.state_dict().items():
+        assert torch.allclose(trainer.model.state_dict()[name], value, rtol=1e-4, atol=1e-6), name
+
+
+def test_sgd_adam_and_adamw_use_fused_kernels_and_rmsprop_foreach():
+    from layerloom.core.training.optim import build_optimizer
+
+    params = list(torch.nn.Linear(3, 2).parameters())
+    for name in ("sgd", "adam", "adamw"):
+        assert build_optimizer(TrainingSettings(optimizer=name), params).defaults["fused"] is True, name
+    assert build_optimizer(TrainingSettings(optimizer="rmsprop"), params).defaults["foreach"] is True
+    mixed = [torch.nn.Parameter(torch.zeros(2, dtype=torch.float64)), *params]  # two float dtypes: still fused
+    assert build_optimizer(TrainingSettings(optimizer="adam"), mixed).defaults["fused"] is True
+
+
+def test_logs_are_never_behind_a_checkpoint(tmp_path):
+    """The logs are written in batches (not after every epoch), but always before a checkpoint: a run that
+    dies right after one can be resumed without losing the epochs' records."""
+    lines_at_checkpoint = []
+
+    def sink(e):
+        if isinstance(e, ev.CheckpointSaved) and e.role == "last":
+            with open(os.path.join(os.path.dirname(e.path), "epochs.jsonl")) as f:
+                lines_at_checkpoint.append((e.epoch, len(f.read().splitlines())))
+
+    _, result = run(mlp(), classes(), sink, run_root=str(tmp_path), epochs=4, checkpoint_interval=0.0)
+    assert result.status == "finished"
+    assert lines_at_checkpoint and all(lines >= epoch for epoch, lines in lines_at_checkpoint)
+    assert lines_at_checkpoint[-1] == (4, 4)

@@ -58,6 +58,9 @@ class DataInfo:
     target_normalization: dict[str, Any] | None = None  # {"mean", "std"} when regression targets are scaled
 
 
+GATHER_BYTES = 16 * 2**20  # TensorSplit.batches gathers the samples of this many bytes of batches at once
+
+
 class TensorSplit:
     """One split held in memory: input tensors (one per Input) and targets (one per Output).
 
@@ -81,7 +84,11 @@ class TensorSplit:
     def batches(self, batch_size: int, *, shuffle: bool = False, generator=None,
                 indices=None) -> Iterator[tuple[tuple, tuple]]:
         """Yield (inputs, targets) batches as tuples of tensors; `indices` restricts to a subset
-        (used by distributed training to give each process its share)."""
+        (used by distributed training to give each process its share).
+
+        In shuffled (or `indices`) order the samples of many batches are gathered at once, one
+        `index_select` per tensor for up to GATHER_BYTES, and each batch is a slice of that: the same
+        batches as indexing every batch on its own, for a fraction of the per-step cost."""
         import torch
 
         n = len(self) if indices is None else len(indices)
@@ -89,18 +96,32 @@ class TensorSplit:
         if indices is not None:
             base = torch.as_tensor(indices)
             order = base[order] if order is not None else base
-        for start in range(0, n, batch_size):
-            if order is None:
+        tensors = (*self.inputs, *self.targets)
+        k = len(self.inputs)
+        transform = self.transform
+        if order is None:
+            for start in range(0, n, batch_size):
                 sl = slice(start, start + batch_size)
                 xs = tuple(t[sl] for t in self.inputs)
-                ys = tuple(t[sl] for t in self.targets)
-            else:
-                idx = order[start:start + batch_size]
-                xs = tuple(t[idx] for t in self.inputs)
-                ys = tuple(t[idx] for t in self.targets)
-            if self.transform is not None:
-                xs = self.transform(xs, generator)
-            yield xs, ys
+                if transform is not None:
+                    xs = transform(xs, generator)
+                yield xs, tuple(t[sl] for t in self.targets)
+            return
+        sample_bytes = sum(t[:1].numel() * t.element_size() for t in tensors)
+        chunk = max(1, GATHER_BYTES // max(1, sample_bytes * batch_size)) * batch_size
+        order_on = {}  # the order on each device that holds a tensor
+        for c0 in range(0, n, chunk):
+            gathered = []
+            for t in tensors:
+                if t.device not in order_on:
+                    order_on[t.device] = order.to(t.device, torch.int64)
+                gathered.append(t.index_select(0, order_on[t.device][c0:c0 + chunk]))
+            for start in range(0, len(gathered[0]), batch_size):
+                part = [g[start:start + batch_size] for g in gathered]
+                xs = tuple(part[:k])
+                if transform is not None:
+                    xs = transform(xs, generator)
+                yield xs, tuple(part[k:])
 
 
 @dataclass

@@ -9,8 +9,11 @@
     best.safetensors    the checkpoint of the best epoch by the watched metric
     events.out.tfevents.*   TensorBoard scalars: `tensorboard --logdir runs` shows every run
 
-Files are appended as the run goes, so a crash keeps everything logged up to it. Only rank 0 of a
-distributed run writes.
+The logs are appended as the run goes: at the end of an epoch once LOG_WRITE_INTERVAL seconds have passed
+since the last write, within a long epoch every STEPS_WRITE_INTERVAL seconds, before every checkpoint, when
+training pauses and when the run ends; so a crash loses at most the last seconds and never leaves a
+checkpoint ahead of the logs, and a model whose epochs take milliseconds does not spend its time writing
+files. Only rank 0 of a distributed run writes.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import numpy as np
 
 LAST = "last.safetensors"
 TB_INTERVAL = 1.0  # seconds of training between two TensorBoard points of the step loss
-STEPS_WRITE_INTERVAL = 10.0  # seconds between two writes of steps.csv within an epoch
+LOG_WRITE_INTERVAL = 2.0  # seconds between two writes of the logs at the end of epochs
+STEPS_WRITE_INTERVAL = 10.0  # seconds between two writes within a long epoch, while the steps run
 BEST = "best.safetensors"
 STEP_COLUMNS = ("step", "epoch", "loss", "lr", "time")
 EPOCH_SCALARS = ("epoch", "step", "train_loss", "val_loss", "val_accuracy", "train_accuracy", "val_mae", "val_r2",
@@ -87,7 +91,8 @@ class RunFolder:
         self.tb = None
         self.tensorboard_note = None
         self._pending: list[tuple] = []
-        self._pending_since = time.monotonic()
+        self._pending_epochs: list[dict] = []
+        self._written_at = time.monotonic()
         self._tb_grad_last = -TB_INTERVAL
         self._tb_pending: list[tuple[str, float, int]] = []
         if tensorboard:
@@ -112,16 +117,42 @@ class RunFolder:
 
     def log_steps(self, epoch: int, steps: np.ndarray, losses: np.ndarray, lrs: np.ndarray,
                   times: np.ndarray) -> None:
-        """Keep the steps; they are written at the epoch's end (`write_steps`), or every STEPS_WRITE_INTERVAL
-        seconds in a long epoch, so that writing logs stays out of the training steps."""
+        """Keep the steps; they are written with the other logs (`write_logs`)."""
         self._pending.append((np.full(len(steps), epoch, np.int64), steps, losses, lrs, times))
-        if time.monotonic() - self._pending_since >= STEPS_WRITE_INTERVAL:
-            self.write_steps()
-            self._write_tensorboard()
+        self._write_when_due(STEPS_WRITE_INTERVAL)
 
-    def write_steps(self) -> None:
+    def log_epoch(self, record: dict) -> None:
+        """Keep an epoch's record (epochs.jsonl, epochs.csv, TensorBoard); written with the other logs."""
+        self._pending_epochs.append(record)
+        self._write_when_due(LOG_WRITE_INTERVAL)
+
+    def _write_when_due(self, interval: float) -> None:
+        if time.monotonic() - self._written_at >= interval:
+            self.write_logs()
+
+    def write_logs(self) -> None:
+        """Write everything kept (steps, epoch records, TensorBoard points) and flush the files."""
+        self._written_at = time.monotonic()
+        self._write_steps()
+        records, self._pending_epochs = self._pending_epochs, []
+        for record in records:
+            self._epochs_jsonl.write(json.dumps(record, default=_json_default) + "\n")
+            self._epochs_csv.writerow(["" if record.get(k) is None else record.get(k) for k in EPOCH_SCALARS])
+            if self.tb is not None:
+                step = int(record["epoch"]) + 1
+                for key in ("train_loss", "val_loss"):
+                    if record.get(key) is not None:
+                        self._scalar(f"loss/{key[:-5]}", record[key], step)
+                for key in ("val_accuracy", "train_accuracy", "val_mae", "val_r2"):
+                    if record.get(key) is not None:
+                        self._scalar(f"metrics/{key}", record[key], step)
+                self._scalar("samples_per_s", record.get("samples_per_s") or 0.0, step)
+        for f in (self._steps, self._epochs_jsonl, self._epochs):
+            f.flush()
+        self._write_tensorboard()
+
+    def _write_steps(self) -> None:
         """Append the kept steps to steps.csv, and to TensorBoard one point a second (the mean loss)."""
-        self._pending_since = time.monotonic()
         if not self._pending:
             return
         epochs, steps, losses, lrs, times = (np.concatenate(parts) for parts in zip(*self._pending))
@@ -143,24 +174,6 @@ class RunFolder:
             self._scalar("lr", float(lrs[end]), int(steps[end]))
             start = end + 1
 
-    def log_epoch(self, record: dict) -> None:
-        self.write_steps()
-        self._epochs_jsonl.write(json.dumps(record, default=_json_default) + "\n")
-        self._epochs_jsonl.flush()
-        self._epochs_csv.writerow(["" if record.get(k) is None else record.get(k) for k in EPOCH_SCALARS])
-        self._epochs.flush()
-        self._steps.flush()
-        if self.tb is not None:
-            step = int(record["epoch"]) + 1
-            for key in ("train_loss", "val_loss"):
-                if record.get(key) is not None:
-                    self._scalar(f"loss/{key[:-5]}", record[key], step)
-            for key in ("val_accuracy", "train_accuracy", "val_mae", "val_r2"):
-                if record.get(key) is not None:
-                    self._scalar(f"metrics/{key}", record[key], step)
-            self._scalar("samples_per_s", record.get("samples_per_s") or 0.0, step)
-            self._write_tensorboard()
-
     def log_gradients(self, step: int, layers, grad_norms) -> None:
         """Gradient norms to TensorBoard, at most one set a second (see log_steps)."""
         now = time.monotonic()
@@ -175,8 +188,8 @@ class RunFolder:
 
     def _write_tensorboard(self) -> None:
         """Hand the kept scalars to TensorBoard and wait until they are written. TensorBoard's writer thread
-        does real work per scalar (protobuf, a pure-Python CRC) holding the GIL; done here, at the end of an
-        epoch, it does not slow the training steps down."""
+        does real work per scalar (protobuf, a pure-Python CRC) holding the GIL; done here, with the other
+        logs between steps, it does not slow the training steps down."""
         if self.tb is None or not self._tb_pending:
             return
         pending, self._tb_pending = self._tb_pending, []
@@ -186,7 +199,7 @@ class RunFolder:
 
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):
-            self.write_steps()
+            self.write_logs()
         for f in (self._steps, self._epochs_jsonl, self._epochs):
             with contextlib.suppress(OSError):
                 f.close()

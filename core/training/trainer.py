@@ -624,6 +624,7 @@ class Trainer:
         split = self._train_split
         move = device.type != "cpu" and split.inputs[0].device != device
         non_blocking = device.type == "cuda"
+        on_cpu = device.type == "cpu"
         grad_every = self.grad_every if self._monitor is not None else 0
         interval = self.event_interval
         distributed = self.dist is not None
@@ -636,7 +637,7 @@ class Trainer:
         self._skip_batches = 0
         self._epoch_indices = len(order)
         self._batch_in_epoch = self._window_start_batch = skip
-        self._pending_losses: list[torch.Tensor] = []
+        self._pending_losses: list[torch.Tensor | float] = []  # floats on the CPU, tensors on a GPU (no sync)
         self._pending_lr: list[float] = []
         self._pending_time: list[float] = []
         self._epoch_losses: list[np.ndarray] = []
@@ -685,7 +686,7 @@ class Trainer:
                 opt.step()
             step += 1
             batch_i += 1
-            add_loss(loss.detach())
+            add_loss(loss.item() if on_cpu else loss.detach())  # on the CPU a float costs less than a tensor
             add_lr(lr)
             if sched is not None:
                 sched.step()
@@ -729,16 +730,18 @@ class Trainer:
         return stopped
 
     def _check(self, out, ys, now: float) -> None:
-        """The periodic work between two steps: sample the training accuracy on the last batch, capture the
-        feature maps when they are due."""
+        """The periodic work between two steps: sample the training accuracy on the last batch (kept as a
+        tensor, fetched with the losses), capture the feature maps when they are due."""
         if self._classifier:
-            with torch.no_grad():
-                o = (out[0] if isinstance(out, tuple) else out).detach()
-                if self._binary:
-                    hit = ((o > 0) == (ys[0] > 0.5).reshape(o.shape)).float().mean()
-                else:
-                    hit = (class_logits(o, ys[0]).argmax(1) == ys[0]).float().mean()
-            self._acc_sample = (hit, o.shape[0])
+            o = (out[0] if isinstance(out, tuple) else out).detach()
+            y = ys[0]
+            if self._binary:
+                match = (o > 0) == (y > 0.5).reshape(o.shape)
+            elif y.dtype.is_floating_point and y.shape == o.shape:  # class probabilities
+                match = o.argmax(1) == y.argmax(1)
+            else:
+                match = class_logits(o, y).argmax(1) == y
+            self._acc_sample = (match.sum(), match.numel())
         if self._tap is not None and now >= self._next_feature and self._control.feature_blocks:
             self._capture_features()
 
@@ -758,23 +761,30 @@ class Trainer:
             if collective and self._any_rank_flag(False):
                 raise _NonFiniteLoss(self._step, self._epoch, self._batch_in_epoch, float("nan"))
             return
-        losses = torch.stack(self._pending_losses).float().cpu().numpy()
+        pending = self._pending_losses
+        if isinstance(pending[0], float):  # few numpy calls: right after the steps each one is slow (cold caches)
+            finite = math.isfinite(sum(pending))
+            losses, lrs = np.array((pending, self._pending_lr), dtype=np.float32)
+        else:
+            losses = torch.stack(pending).float().cpu().numpy()
+            finite = math.isfinite(losses.sum(dtype=np.float64))
+            lrs = np.array(self._pending_lr, dtype=np.float32)
         count = len(losses)
-        if collective and self._any_rank_flag(not np.all(np.isfinite(losses))) and np.all(np.isfinite(losses)):
+        if collective and self._any_rank_flag(not finite) and finite:
             raise _NonFiniteLoss(self._step, self._epoch, self._batch_in_epoch, float("nan"))  # on another process
         steps = np.arange(self._step - count + 1, self._step + 1, dtype=np.int64)
-        lrs = np.asarray(self._pending_lr, dtype=np.float32)
-        times = np.asarray(self._pending_time, dtype=np.float64) - self._t_start
+        times = np.array(self._pending_time, dtype=np.float64)
+        times -= self._t_start
         self._pending_losses.clear()
         self._pending_lr.clear()
         self._pending_time.clear()
-        if not np.all(np.isfinite(losses)):
+        if not finite and not np.isfinite(losses).all():  # (a finite sum can overflow)
             i = int(np.flatnonzero(~np.isfinite(losses))[0])
             batch = self._batch_in_epoch - (count - 1 - i)
             raise _NonFiniteLoss(int(steps[i]), self._epoch, batch, float(losses[i]))
         sample, self._acc_sample = getattr(self, "_acc_sample", None), None
         if sample is not None:
-            self._epoch_acc[0] += float(sample[0]) * sample[1]
+            self._epoch_acc[0] += int(sample[0])
             self._epoch_acc[1] += sample[1]
         self._epoch_losses.append(losses)
         window = max(now - self._t_window, 1e-9)
@@ -789,7 +799,7 @@ class Trainer:
         left = self._steps_per_epoch - self._batch_in_epoch
         eta = left * self._bs / rate if rate > 0 else None
         acc = self._epoch_acc[0] / self._epoch_acc[1] if self._epoch_acc[1] else None
-        self._emit(ev.Steps(epoch=self._epoch, step=steps, loss=losses.astype(np.float32), lr=lrs,
+        self._emit(ev.Steps(epoch=self._epoch, step=steps, loss=losses, lr=lrs,
                             time=times, samples_per_s=np.full(count, rate, dtype=np.float32),
                             batch=self._batch_in_epoch, batches_per_epoch=self._steps_per_epoch, accuracy=acc,
                             eta_s=eta))
@@ -805,6 +815,8 @@ class Trainer:
         if control.paused and not control.stop_requested:
             t0 = time.perf_counter()
             self._flush(t0)
+            if self._folder is not None:
+                self._folder.write_logs()
             self._emit(ev.StateChanged(state="paused", step=self._step))
             while control.wait_while_paused(0.05):
                 self._serve_predictions()
@@ -1035,6 +1047,7 @@ class Trainer:
         if not self._main or self._folder is None:
             return []
         roles = [roles] if isinstance(roles, str) else list(roles)
+        self._folder.write_logs()  # never a checkpoint ahead of the logs
         data = self._snapshot(epochs_done, batch)
         saved = [(role, self._folder.file(BEST if role == "best" else LAST)) for role in roles]
         self._pending_start = None
@@ -1054,6 +1067,7 @@ class Trainer:
         if data is None or self._folder is None or self._last_ckpt is not None:
             return
         path = self._folder.file(LAST)
+        self._folder.write_logs()
         atomic_write(path, data)
         self._last_ckpt = path
 
@@ -1062,6 +1076,7 @@ class Trainer:
         if data is None or self._folder is None:
             return
         path = self._folder.file(BEST)
+        self._folder.write_logs()
         atomic_write(path, data)
         self._emit(ev.CheckpointSaved(path=path, role="best", epoch=(self._best_epoch or 0) + 1, step=self._step))
 
