@@ -102,6 +102,19 @@ def _import_torch() -> None:
         import torch  # noqa: F401
 
 
+def _when_torch_is_loaded() -> None:
+    """On the GUI thread, once the preload is done: keep this thread's tensor work serial (see
+    core/training/threads.py), before anything here can start a pool of OpenMP threads."""
+    if _preload is not None and _preload.is_alive():
+        QTimer.singleShot(100, _when_torch_is_loaded)
+        return
+    if "torch" in sys.modules:
+        from layerloom.core.training.threads import keep_this_thread_serial
+
+        with contextlib.suppress(Exception):
+            keep_this_thread_serial()
+
+
 def preload_torch() -> threading.Thread | None:
     """Import torch on a background thread (after the window is up) so Train and Export start at once."""
     global _preload
@@ -109,6 +122,7 @@ def preload_torch() -> threading.Thread | None:
         return _preload
     _preload = threading.Thread(target=_import_torch, name="layerloom-torch-preload", daemon=True)
     _preload.start()
+    QTimer.singleShot(100, _when_torch_is_loaded)
     return _preload
 
 

@@ -491,6 +491,9 @@ class MainWindow(QMainWindow):
         """Keep a copy of the trained weights so that File → Export writes the model just trained."""
         model = self.training.model
         if model is not None:
+            from layerloom.core.training.threads import keep_this_thread_serial
+
+            keep_this_thread_serial()  # a copy on the GUI thread must not start an OpenMP pool (threads.py)
             self.model_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
     def _update_totals(self, report) -> None:

@@ -1,4 +1,4 @@
-"""The look: Fusion (through a small proxy style) with a dark and a light palette that follow the
+"""The look: Fusion with a dark and a light palette that follow the
 system, a small style sheet, and the SVG icons of `resources/icons/` (tinted to the palette's text
 colour, crisp on high-DPI screens).
 
@@ -187,27 +187,19 @@ QScrollArea {{ border: none; }}
 QToolTip {{ color: {c['tooltip_text']}; background-color: {c['tooltip_base']}; border: 1px solid {c['border']};
     padding: 4px 6px; }}
 QMenu::separator {{ height: 1px; margin: 4px 8px; background: {c['border']}; }}
+QDialogButtonBox {{ dialogbuttonbox-buttons-have-icons: 0; }}
 """
 
 
-class LayerloomStyle(QProxyStyle):
-    """Fusion, without icons on dialog buttons (a red cross on Cancel looks dated)."""
-
-    def __init__(self):
-        super().__init__("Fusion")
-
-    def styleHint(self, hint, option=None, widget=None, return_data=None):
-        if hint == QStyle.StyleHint.SH_DialogButtonBox_ButtonsHaveIcons:
-            return 0
-        return super().styleHint(hint, option, widget, return_data)
-
-
 def style_name(app: QApplication | None = None) -> str:
-    """The name of the style under the proxy and the style sheet ("fusion")."""
+    """The name of the style under the style sheet ("fusion")."""
     app = app or QApplication.instance()
-    style = app.findChild(LayerloomStyle) or app.style()
-    base = style.baseStyle() if isinstance(style, QProxyStyle) else style
-    return base.name().lower()
+    style = app.style()
+    if isinstance(style, QProxyStyle):
+        style = style.baseStyle()
+    if not style.name():  # the style sheet's own style: the style under it is one of the app's children
+        style = next((s for s in app.findChildren(QStyle) if s.name()), style)
+    return style.name().lower()
 
 
 class _Follower(QObject):
@@ -229,8 +221,10 @@ def apply_theme(app: QApplication, theme: str = "system") -> bool:
     if theme not in THEMES:
         theme = "system"
     dark = system_prefers_dark() if theme == "system" else theme == "dark"
-    if not isinstance(app.style(), LayerloomStyle) and app.findChild(LayerloomStyle) is None:
-        app.setStyle(LayerloomStyle())
+    # plain Fusion, no Python proxy style: Qt asks a style for hints thousands of times a repaint, and a
+    # Python override would take the GIL for each, away from a training thread
+    if style_name(app) != "fusion":
+        app.setStyle("Fusion")
     app.setPalette(make_palette(dark))
     app.setStyleSheet(style_sheet(dark))
     QToolTip.setPalette(app.palette())

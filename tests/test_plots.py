@@ -67,6 +67,9 @@ def test_ema_matches_reference_and_is_incremental():
     with_nan[5] = np.nan
     out = ema(with_nan, 0.9)
     assert np.isfinite(out).all()
+    long = rng.normal(3.0, 2.0, 5000)  # long runs in blocks, any weight: no overflow, no drift
+    for w in (1e-6, 0.3, 0.99, 0.9999):
+        assert np.allclose(ema(long, w), _ema_reference(long, w), rtol=1e-9, atol=1e-9)
 
 
 def test_curves_hold_the_data_fed(qtbot):

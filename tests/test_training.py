@@ -498,3 +498,42 @@ def test_logs_are_never_behind_a_checkpoint(tmp_path):
     assert result.status == "finished"
     assert lines_at_checkpoint and all(lines >= epoch for epoch, lines in lines_at_checkpoint)
     assert lines_at_checkpoint[-1] == (4, 4)
+
+
+# --- threads -------------------------------------------------------------------------------------------
+
+
+def test_a_serial_thread_keeps_torch_threads_for_every_other_thread():
+    """The GUI thread computes serially so that a training thread's OpenMP pool is the only one
+    (core/training/threads.py); other threads, new ones included, keep torch's thread count."""
+    from layerloom.core.training.threads import is_serial, keep_this_thread_serial
+
+    seen = {}
+
+    def in_thread(name, fn):
+        t = threading.Thread(target=fn, name=name)
+        t.start()
+        t.join()
+
+    def set_two():
+        torch.set_num_threads(2)
+
+    def serial():
+        keep_this_thread_serial()
+        keep_this_thread_serial()  # a second call changes nothing
+        seen["serial"] = (torch.get_num_threads(), is_serial())
+        x = torch.randn(300, 300)
+        seen["product"] = torch.allclose(x @ x, (x.double() @ x.double()).float(), atol=1e-3)
+
+    def other():
+        seen["other"] = (torch.get_num_threads(), is_serial())
+
+    saved = torch.get_num_threads()
+    in_thread("set", set_two)
+    try:
+        in_thread("serial", serial)
+        in_thread("other", other)
+    finally:
+        in_thread("restore", lambda: torch.set_num_threads(saved))
+    assert seen["serial"] == (1, True) and seen["product"]
+    assert seen["other"] == (2, False)

@@ -133,6 +133,11 @@ def test_one_epoch_through_the_window_feeds_the_views(qtbot, window, tmp_path):
     probs = p.predict(digit)
     assert probs.shape == (1, 10) and abs(float(probs.sum()) - 1) < 1e-5
 
+    # the GUI thread computed serially (threads.py): the run's OpenMP pool was the only one
+    from layerloom.core.training.threads import is_serial
+
+    assert is_serial()
+
     # a second run in a row just works (after an edit too)
     assert w.document.do(SetParams(w.document.graph.find("conv1"), {"out_channels": 8}))
     w.commands["train"].trigger()
@@ -254,3 +259,29 @@ def test_training_settings_form_edits_the_project(qtbot, window):
     w.document.undo_stack.undo()
     assert w.document.project.training.batch_size == 64
     assert form.editors["batch_size"].value() == 64
+
+
+def test_live_updates_slow_down_when_the_gui_thread_is_busy_and_speed_up_again(qtbot, window):
+    """The drain timer keeps the GUI thread's share of a core near GUI_CPU_BUDGET while training."""
+    import time
+
+    from layerloom.gui.training import controller as ctl
+
+    c = window.training
+    c._set_state(ctl.RUNNING)  # as while a run trains
+    c._timer.setInterval(ctl.DRAIN_INTERVAL_MS)
+    c._gui_clock, c._gui_share = None, 0.0
+    c._pace()
+    for _ in range(3):
+        end = time.thread_time() + 0.03
+        while time.thread_time() < end:  # 30 ms of GUI-thread work between two drains
+            pass
+        c._pace()
+    assert c._timer.interval() == ctl.DRAIN_INTERVAL_MAX_MS
+    for _ in range(40):  # an idle GUI thread: back to ~30 Hz
+        time.sleep(0.02)
+        c._pace()
+        if c._timer.interval() == ctl.DRAIN_INTERVAL_MS:
+            break
+    assert c._timer.interval() < ctl.DRAIN_INTERVAL_MAX_MS / 2
+    c._set_state(ctl.IDLE)

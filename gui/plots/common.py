@@ -165,9 +165,7 @@ class EMA:
             return out
         finite = np.isfinite(x)
         if finite.all() and len(x):
-            from scipy.signal import lfilter
-
-            m, _ = lfilter([1.0 - w], [1.0, -w], x, zi=[w * self._m])
+            m = _ema_run(x, w, self._m)
             t = self._t + np.arange(1, len(x) + 1)
             with np.errstate(under="ignore"):
                 out[:] = m / (1.0 - np.power(w, t))
@@ -179,6 +177,23 @@ class EMA:
                 self._t += 1
             out[i] = self._m / (1.0 - w ** self._t) if self._t else float("nan")
         return out
+
+
+def _ema_run(x: np.ndarray, w: float, m0: float) -> np.ndarray:
+    """m_i = w·m_{i-1} + (1−w)·x_i from m_0 = m0, vectorised in blocks: within a block
+    m_i = w^i·(m0 + (1−w)·Σ_{k≤i} w^{-k}·x_k), the block short enough that w^{-k} stays below 1e100."""
+    out = np.empty(len(x), dtype=np.float64)
+    block = 1024 if w >= 0.999 else max(1, min(1024, int(100.0 / -math.log10(w))))
+    powers = w ** np.arange(1, block + 1, dtype=np.float64)
+    m = m0
+    for start in range(0, len(x), block):
+        chunk = x[start:start + block]
+        p = powers[:len(chunk)]
+        with np.errstate(under="ignore"):
+            run = p * (m + (1.0 - w) * np.cumsum(chunk / p))
+        out[start:start + len(chunk)] = run
+        m = float(run[-1])
+    return out
 
 
 def ema(values, weight: float) -> np.ndarray:

@@ -11,23 +11,30 @@ QTimer on the GUI thread drains it about 30 times a second (a handful of appends
 training runs). Feature maps are captured only for the block on show (the canvas selection), at most
 twice a second.
 
-Threads: on a small CPU the trainer's intra-op threads compete with the GUI thread for cores. Torch's
-default uses every core; the run here leaves that as it is unless the project says otherwise (the
-`threads` setting), because the GUI thread needs little CPU (30 drains and repaints a second) and the
-Python GIL is released inside every torch kernel, so the GUI's timers stay on time (see
-benchmarks/bench_training_window.py for the timer-lateness and throughput figures that chose this).
+Threads: the run uses torch's default (every core) unless the project says otherwise (the `threads`
+setting): the GUI thread needs little CPU (30 drains and repaints a second) and the Python GIL is released
+inside every torch kernel, so the GUI's timers stay on time. The GUI thread itself computes serially
+(`keep_this_thread_serial`): an OpenMP pool of its own would halve the training thread's speed on a small
+CPU (core/training/threads.py; benchmarks/bench_training_window.py has the figures).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from layerloom.gui.training.worker import TrainWorker, data_key
 
-DRAIN_INTERVAL_MS = 33  # ~30 Hz
+DRAIN_INTERVAL_MS = 33  # the fastest: ~30 Hz
+DRAIN_INTERVAL_MAX_MS = 250  # the slowest while training: 4 Hz
+# The share of one core the window's live updates (drains and the repaints they cause) may take while training.
+# Every bit of Python on the GUI thread holds the GIL, and the training thread's step waits for it with all its
+# cores idle: the drain slows down when the updates cost more than this (a big model's plots on a slow machine).
+GUI_CPU_BUDGET = 0.03
 # None: torch's default (all cores). A number caps the trainer's threads when the project leaves `threads` unset.
 TRAIN_THREADS: int | None = None
 
@@ -79,6 +86,8 @@ class TrainingController(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
         self._timer.timeout.connect(self.drain)
+        self._gui_clock: tuple[float, float] | None = None  # (wall, GUI-thread CPU) at the last drain
+        self._gui_share = 0.0  # smoothed share of a core the GUI thread used between drains
         from layerloom.gui.training.predictor import Predictor
 
         self.predictor = Predictor(self)
@@ -146,6 +155,10 @@ class TrainingController(QObject):
         if not project.name:
             project.meta["name"] = doc.title
         settings = project.training
+        if "torch" in sys.modules:  # (not imported yet: this thread has no pool to keep from starting)
+            from layerloom.core.training.threads import keep_this_thread_serial
+
+            keep_this_thread_serial()  # the run's own threads get the cores (core/training/threads.py)
         from layerloom.core.training.control import TrainControl
         from layerloom.core.training.events import EventBuffer
 
@@ -161,6 +174,8 @@ class TrainingController(QObject):
         self._thread, self._worker = thread, worker
         doc.set_locked("The network is training: stop training to change its structure (moving blocks is fine).")
         self._set_state(LOADING)
+        self._timer.setInterval(DRAIN_INTERVAL_MS)
+        self._gui_clock, self._gui_share = None, 0.0
         self._timer.start()
         thread.start()
         self.message.emit("Loading the data…" if bundle is None else "Starting training…")
@@ -228,6 +243,7 @@ class TrainingController(QObject):
     def drain(self) -> None:
         if self._buffer is None:
             return
+        self._pace()
         worker = self._worker
         if worker is not None and worker.loaded is not None:  # the run loaded its data: share it
             bundle, key = worker.loaded
@@ -238,6 +254,22 @@ class TrainingController(QObject):
             self._dispatch(events)
         if worker is not None and worker.done and self._thread is not None and not self._thread.is_alive():
             self._finish()
+
+    def _pace(self) -> None:
+        """Keep the GUI thread's share of a core near GUI_CPU_BUDGET while training: the drain interval
+        grows (up to DRAIN_INTERVAL_MAX_MS) when the updates cost more, and shrinks back when they cost less."""
+        now = (time.monotonic(), time.thread_time())
+        last, self._gui_clock = self._gui_clock, now
+        if last is None or self.state not in (RUNNING, PAUSED):
+            return
+        wall = now[0] - last[0]
+        if wall <= 0:
+            return
+        self._gui_share = 0.7 * self._gui_share + 0.3 * (now[1] - last[1]) / wall
+        interval = self._timer.interval()
+        wanted = min(DRAIN_INTERVAL_MAX_MS, max(DRAIN_INTERVAL_MS, interval * self._gui_share / GUI_CPU_BUDGET))
+        if abs(wanted - interval) >= 0.2 * interval:
+            self._timer.setInterval(round(wanted))
 
     def _dispatch(self, events: list) -> None:
         for e in events:

@@ -117,6 +117,9 @@ class Predictor:
             raise PredictionError("train the network first: there is no trained model yet")
         import torch
 
+        from layerloom.core.training.threads import keep_this_thread_serial
+
+        keep_this_thread_serial()  # the GUI thread: no OpenMP pool beside a training run's (threads.py)
         model = c.model
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         model.eval()
