@@ -121,6 +121,9 @@ def preload_torch() -> threading.Thread | None:
     if os.environ.get("LAYERLOOM_NO_PRELOAD") or "torch" in sys.modules or _preload is not None:
         return _preload
     _preload = threading.Thread(target=_import_torch, name="layerloom-torch-preload", daemon=True)
+    from layerloom.gui.gc_guard import guard_thread
+
+    guard_thread(_preload)  # no garbage collection in the importing thread (gc_guard.py)
     _preload.start()
     QTimer.singleShot(100, _when_torch_is_loaded)
     return _preload

@@ -60,6 +60,9 @@ class BackgroundTask:
         self._timer.timeout.connect(self._poll)
 
     def start(self) -> None:
+        from layerloom.gui.gc_guard import guard_thread
+
+        guard_thread(self._thread)  # no garbage collection in the worker (gc_guard.py)
         self._thread.start()
         self._timer.start()
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStyle,
+    QTabBar,
     QToolBar,
     QWidget,
 )
@@ -202,6 +203,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.problems_dock, self.views_dock)
         self.problems_dock.raise_()
         self.views_dock.visibilityChanged.connect(lambda _v: self.live_views.update_capture())
+        self.data_dock.visibilityChanged.connect(self.data_panel.dock_shown)
         self.training_panel.start_requested.connect(self.start_training)
         self.training.state_changed.connect(self._training_state)
         self.training.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
@@ -430,6 +432,20 @@ class MainWindow(QMainWindow):
     def _default_dock_sizes(self) -> None:
         self.resizeDocks([self.palette_dock, self.inspector_dock], [275, 345], Qt.Orientation.Horizontal)
         self.resizeDocks([self.problems_dock], [130], Qt.Orientation.Vertical)
+        self._hide_stray_tab_bars()
+
+    def _hide_stray_tab_bars(self) -> None:
+        """Qt 6 leaves a copy of a dock group's tab bar on screen when a second group of tabbed docks is
+        made (here "Problems | Live views" drawn over the block palette). The tab bars the layout uses sit
+        against a dock of their group; hide the others."""
+        docks = [d for d in self.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()]
+        for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if not bar.isVisible():
+                continue
+            titles = {bar.tabText(i).replace("&", "") for i in range(bar.count())}
+            r = bar.geometry()
+            if not any(_touches(d.geometry(), r) for d in docks if d.windowTitle().replace("&", "") in titles):
+                bar.hide()
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -548,6 +564,7 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self.views_dock], [int(self.height() * 0.45)], Qt.Orientation.Vertical)
         self.training_dock.show()
         self.training_dock.raise_()
+        QTimer.singleShot(0, self._hide_stray_tab_bars)  # once the docks are laid out
         if self.training.feature_block is None:  # the first block with weights, so feature maps show at once
             for node in self.document.graph.topological_order():
                 n = self.document.graph.node(node) if isinstance(node, str) else node
@@ -875,3 +892,12 @@ class MainWindow(QMainWindow):
 
 def _slug(title: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", title).strip("_") or "project"
+
+
+def _touches(dock, bar, slack: int = 3) -> bool:
+    """Whether a tab bar's rectangle lies against a dock's (above, below, or beside it) and overlaps it."""
+    beside = abs(dock.right() + 1 - bar.left()) <= slack or abs(bar.right() + 1 - dock.left()) <= slack
+    stacked = abs(dock.bottom() + 1 - bar.top()) <= slack or abs(bar.bottom() + 1 - dock.top()) <= slack
+    overlaps_x = bar.left() <= dock.right() and dock.left() <= bar.right()
+    overlaps_y = bar.top() <= dock.bottom() and dock.top() <= bar.bottom()
+    return (stacked and overlaps_x) or (beside and overlaps_y)

@@ -38,6 +38,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from layerloom.gui.gc_guard import guard_thread
+
 GL_VENDOR, GL_RENDERER, GL_VERSION = 0x1F00, 0x1F01, 0x1F02
 WINDOW_TIMEOUT_S = 30.0
 DIALOG_TIMEOUT_S = 5.0  # a question shown while closing (unsaved changes?) is answered No after this
@@ -288,7 +290,9 @@ class SystemInfoDialog(QDialog):
             with contextlib.suppress(RuntimeError):  # the dialog is gone
                 relay.report.emit(text)
 
-        threading.Thread(target=work, name="layerloom-system-info", daemon=True).start()
+        thread = threading.Thread(target=work, name="layerloom-system-info", daemon=True)
+        guard_thread(thread)  # no garbage collection in the worker (gc_guard.py)
+        thread.start()
 
     def _show_report(self, text: str) -> None:
         self.collecting = False
@@ -335,7 +339,9 @@ class SystemInfoDialog(QDialog):
             with contextlib.suppress(RuntimeError):
                 relay.checks_done.emit(ok)
 
-        threading.Thread(target=work, name="layerloom-self-check", daemon=True).start()
+        thread = threading.Thread(target=work, name="layerloom-self-check", daemon=True)
+        guard_thread(thread)  # no garbage collection in the worker (gc_guard.py)
+        thread.start()
 
     def _show_check(self, result) -> None:
         line = result if isinstance(result, str) else result.line()

@@ -585,6 +585,19 @@ def test_clipboard_payload_round_trip_without_a_view():
     assert g.to_json() == before
 
 
+def test_a_pasted_frozen_block_stays_frozen_and_undo_removes_it():
+    g = lenet()
+    dense = g.find("dense_1")
+    g.set_frozen(dense, True)
+    payload = copy_payload(g, [dense, g.find("relu_3")])
+    edit, (new_dense, new_relu) = paste_edit(g, payload, (10, 10))
+    before = g.to_json()
+    edit.apply(g)
+    assert g.node(new_dense).frozen and not g.node(new_relu).frozen
+    edit.revert(g)
+    assert g.to_json() == before
+
+
 # --- rename ------------------------------------------------------------------------------------------
 
 

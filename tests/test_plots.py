@@ -72,6 +72,26 @@ def test_ema_matches_reference_and_is_incremental():
         assert np.allclose(ema(long, w), _ema_reference(long, w), rtol=1e-9, atol=1e-9)
 
 
+def test_a_constant_learning_rate_sits_mid_axis_and_a_changing_one_is_followed(qtbot):
+    view = _view(qtbot, CurvesView)
+    events = demo.run_events(epochs=5, steps_per_epoch=20)  # lr 1e-3 for three epochs, then 5e-4
+    cut = next(i for i, e in enumerate(events) if isinstance(e, Steps) and e.epoch == 3)
+    for e in events[:cut]:
+        view.on_event(e)
+    view.refresh()
+    box = view.lr_plot.getViewBox()
+    qtbot.waitUntil(lambda: 1.9e-3 < box.viewRange()[1][1] < 1e-2, timeout=3000)  # auto-range applies at a paint
+    lo, hi = box.viewRange()[1]
+    assert lo <= 0.0 and (lo + hi) / 2 == pytest.approx(1e-3)  # 1e-3 mid-axis, 0 on it
+    for e in events[cut:]:
+        view.on_event(e)
+    view.refresh()
+    qtbot.waitUntil(lambda: box.viewRange()[1][1] < 1.5e-3, timeout=3000)
+    lo, hi = box.viewRange()[1]
+    assert lo <= 5e-4 < 1e-3 <= hi < 1.5e-3  # the axis follows the data again
+    assert view.loss_plot.getViewBox().autoRangeEnabled()[0]  # and the step axis still follows the run
+
+
 def test_curves_hold_the_data_fed(qtbot):
     view = _view(qtbot, CurvesView)
     events = demo.run_events(epochs=3, steps_per_epoch=50)
@@ -95,7 +115,7 @@ def test_curves_hold_the_data_fed(qtbot):
     view.set_smoothing(0.5)
     assert np.allclose(view.smoothed.values, _ema_reference(losses, 0.5))
     view.hover_at(75.2)
-    assert "step 75" in view.readout.text()
+    assert "step 75" in view.readout.text().replace("\u00a0", " ")
     view.reset(None)
     view.refresh()
     assert len(view.step) == 0 and (view.raw_curve.xData is None or len(view.raw_curve.xData) == 0)

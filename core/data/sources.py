@@ -60,6 +60,16 @@ def _loader(spec: str) -> Callable:
     return fn(arg) if arg else fn
 
 
+def loads_at_once(source: str) -> bool:
+    """Whether `source` is a data set that ships with the packages or is generated (no download, no file
+    to read): cheap enough to load for a preview without being asked."""
+    if not isinstance(source, str) or not source.strip() or os.path.exists(source.strip()):
+        return False
+    key = source.strip().lower()
+    named = SOURCES.get(ALIASES.get(key, key))
+    return named is not None and named.kind in (BUILT_IN, SYNTHETIC)
+
+
 def _looks_like_path(source: str) -> bool:
     return any(sep in source for sep in ("/", "\\")) or os.path.splitext(source)[1] != "" or source.startswith("~")
 

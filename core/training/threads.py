@@ -11,17 +11,17 @@ and the training thread's pool is the only one.
 
 from __future__ import annotations
 
+import gc
 import threading
 
-_serial: set[int] = set()
+_local = threading.local()  # .serial: this thread was made serial (per thread: idents are reused)
 _lock = threading.Lock()
 
 
 def keep_this_thread_serial() -> None:
     """Make the calling thread run torch operations on itself alone (no OpenMP or MKL pool of its own),
     leaving torch's thread count for every other thread as it was. Cheap after the first call."""
-    ident = threading.get_ident()
-    if ident in _serial:
+    if getattr(_local, "serial", False):
         return
     import torch
 
@@ -33,11 +33,17 @@ def keep_this_thread_serial() -> None:
             # with; that one is put back from another thread, which leaves this thread's count at 1
             torch.set_num_threads(1)
             restore = threading.Thread(target=torch.set_num_threads, args=(n,), name="layerloom-threads")
-            restore.start()
-            restore.join()
-        _serial.add(ident)
+            collecting = gc.isenabled()
+            gc.disable()  # no collection in that thread: it could meet a GUI's Qt objects (gui/gc_guard.py)
+            try:
+                restore.start()
+                restore.join()
+            finally:
+                if collecting:
+                    gc.enable()
+        _local.serial = True
 
 
 def is_serial() -> bool:
     """Whether the calling thread was made serial by keep_this_thread_serial."""
-    return threading.get_ident() in _serial
+    return getattr(_local, "serial", False)

@@ -21,7 +21,7 @@ from PySide6.QtCore import QCoreApplication, QMimeData
 from PySide6.QtGui import QGuiApplication
 
 from layerloom.core.blocks import get_spec, has_spec
-from layerloom.core.edits import AddNode, Connect, Macro
+from layerloom.core.edits import AddNode, Connect, Macro, SetFrozen
 from layerloom.core.graph import Graph
 
 CLIPBOARD_MIME = "application/x-layerloom-blocks"
@@ -159,6 +159,9 @@ def paste_edit(graph: Graph, payload: dict[str, Any], offset: tuple[float, float
             edits.append(Connect((s, str(src["port"])), (d, str(dst["port"]))))
         except (KeyError, TypeError):
             continue
+    frozen = [new_id for raw, new_id in zip(usable, ids) if raw.get("frozen") is True]
+    if frozen:  # a frozen block stays frozen: its weights are what it was copied for
+        edits.append(SetFrozen(frozen, True))
     n = len(usable)
     text = label or (f"Paste {n} blocks" if n > 1 else f"Paste {usable[0]['type']}")
     return Macro(edits, label=text), ids

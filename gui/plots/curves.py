@@ -10,6 +10,7 @@ values under the mouse; the mouse wheel zooms, dragging pans, right-click has py
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -55,6 +56,7 @@ class CurvesView(PlotView):
         self.readout = QLabel(self)
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setMinimumWidth(120)
+        self.readout.setWordWrap(True)  # a narrow view shows the values on two lines rather than cut off
         self.log_box = QCheckBox("log", self)
         self.log_box.setToolTip("Loss on a logarithmic scale")
         self.log_box.toggled.connect(self._set_log)
@@ -95,6 +97,8 @@ class CurvesView(PlotView):
         self.metric_curves: dict[str, pg.PlotDataItem] = {}
         self.acc_sample_curve = fast_curve(self.metric_plot.plot())
         self.lr_curve = fast_curve(self.lr_plot.plot(name="learning rate"))
+        self._lr_span = pg.PlotCurveItem(pen=pg.mkPen(None))  # widens the lr axis (see _lr_range)
+        self.lr_plot.addItem(self._lr_span)
         self._cursors = []
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             line = pg.InfiniteLine(angle=90, movable=False)
@@ -133,6 +137,7 @@ class CurvesView(PlotView):
             self.metric_plot.removeItem(curve)
             del self.metric_curves[name]
         self._titles()
+        self._lr_span.setData([], [])
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             p.enableAutoRange()
         self._changed()
@@ -239,11 +244,22 @@ class CurvesView(PlotView):
                     names.append(k)
         return names
 
+    def _lr_range(self) -> None:
+        """A constant learning rate sits in the middle of 0…2·lr (pyqtgraph would draw it at 0 of a ±0.4
+        axis): an invisible two-point curve widens the auto-range; when the rate varies it goes away."""
+        lr, steps = self.lr.values, self.step.values
+        if len(lr) and float(np.nanmin(lr)) == float(np.nanmax(lr)) and math.isfinite(float(lr[0])):
+            pad = abs(float(lr[0])) or 1.0
+            self._lr_span.setData([steps[0], steps[0]], [float(lr[0]) - pad, float(lr[0]) + pad])
+        else:
+            self._lr_span.setData([], [])
+
     def _redraw(self) -> None:
         steps = self.step.values
         self.raw_curve.setData(steps, self.loss.values)
         self.smooth_curve.setData(steps, self.smoothed.values)
         self.lr_curve.setData(steps, self.lr.values)
+        self._lr_range()
         scale = 100.0 if self.run is None or self.run.task == "classification" else 1.0
         self.acc_sample_curve.setData(self.acc_step.values, self.acc_value.values * scale)
         ep_step = np.array([r["step"] for r in self.epochs], dtype=np.float64)
@@ -308,10 +324,10 @@ class CurvesView(PlotView):
         if n:
             step = int(self.step.values[i])
             epoch = int(self.epoch_of_step.values[i])
-            parts.append(f"<b>step {step:,}</b> · epoch {epoch + 1}")
-            parts.append(_dot("loss") + f"loss {fmt(self.loss.values[i])} "
-                         f"(smoothed {fmt(self.smoothed.values[i])})")
-            parts.append(_dot("lr") + f"lr {fmt(self.lr.values[i], 3)}")
+            parts.append(f"<b>{_nb(f'step {step:,}')}</b>{_nb(f' · epoch {epoch + 1}')}")
+            loss, smoothed = fmt(self.loss.values[i]), fmt(self.smoothed.values[i])
+            parts.append(_dot("loss") + _nb(f"loss {loss} (smoothed {smoothed})"))
+            parts.append(_dot("lr") + _nb(f"lr {fmt(self.lr.values[i], 3)}"))
         else:
             step, epoch = None, None
         rec = None
@@ -320,13 +336,13 @@ class CurvesView(PlotView):
             rec = done[-1] if done else None
         if rec is not None:
             if rec.get("val_loss") is not None:
-                parts.append(_dot("val") + f"val loss {fmt(rec['val_loss'])}")
+                parts.append(_dot("val") + _nb(f"val loss {fmt(rec['val_loss'])}"))
             for k in ("val_accuracy", "val_mae", "val_r2"):
                 if k in rec:
                     v = rec[k]
                     text = f"{v * 100:.2f} %" if k in PERCENT else fmt(v)
-                    parts.append(_dot("accuracy") + f"{METRIC_TITLES[k].replace('validation ', 'val ')} {text}")
-        self.readout.setText(" &nbsp; ".join(parts))
+                    parts.append(_dot("accuracy") + _nb(f"{METRIC_TITLES[k].replace('validation ', 'val ')} {text}"))
+        self.readout.setText(" \u00a0 ".join(parts))  # lines break between the parts only
 
     # --- export -------------------------------------------------------------------------------------
 
@@ -360,4 +376,9 @@ class CurvesView(PlotView):
 def _dot(series: str) -> str:
     from layerloom.gui.plots.common import series_color as sc
 
-    return f"<span style='color:{html.escape(sc(series).name())}'>●</span> "
+    return f"<span style='color:{html.escape(sc(series).name())}'>●</span>\u00a0"
+
+
+def _nb(text: str) -> str:
+    """Escaped text whose words stay on one line."""
+    return html.escape(text).replace(" ", "\u00a0")

@@ -27,6 +27,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from layerloom.gui.gc_guard import guard_thread
 from layerloom.gui.training.worker import TrainWorker, data_key
 
 DRAIN_INTERVAL_MS = 33  # the fastest: ~30 Hz
@@ -177,6 +178,7 @@ class TrainingController(QObject):
         self._timer.setInterval(DRAIN_INTERVAL_MS)
         self._gui_clock, self._gui_share = None, 0.0
         self._timer.start()
+        guard_thread(thread)  # no garbage collection in the worker (gc_guard.py)
         thread.start()
         self.message.emit("Loading the data…" if bundle is None else "Starting training…")
         return True

@@ -10,7 +10,7 @@ import os
 import threading
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -171,6 +171,7 @@ class DataPanel(QWidget):
         self._thread: BackgroundTask | None = None  # the load running in a worker thread
         self._cancel: threading.Event | None = None
         self._loading = False
+        self._auto_key = ""  # the settings last previewed without being asked (preview_if_cheap)
         self._named = _named_sources()
 
         outer = QVBoxLayout(self)
@@ -396,6 +397,30 @@ class DataPanel(QWidget):
     def _on_settings_changed(self, section: str) -> None:
         if section == "data":
             self.load_settings()
+            QTimer.singleShot(0, self.preview_if_cheap)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.preview_if_cheap)
+
+    @Slot(bool)
+    def dock_shown(self, visible: bool) -> None:
+        """The dock's visibilityChanged: its tab was brought to the front (or it was opened)."""
+        if visible:
+            QTimer.singleShot(0, self.preview_if_cheap)
+
+    def preview_if_cheap(self) -> None:
+        """Built-in and generated data sets need no download and load in a moment: preview them as soon as
+        the panel shows or its source changes. Downloads and files wait for Load."""
+        from layerloom.core.data.sources import loads_at_once
+
+        key = self._current_key()
+        if (not self.isVisible() or self.visibleRegion().isEmpty() or self.loading or key == self._auto_key
+                or (self.bundle is not None and self.bundle_key == key)
+                or not loads_at_once(self.document.project.data.source)):
+            return
+        self._auto_key = key  # once per settings: a failure is shown, not retried in a loop
+        self.load()
 
     # --- loading ------------------------------------------------------------------------------------
 
