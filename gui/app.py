@@ -28,8 +28,10 @@ _preload: threading.Thread | None = None
 def create_app(argv: list[str] | None = None) -> QApplication:
     """The QApplication with Layerloom's names, style, palette and icon (reused if one exists)."""
     from layerloom import __version__
+    from layerloom.core.training.threads import keep_freed_memory
     from layerloom.gui import theme
 
+    keep_freed_memory()  # the training thread's activations stay allocated between steps (threads.py)
     app = QApplication.instance()
     if app is None:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
 COLLECT_INTERVAL_MS = 200
+FULL_INTERVAL_S = 600.0  # the whole heap (a pause of 50–100 ms that stalls training) at most this often
 
 _guard: _Guard | None = None
+_last_full = time.monotonic()  # a full collection "happened" at start: the next one FULL_INTERVAL_S later
 
 
 class _Guard(QObject):
@@ -35,6 +38,9 @@ class _Guard(QObject):
         if not self.timer.isActive():
             self.restore = gc.isenabled()
             gc.disable()
+            # what exists now (torch, Qt, the window: a million objects) is left out of the collections until
+            # the workers are done, so that a collection costs what the workers made, not the whole heap
+            gc.freeze()
             self.timer.start()
 
     def tick(self) -> None:
@@ -42,6 +48,7 @@ class _Guard(QObject):
         self.threads = [t for t in self.threads if t.is_alive() or t.ident is None]  # (None: not started yet)
         if not self.threads:
             self.timer.stop()
+            gc.unfreeze()
             if self.restore:
                 gc.enable()
 
@@ -59,14 +66,22 @@ def guard_thread(thread: threading.Thread) -> None:
 
 
 def collect_if_due() -> int:
-    """Collect the generation Python's automatic collector would collect now (none below the thresholds);
-    returns the number of objects found unreachable."""
+    """Collect the young generations when their counts pass the thresholds, as the automatic collector
+    would; the whole heap (a pause of 50–100 ms with torch and Qt loaded, which holds the GIL and so stalls
+    the training thread) at most every FULL_INTERVAL_S: cyclic garbage that lives long enough to need one
+    is rare while training. Returns the number of objects found unreachable."""
+    global _last_full
     c0, c1, c2 = gc.get_count()
     t0, t1, t2 = gc.get_threshold()
     if c0 <= t0:
         return 0
-    generation = (2 if c2 > t2 else 1) if c1 > t1 else 0
-    return gc.collect(generation)
+    if c1 <= t1:
+        return gc.collect(0)
+    now = time.monotonic()
+    if c2 > t2 and now - _last_full >= FULL_INTERVAL_S:
+        _last_full = now
+        return gc.collect(2)
+    return gc.collect(1)
 
 
 def guarding() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import types
 
 import numpy as np
 import pytest
@@ -223,6 +224,21 @@ def _draw(qtbot, pad, points):
     for p in points[1:]:
         qtbot.mouseMove(pad, p)
     qtbot.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=points[-1])
+
+
+def test_a_hidden_prediction_view_predicts_only_once_shown(qtbot):
+    """A run's start hands every view the new model: one behind another tab costs no forward pass then."""
+    view = _view(qtbot, PredictionView, 900, 420)
+    view.reset(demo.run_started())
+    samples = np.random.default_rng(0).random((4, 1, 8, 8)).astype(np.float32)
+    view.set_samples(types.SimpleNamespace(samples=samples, labels=[0, 1, 2, 3]))
+    view.hide()
+    predictor = demo.FakePredictor((1, 8, 8))
+    view.set_predictor(predictor)
+    assert predictor.calls == []
+    view.show()
+    qtbot.waitUntil(lambda: len(predictor.calls) > 0, timeout=2000)  # shown: the pending prediction runs
+    assert predictor.calls[-1].shape == (1, 1, 8, 8)
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8), (64,)])

@@ -366,7 +366,10 @@ class PredictionView(PlotView):
         if names:
             self.class_names = list(names)
         self._update_controls()
-        self.predict_now()
+        if self.isVisible():
+            self.predict_now()
+        else:  # behind another tab: predict when shown (a run's start needs no forward pass for a hidden view)
+            self._changed()
 
     def set_samples(self, preview) -> None:
         """A core.data.preview.Preview (or anything with `samples` and `labels`)."""

@@ -31,7 +31,7 @@ from layerloom.gui.gc_guard import guard_thread
 from layerloom.gui.training.worker import TrainWorker, data_key
 
 DRAIN_INTERVAL_MS = 33  # the fastest: ~30 Hz
-DRAIN_INTERVAL_MAX_MS = 250  # the slowest while training: 4 Hz
+DRAIN_INTERVAL_MAX_MS = 500  # the slowest while training: 2 Hz
 # The share of one core the window's live updates (drains and the repaints they cause) may take while training.
 # Every bit of Python on the GUI thread holds the GIL, and the training thread's step waits for it with all its
 # cores idle: the drain slows down when the updates cost more than this (a big model's plots on a slow machine).
