@@ -234,6 +234,9 @@ class ProbabilityBars(QWidget):
         self.items, self.true_name = items, true_name
         self.update()
 
+    def _label(self, name: str) -> str:
+        return name + (" ✓" if self.true_name is not None and name == self.true_name else "")
+
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -243,7 +246,10 @@ class ProbabilityBars(QWidget):
             p.end()
             return
         fm = QFontMetrics(self.font())
-        name_w = min(140, max(fm.horizontalAdvance(n) for n, _ in self.items) + 18)
+        bold = QFont(self.font())
+        bold.setBold(True)
+        widest = max(QFontMetrics(bold).horizontalAdvance(self._label(n)) for n, _ in self.items)  # bold: the winner
+        name_w = min(160, widest + 12)
         pct_w = fm.horizontalAdvance("100.0 %") + 8
         row = min(28.0, (self.height() - 4) / len(self.items))
         bar_h = max(6.0, row * 0.62)
@@ -256,7 +262,7 @@ class ProbabilityBars(QWidget):
             font.setBold(i == 0)
             p.setFont(font)
             p.setPen(text)
-            label = name + (" ✓" if self.true_name is not None and name == self.true_name else "")
+            label = self._label(name)
             p.drawText(QRectF(0, y, name_w - 8, row), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                        label)
             x0, x1 = name_w, self.width() - pct_w
