@@ -99,3 +99,21 @@ def test_run_history_view_lists_and_overlays_two_runs(qtbot, runs_root, tmp_path
     assert path.read_text().count("\n") == 4
     assert view.export_png(str(tmp_path / "runs.png"))
     assert not view.open_folder(os.path.join(runs_root, "missing"))
+
+
+def test_a_hidden_history_view_reads_the_run_folders_when_it_shows(qtbot):
+    """A run's start and end ask the view to reload; behind another tab it waits, so the GUI thread reads no
+    run folders while training."""
+    pytest.importorskip("pytestqt")
+    from layerloom.gui.plots import RunHistoryView
+
+    view = RunHistoryView()
+    qtbot.addWidget(view)
+    reloads = []
+    view.reload = lambda: reloads.append(1)
+    view.reload_when_shown()
+    assert reloads == []
+    view.show()
+    qtbot.waitUntil(lambda: reloads == [1], timeout=2000)
+    view.reload_when_shown()  # on screen: at once
+    assert reloads == [1, 1]

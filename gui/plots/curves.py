@@ -98,6 +98,7 @@ class CurvesView(PlotView):
         self.acc_sample_curve = fast_curve(self.metric_plot.plot())
         self.lr_curve = fast_curve(self.lr_plot.plot(name="learning rate"))
         self._lr_span = pg.PlotCurveItem(pen=pg.mkPen(None))  # widens the lr axis (see _lr_range)
+        self._styled_for: bool | None = None  # the _regression() the titles were drawn for
         self.lr_plot.addItem(self._lr_span)
         self._cursors = []
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
@@ -136,7 +137,8 @@ class CurvesView(PlotView):
         for name, curve in list(self.metric_curves.items()):
             self.metric_plot.removeItem(curve)
             del self.metric_curves[name]
-        self._titles()
+        if self._styled_for != self._regression():  # restyling costs ~10 ms: only when the labels change
+            self._titles()
         self._lr_span.setData([], [])
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             p.enableAutoRange()
@@ -184,9 +186,12 @@ class CurvesView(PlotView):
 
     # --- drawing ------------------------------------------------------------------------------------
 
+    def _regression(self) -> bool:
+        return self.run is not None and self.run.task != "classification"
+
     def _titles(self) -> None:
         c = plot_colors()
-        regression = self.run is not None and self.run.task != "classification"
+        regression = self._styled_for = self._regression()
         style_plot(self.loss_plot, left="loss")
         style_plot(self.metric_plot, left="error" if regression else "accuracy (%)")
         style_plot(self.lr_plot, left="lr", bottom="optimizer step")

@@ -27,6 +27,7 @@ class RunHistoryView(PlotView):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._reload_pending = False  # a reload asked for while hidden (reload_when_shown)
         self.root: str | None = None
         self.project_name: str | None = None
         self.runs: list[RunSummary] = []
@@ -84,9 +85,24 @@ class RunHistoryView(PlotView):
 
     def on_event(self, event) -> None:
         if isinstance(event, Finished | Failed) and self.root:
+            self.reload_when_shown()
+
+    def reload_when_shown(self) -> None:
+        """Reload now if the view is on screen, else the next time it shows (a run's start or end then reads
+        no run folders on the GUI thread while training)."""
+        if self.isVisible():
             self.reload()
+        else:
+            self._reload_pending = True
+
+    def showEvent(self, event) -> None:
+        if self._reload_pending:
+            self._reload_pending = False
+            self.reload()
+        super().showEvent(event)
 
     def reload(self) -> None:
+        self._reload_pending = False
         keep = list(self.selected)
         self.runs = list_runs(self.root, self.project_name) if self.root else []
         self.curves = {}

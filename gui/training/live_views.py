@@ -110,6 +110,9 @@ class LiveViews(QTabWidget):
 
     def _refresh_runs(self) -> None:
         view = self.views["runs"]
+        if hasattr(view, "reload_when_shown"):  # reading the run folders waits until the Runs tab shows
+            view.reload_when_shown()
+            return
         for name in ("refresh", "reload"):
             fn = getattr(view, name, None)
             if fn is not None:

@@ -279,6 +279,15 @@ class TrainingPanel(QWidget):
         epochs = max(1, self._epochs)
         done = e.epoch * bpe + e.batch
         total = epochs * bpe
+        # value and text change together, painted once at the next turn of the event loop (setValue alone
+        # repaints the bar and the panels behind it at once, 1.5 ms of the GUI thread each time)
+        self.progress.setUpdatesEnabled(False)
+        try:
+            self._show_progress(e, done, total, bpe, epochs)
+        finally:
+            self.progress.setUpdatesEnabled(True)
+
+    def _show_progress(self, e, done: int, total: int, bpe: int, epochs: int) -> None:
         self.progress.setValue(int(1000 * min(1.0, done / total)))
         # The rate of the latest burst of steps jumps around: show a moving average, and estimate the time
         # left from the whole run so far (validation included), which is what the user waits for.
