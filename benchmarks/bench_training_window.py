@@ -1,15 +1,15 @@
 """Training in the window against `layerloom train`: lenet5 on the built-in digits at 28×28.
 
 - samples/s of a run started with the window's Train action (worker thread, EventBuffer, drain paced at
-  2–30 Hz, live views on screen, feature maps of conv1) ≥ 0.90 × samples/s of `layerloom train` on the same project
-  file (the real command, in a process of its own, `--json`; the same default threads);
+  2–30 Hz, live views on screen, feature maps of conv1) ≥ 0.90 × samples/s of `layerloom train` on the same
+  project file (the real command, in a process of its own, `--json`; the same default threads);
 - while the window trains, the lateness of a 10 ms GUI timer: p99 < 50 ms.
 
-Runs alternate (command line, window, command line, window, …) after one warm-up run in the window, each
-after a one-second pause; the figure is the median of the ratios. The window's process runs no tensor work
-of its own on the GUI thread beyond what the app does: a GUI thread with an OpenMP pool would halve the
-training thread's speed on a small CPU (core/training/threads.py), which is also why the command line runs
-in its own process.
+Seven runs of each alternate (command line, window, command line, window, …) after one warm-up run in the
+window, each after a one-second pause; the figure is the median of the ratios (single runs swing by ±5 %).
+The window's process runs no tensor work of its own on the GUI thread beyond what the app does: a GUI thread
+with an OpenMP pool would halve the training thread's speed on a small CPU (core/training/threads.py), which
+is also why the command line runs in its own process.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/bench_training_window.py [--quick] [--check]
 """
@@ -101,7 +101,7 @@ def main() -> int:
     from layerloom.resources import load_template
 
     epochs = 2 if args.quick else None  # None: the template's own (10)
-    repeats = 2 if args.quick else 5
+    repeats = 2 if args.quick else 7
     tmp = tempfile.mkdtemp(prefix="layerloom-bench-")
     project = load_template("lenet5")
     project.training.epochs = epochs = epochs or project.training.epochs
