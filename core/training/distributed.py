@@ -17,6 +17,7 @@ Multi-node: run the same command on every machine with `--nnodes=M --node_rank=I
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 from dataclasses import dataclass
@@ -51,7 +52,13 @@ class DistContext:
         return device
 
     def close(self) -> None:
+        """Leave the process group. With Gloo, the processes first wait for each other (at most a minute), so
+        that none tears its connections down while another still uses them (a process aborted so once, in
+        Gloo's threads, at the end of a finished run)."""
         if self.initialized_here and dist.is_initialized():
+            if self.backend == "gloo":
+                with contextlib.suppress(Exception):  # another process failed or left: leave all the same
+                    dist.monitored_barrier(timeout=datetime.timedelta(seconds=60))
             dist.destroy_process_group()
             self.initialized_here = False
 
