@@ -1047,12 +1047,11 @@ class Trainer:
         if not self._main or self._folder is None:
             return []
         roles = [roles] if isinstance(roles, str) else list(roles)
-        self._folder.write_logs()  # never a checkpoint ahead of the logs
         data = self._snapshot(epochs_done, batch)
         saved = [(role, self._folder.file(BEST if role == "best" else LAST)) for role in roles]
         self._pending_start = None
         for role, path in saved:
-            atomic_write(path, data)
+            self._write_checkpoint(path, data)
             if role != "best":
                 self._last_ckpt = path
             else:
@@ -1062,13 +1061,18 @@ class Trainer:
         self._last_write = time.perf_counter()
         return saved
 
+    def _write_checkpoint(self, path: str, data: bytes) -> None:
+        """One checkpoint file, atomically; the logs are written first, so a checkpoint is never ahead of them
+        (resuming truncates the logs to the checkpoint, which would otherwise lose epochs' records)."""
+        self._folder.write_logs()
+        atomic_write(path, data)
+
     def _write_pending_start(self) -> None:
         data, self._pending_start = self._pending_start, None
         if data is None or self._folder is None or self._last_ckpt is not None:
             return
         path = self._folder.file(LAST)
-        self._folder.write_logs()
-        atomic_write(path, data)
+        self._write_checkpoint(path, data)
         self._last_ckpt = path
 
     def _write_pending_best(self) -> None:
@@ -1076,8 +1080,7 @@ class Trainer:
         if data is None or self._folder is None:
             return
         path = self._folder.file(BEST)
-        self._folder.write_logs()
-        atomic_write(path, data)
+        self._write_checkpoint(path, data)
         self._emit(ev.CheckpointSaved(path=path, role="best", epoch=(self._best_epoch or 0) + 1, step=self._step))
 
     # --- cleanup --------------------------------------------------------------------------------------

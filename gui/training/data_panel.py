@@ -399,10 +399,6 @@ class DataPanel(QWidget):
             self.load_settings()
             QTimer.singleShot(0, self.preview_if_cheap)
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        QTimer.singleShot(0, self.preview_if_cheap)
-
     @Slot(bool)
     def dock_shown(self, visible: bool) -> None:
         """The dock's visibilityChanged: its tab was brought to the front (or it was opened)."""
@@ -411,7 +407,8 @@ class DataPanel(QWidget):
 
     def preview_if_cheap(self) -> None:
         """Built-in and generated data sets need no download and load in a moment: preview them as soon as
-        the panel shows or its source changes. Downloads and files wait for Load."""
+        the panel's dock comes to the front (`dock_shown`) or its source changes. Downloads and files wait
+        for Load."""
         from layerloom.core.data.sources import loads_at_once
 
         key = self._current_key()
