@@ -56,6 +56,7 @@ class DataInfo:
     image_shape: tuple[int, ...] | None = None  # C×H×W of image data, also when it is fed flattened
     augmentation: dict[str, Any] | None = None  # e.g. {"random_crop": 4, "hflip": True}: training batches only
     target_normalization: dict[str, Any] | None = None  # {"mean", "std"} when regression targets are scaled
+    feature_names: list[str] | None = None  # the feature columns of a table, in order
 
 
 GATHER_BYTES = 16 * 2**20  # TensorSplit.batches gathers the samples of this many bytes of batches at once

@@ -364,7 +364,8 @@ def _tabular(table: Table, opts: Options, task: str | None) -> Raw:
     y, task_out, names, notes = make_labels(labels, task_arg, name, table.lines, table.path)
     notes = [*table.notes, f"{x.shape[1]} feature columns; {'target' if task_out == REGRESSION else 'label'} "
              f"column {table.column_name(target)}", *notes]
-    return Raw(VECTOR, x, y, task_out, name, names, notes, where=table.path)
+    return Raw(VECTOR, x, y, task_out, name, names, notes, where=table.path,
+               feature_names=[table.names()[j] for j in feats] if table.header is not None else None)
 
 
 def _text_table(table: Table, opts: Options, task: str | None) -> Raw:

@@ -58,6 +58,7 @@ class Raw:
     scale: float = 1.0
     resized_to: tuple[int, int] | None = None  # images the reader already resized (image folders)
     where: str = ""  # the file, for messages
+    feature_names: list[str] | None = None  # a table's feature columns
 
     def __len__(self) -> int:
         return len(self.x)
@@ -69,7 +70,7 @@ class Raw:
             x = self.x[idx]
         y = None if self.y is None else self.y[idx]
         return Raw(self.kind, x, y, self.task, self.name, self.class_names, list(self.notes), None, self.scale,
-                   self.resized_to, self.where)
+                   self.resized_to, self.where, self.feature_names)
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +128,7 @@ def prepare(raw: Raw, opts: Options, *, val_fraction: float, seed: int, val_raw:
 
     info = DataInfo(name=raw.name, task=raw.task, input_shapes=[], input_dtypes=[], target_shapes=[],
                     class_names=raw.class_names, num_classes=len(raw.class_names) if raw.class_names else None,
-                    notes=notes, kind=raw.kind, source=source)
+                    notes=notes, kind=raw.kind, source=source, feature_names=raw.feature_names)
     if raw.kind == IMAGE:
         xt, xv, transforms = _images(train, val, opts, info, normalize, crop, hflip)
     elif raw.kind == TEXT:

@@ -101,6 +101,7 @@ class Source:
     settings:    the resolved settings of the run (settings.json), {} when unknown
     checkpoint:  the bytes of the run's last training checkpoint (model, optimizer, position), so a bundle
                  resumes training exactly; None when there is none
+    preprocessing: raw data → model input as trained (a `Preprocessing`), None when unknown
     """
 
     project: Any
@@ -111,6 +112,7 @@ class Source:
     path: str | None = None
     kind: str = "live"  # "run", "bundle" or "live"
     weights_from: str = ""
+    preprocessing: Any = None
     _model: Any = None
 
     @property
@@ -207,8 +209,15 @@ def _open_run(path: str, checkpoint: str) -> Source:
     settings = {}
     with contextlib.suppress(OSError, ValueError), open(os.path.join(path, "settings.json"), encoding="utf-8") as f:
         settings = json.load(f)
+    from layerloom.core.data.base import DataError
+    from layerloom.core.training.run_folder import read_preprocessing
+
+    try:
+        pre = read_preprocessing(path)
+    except DataError as err:
+        raise ExportError(str(err)) from None
     return Source(project, ckpt.model, read_epochs(path), settings if isinstance(settings, dict) else {}, raw,
-                  path, "run", os.path.basename(found[0]))
+                  path, "run", os.path.basename(found[0]), pre)
 
 
 def latest_run(project_name: str, root: str = "runs") -> str | None:

@@ -9,6 +9,8 @@ A bundle is a zip holding exactly these members, nothing else:
                              so `layerloom train --resume BUNDLE` continues exactly
     settings.json            (optional) the resolved settings of the run that trained it
     metrics.json             (optional) {"summary": {epochs, final, best, best_metric, best_epoch}, "epochs": [...]}
+    preprocessing.json       (optional) raw data → model input as trained: scaling, normalization, vocabulary,
+                             class names (see core/data/preprocessing.py)
 
 Reading is safe by construction: nothing is extracted to disk, so no member can name a path to write to
 (names with `..`, absolute paths or folders are refused anyway); each member's declared size is checked
@@ -35,13 +37,14 @@ from layerloom.core.export.base import ExportError, Source, Staged
 FORMAT = "layerloom-bundle"
 VERSION = 1
 SUFFIX = ".layerloom"
-MANIFEST, PROJECT, WEIGHTS, CHECKPOINT, SETTINGS, METRICS = (
-    "manifest.json", "project.json", "weights.safetensors", "checkpoint.safetensors", "settings.json", "metrics.json")
+MANIFEST, PROJECT, WEIGHTS, CHECKPOINT, SETTINGS, METRICS, PREPROCESSING = (
+    "manifest.json", "project.json", "weights.safetensors", "checkpoint.safetensors", "settings.json", "metrics.json",
+    "preprocessing.json")
 REQUIRED = (MANIFEST, PROJECT, WEIGHTS)
 MiB, GiB = 2**20, 2**30
 # the most each member may decompress to
 LIMITS = {MANIFEST: 1 * MiB, PROJECT: 64 * MiB, SETTINGS: 16 * MiB, METRICS: 64 * MiB, WEIGHTS: 2 * GiB,
-          CHECKPOINT: 6 * GiB}
+          CHECKPOINT: 6 * GiB, PREPROCESSING: 256 * MiB}
 MAX_TOTAL = 8 * GiB
 MAX_MEMBERS = 32
 MAX_RATIO = 200  # a member above RATIO_FLOOR that compressed better than this is a zip bomb, not weights
@@ -217,10 +220,11 @@ class Bundle:
     manifest: dict = field(default_factory=dict)
     checkpoint: bytes | None = None
     path: str | None = None
+    preprocessing: Any = None
 
     def source(self) -> Source:
         return Source(self.project, self.state, list(self.history), dict(self.settings), self.checkpoint,
-                      self.path, "bundle", str(self.manifest.get("weights_from", WEIGHTS)))
+                      self.path, "bundle", str(self.manifest.get("weights_from", WEIGHTS)), self.preprocessing)
 
     def training_checkpoint(self):
         """The training checkpoint to resume from: the bundle's own, or one made of its weights (a fresh
@@ -275,7 +279,17 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         raise BundleError(f"{where} {METRICS} must hold an object with a list of epochs")
     history = [r for r in metrics.get("epochs", []) if isinstance(r, dict)]
     summary = metrics.get("summary", {}) if isinstance(metrics.get("summary", {}), dict) else {}
-    return Bundle(project, state, settings, history, summary, manifest, checkpoint, path)
+    from layerloom.core.data.preprocessing import Preprocessing, PreprocessingError, from_settings
+
+    if PREPROCESSING in members:
+        try:
+            facts = _json(members[PREPROCESSING], PREPROCESSING, where)
+            pre = Preprocessing.from_dict(facts, f"{path}!{PREPROCESSING}")
+        except PreprocessingError as err:
+            raise BundleError(str(err)) from None
+    else:  # a bundle from before preprocessing.json: what its settings recorded
+        pre = from_settings(settings)
+    return Bundle(project, state, settings, history, summary, manifest, checkpoint, path, pre)
 
 
 # --- writing --------------------------------------------------------------------------------------------
@@ -320,6 +334,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _data_words(source: Source) -> str | None:
+    data = source.settings.get("data") if isinstance(source.settings, dict) else None
+    if isinstance(data, dict) and data.get("name"):
+        return str(data["name"])
+    return source.preprocessing.facts.get("data") if source.preprocessing is not None else None
+
+
 def save_bundle(source: Source, path: str, *, include_checkpoint: bool = True) -> str:
     """Write `source` as a bundle at `path` (written as it goes: callers write to a staging file)."""
     from safetensors.torch import save as st_save
@@ -329,9 +350,14 @@ def save_bundle(source: Source, path: str, *, include_checkpoint: bool = True) -
 
     state = {k: v.detach().cpu().contiguous().clone() for k, v in source.state.items()}
     weights = st_save(state, {"format": "pt", "producer": "layerloom"})
+    summary = _clean(metrics_summary(source.history))
     manifest = {"format": FORMAT, "version": VERSION, "app_version": __version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "name": source.name,
-                "weights_from": source.weights_from or WEIGHTS, "source": source.kind}
+                "weights_from": source.weights_from or WEIGHTS, "source": source.kind,
+                "trained_from": source.path if source.kind == "run" else None,
+                "epochs_trained": summary["epochs"], "best": summary["best"], "best_metric": summary["best_metric"],
+                "best_epoch": summary["best_epoch"], "data": _data_words(source),
+                "preprocessing": source.preprocessing.describe() if source.preprocessing is not None else None}
     history = [_clean(r) for r in source.history]
     deflated, stored = zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED
     try:
@@ -343,8 +369,11 @@ def save_bundle(source: Source, path: str, *, include_checkpoint: bool = True) -
                 zf.writestr(CHECKPOINT, source.checkpoint, compress_type=stored)
             if source.settings:
                 zf.writestr(SETTINGS, json.dumps(_clean(source.settings), indent=2) + "\n", compress_type=deflated)
-            metrics = {"summary": _clean(metrics_summary(source.history)), "epochs": history}
+            metrics = {"summary": summary, "epochs": history}
             zf.writestr(METRICS, json.dumps(metrics, indent=1) + "\n", compress_type=deflated)
+            if source.preprocessing is not None:
+                zf.writestr(PREPROCESSING, json.dumps(_clean(source.preprocessing.to_dict())) + "\n",
+                            compress_type=deflated)
     except OSError as err:
         raise BundleError(f"{path}: cannot be written: {err.strerror or err}") from None
     return path
@@ -365,6 +394,8 @@ def bundle_to_run_folder(bundle: Bundle | str, root: str, name: str | None = Non
     settings = dict(bundle.settings)
     settings["unpacked_from"] = bundle.path
     write_json(os.path.join(run_dir, "settings.json"), settings)
+    if bundle.preprocessing is not None:
+        write_json(os.path.join(run_dir, PREPROCESSING), bundle.preprocessing.to_dict())
     with open(os.path.join(run_dir, "epochs.jsonl"), "w", encoding="utf-8") as f:
         for record in bundle.history:
             f.write(json.dumps(record) + "\n")

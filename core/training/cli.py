@@ -90,6 +90,7 @@ def run_train(args: argparse.Namespace) -> int:
                 raise BadInput(f"distributed training cannot start: {err}") from None
         bundle = _load_data(args, project, settings, ctx, out)
         _check_fit(bundle, project)
+        _record_data(args, project)
         if args.resume and not os.path.exists(args.resume):
             raise BadInput(f"{args.resume}: the run folder to resume does not exist")
     except BadInput as err:
@@ -182,6 +183,16 @@ def _graph_errors(graph) -> list[str]:
     if not any(n.type == "Input" for n in graph):
         problems.append("the network has no Input block")
     return problems
+
+
+def _record_data(args, project) -> None:
+    """The run records the data it trained on: `--data` replaces the project's source (and its options,
+    which were not used), so the run folder's project, settings and preprocessing agree."""
+    if args.data and args.data != project.data.source:
+        from layerloom.core.settings import DataSettings
+
+        project.data = DataSettings(source=os.path.abspath(args.data) if os.path.exists(args.data) else args.data,
+                                    options={})
 
 
 def _load_data(args, project, settings, ctx, out):

@@ -2,6 +2,7 @@
 
     project.json        the project as trained (graph, data and training settings)
     settings.json       the resolved settings (device, precision, seed, data, sizes, …)
+    preprocessing.json  raw data → model input as trained (scaling, normalization, vocabulary, class names)
     epochs.jsonl        one JSON object per epoch (losses, metrics, lr, time, confusion counts)
     epochs.csv          the same scalars as a table
     steps.csv           step, epoch, loss, lr, time of every training step
@@ -33,6 +34,7 @@ TB_INTERVAL = 1.0  # seconds of training between two TensorBoard points of the s
 LOG_WRITE_INTERVAL = 2.0  # seconds between two writes of the logs at the end of epochs
 STEPS_WRITE_INTERVAL = 10.0  # seconds between two writes within a long epoch, while the steps run
 BEST = "best.safetensors"
+PREPROCESSING = "preprocessing.json"
 STEP_COLUMNS = ("step", "epoch", "loss", "lr", "time")
 EPOCH_SCALARS = ("epoch", "step", "train_loss", "val_loss", "val_accuracy", "train_accuracy", "val_mae", "val_r2",
                  "lr", "seconds", "samples_per_s")
@@ -114,6 +116,12 @@ class RunFolder:
 
     def write_settings(self, settings: dict) -> None:
         write_json(self.file("settings.json"), settings)
+
+    def write_preprocessing(self, info) -> None:
+        """preprocessing.json: how raw data became what the model takes (see core/data/preprocessing.py)."""
+        from layerloom.core.data.preprocessing import Preprocessing
+
+        write_json(self.file(PREPROCESSING), Preprocessing.from_info(info).to_dict())
 
     def log_steps(self, epoch: int, steps: np.ndarray, losses: np.ndarray, lrs: np.ndarray,
                   times: np.ndarray) -> None:
@@ -247,3 +255,20 @@ def read_epochs(path: str) -> list[dict]:
     except FileNotFoundError:
         pass
     return out
+
+
+def read_preprocessing(path: str):
+    """The Preprocessing of a run folder: its preprocessing.json, or for runs from before that file
+    existed, what settings.json recorded (no vocabulary then); None when neither tells."""
+    from layerloom.core.data.preprocessing import Preprocessing, PreprocessingError, from_settings
+
+    file = os.path.join(path, PREPROCESSING)
+    if os.path.isfile(file):
+        try:
+            with open(file, encoding="utf-8") as f:
+                return Preprocessing.from_dict(json.load(f), file)
+        except (OSError, ValueError) as err:
+            raise PreprocessingError(f"{file}: cannot be read ({err})") from None
+    with contextlib.suppress(OSError, ValueError), open(os.path.join(path, "settings.json"), encoding="utf-8") as f:
+        return from_settings(json.load(f))
+    return None

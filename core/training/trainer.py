@@ -560,6 +560,7 @@ class Trainer:
             "torch_version": torch.__version__, "resumed_from": self._resumed_from, "notes": self._notes,
         }
         self._folder.write_settings(resolved)
+        self._folder.write_preprocessing(self.data.info)
 
     # --- the loop -------------------------------------------------------------------------------------
 
