@@ -45,7 +45,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {}
 # Modules holding more @subcommand functions (e.g. a `train` command next to the trainer), imported
 # when the parser is built so that `layerloom` stays quick to start.
 COMMAND_MODULES: tuple[str, ...] = ("layerloom.core.training.cli", "layerloom.core.doctor",
-                                     "layerloom.core.export.cli")
+                                     "layerloom.core.export.cli", "layerloom.core.predict.cli")
 
 
 def subcommand(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None] | None = None):

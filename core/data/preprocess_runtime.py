@@ -43,7 +43,7 @@ def prepare(data, facts, vocabulary=None):
 
 
 def _as_float_tensor(x):
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    t = x if isinstance(x, torch.Tensor) else torch.tensor(x)
     if t.dtype == torch.uint8:
         return t.to(torch.float32) / 255.0
     if t.dtype == torch.bool:
@@ -60,7 +60,7 @@ def _channels_first(t, channels):
     if t.dim() != 3:
         raise PreprocessError(f"an image must have 2 or 3 dimensions (H×W, H×W×C or C×H×W); got {tuple(t.shape)}")
     first, last = t.shape[0] in (1, 3, 4), t.shape[-1] in (1, 3, 4)
-    if last and (not first or t.shape[-1] == channels and t.shape[0] != channels):
+    if last and (not first or (t.shape[-1] == channels and t.shape[0] != channels)):
         return t.permute(2, 0, 1)
     return t
 
@@ -108,7 +108,7 @@ def prepare_images(images, facts):
             raise PreprocessError("no images were given")
         batch = torch.cat([_one_image(i, facts) for i in images])
     else:
-        t = images if isinstance(images, torch.Tensor) else torch.as_tensor(images)
+        t = images if isinstance(images, torch.Tensor) else torch.tensor(images)
         channels = int(img["channels"])
         if t.dim() == 4 or (t.dim() == 3 and _is_gray_batch(t, channels)):
             if not t.shape[0]:
@@ -132,7 +132,7 @@ def prepare_features(rows, facts):
     without its batch dimension is accepted too), normalized as in training."""
     feats = facts["features"]
     shape = [int(s) for s in facts["input_shape"]]
-    t = torch.as_tensor(rows, dtype=torch.float32)
+    t = rows.to(torch.float32) if isinstance(rows, torch.Tensor) else torch.tensor(rows, dtype=torch.float32)
     if tuple(t.shape) == tuple(shape):
         t = t.unsqueeze(0)
     if t.dim() != len(shape) + 1 or list(t.shape[1:]) != shape:
@@ -150,7 +150,7 @@ def prepare_series(values, facts):
     """The last `window` values of a series (1-D), or N×window rows, as N×window×1 normalized windows."""
     s = facts["series"]
     window = int(s["window"])
-    t = torch.as_tensor(values, dtype=torch.float32)
+    t = values.to(torch.float32) if isinstance(values, torch.Tensor) else torch.tensor(values, dtype=torch.float32)
     if t.dim() == 1:
         if t.shape[0] < window:
             raise PreprocessError(f"the model reads the last {window} values of a series; got {t.shape[0]}")
@@ -175,7 +175,7 @@ def to_units(outputs, facts):
 # --- text --------------------------------------------------------------------------------------------
 
 
-def tokenize(text, facts):
+def split_tokens(text, facts):
     """One text → its tokens, as training split them (words and punctuation, or characters)."""
     t = facts["text"]
     if t.get("lowercase", True):
@@ -196,7 +196,7 @@ def encode_texts(texts, facts, vocabulary=None):
     seq_len, unk, pad = int(t["seq_len"]), int(t.get("unk_id", 1)), int(t.get("pad_id", 0))
     out = torch.full((len(texts), seq_len), pad, dtype=torch.int64)
     for row, text in enumerate(texts):
-        ids = [index.get(tok, unk) for tok in tokenize(str(text), facts)[:seq_len]]
+        ids = [index.get(tok, unk) for tok in split_tokens(str(text), facts)[:seq_len]]
         if not ids:
             continue
         if t.get("padding", "pre") == "pre":

@@ -144,7 +144,7 @@ class Preprocessing:
         return runtime.to_units(outputs, self.facts)
 
     def tokens(self, text: str) -> list[str]:
-        return runtime.tokenize(text, self.facts)
+        return runtime.split_tokens(text, self.facts)
 
     def raw_input_words(self) -> str:
         """What the baked-in export takes, in words."""
@@ -178,8 +178,8 @@ class Preprocessing:
                          f"{'characters' if t['tokenizer'] == 'char' else 'words and punctuation'}")
             lines.append(f"tokens → ids with a vocabulary of {len(t.get('vocabulary') or []):,} (0 = padding, "
                          "1 = unknown)")
-            lines.append(f"cut or padded to {t['seq_len']} ids, padding {'before' if t['padding'] == 'pre' else 'after'}"
-                         " the text")
+            side = "before" if t["padding"] == "pre" else "after"
+            lines.append(f"cut or padded to {t['seq_len']} ids, padding {side} the text")
         elif kind == SERIES:
             s = f["series"]
             lines.append(f"the last {s['window']} values, scaled: (x − {s['mean']:.4g}) ÷ {s['std']:.4g}")

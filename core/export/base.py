@@ -58,6 +58,7 @@ class ExportResult:
     dynamic: dict[str, list[str]] = field(default_factory=dict)  # input name → its free dimensions
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    baked: bool = False  # the preprocessing is the file's first operations: it takes raw values
 
     @property
     def ok(self) -> bool:
@@ -75,7 +76,7 @@ class ExportResult:
         return {"format": self.format, "path": self.path, "files": list(self.files), "difference": self.difference,
                 "tolerance": self.tolerance, "ok": self.ok, "checks": list(self.checks),
                 "dynamic": {k: list(v) for k, v in self.dynamic.items()}, "notes": list(self.notes),
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "baked": self.baked}
 
 
 @dataclass
@@ -122,6 +123,12 @@ class Source:
     @property
     def name(self) -> str:
         return self.project.name or (os.path.basename(os.path.normpath(self.path)) if self.path else "model")
+
+    def sample_inputs(self, batch: int | None = None, seed: int = 1234, sizes: dict | None = None) -> tuple:
+        """Random inputs the live model takes (for tracing and parity checks)."""
+        from layerloom.core.export.parity import sample_inputs
+
+        return sample_inputs(self.graph, CHECK_BATCH if batch is None else batch, seed, sizes)
 
     def live_model(self):
         """The compiled graph with these weights, in evaluation mode (built once)."""

@@ -57,12 +57,26 @@ def export(src, fmt: str, path: str | os.PathLike, *, tolerance: float = TOLERAN
     """Export `src` (a Source, a run folder or a bundle) as `fmt` to `path`, check it against the live model,
     and return the result with its figure. ParityError when the export differs by more than `tolerance`
     (nothing is left on disk then); ExportError for anything else that goes wrong."""
+    from layerloom.core.export import preprocessing_export as pe
+
     fn = _exporter(fmt)
     if not isinstance(src, Source):
         src = open_source(src, checkpoint)
     path = os.path.abspath(os.fspath(path))
     if fmt != "python" and os.path.isdir(path):
         raise ExportError(f"{path}: is a folder; give the name of the {fmt} file to write")
+    bake = options.pop("bake_preprocessing", None)
+    if bake and fmt not in pe.BAKE_FORMATS:
+        raise ExportError(f"baking the preprocessing into the file works for {', '.join(pe.BAKE_FORMATS)}, not {fmt}")
+    if bake is None:
+        bake = fmt in pe.BAKE_FORMATS
+    baked = bool(bake) and pe.can_bake(src)
+    notes = []
+    if bake and not baked:
+        notes.append("the preprocessing was not baked in: " + (
+            "it is unknown (trained before Layerloom recorded it)" if src.preprocessing is None else
+            "token ids come from the tokenizer (see the vocabulary file)" if src.preprocessing.kind == "text" else
+            "the model has several inputs"))
     t0 = time.perf_counter()
     from layerloom.core.errors import CompileError
     from layerloom.core.export.parity import require
@@ -70,11 +84,19 @@ def export(src, fmt: str, path: str | os.PathLike, *, tolerance: float = TOLERAN
     with Staging(path) as staging:
         try:
             src.live_model()
-            staged = fn(src, path, staging, tolerance, **options)
+            target = pe.baked_source(src) if baked else src
+            staged = fn(target, path, staging, tolerance, **options)
         except CompileError as err:
             raise ExportError(str(err)) from None
         require(staged.difference, fmt, tolerance)
-        files = staging.commit(staged.moves)
+        main_final = next((f for f in staged.moves.values() if f.endswith(".py")), None) if fmt == "python" else \
+            next(iter(staged.moves.values()))
+        moves = dict(staged.moves)
+        if fmt != "bundle":
+            moves.update(pe.write_sidecars(src, fmt, main_final, staging, baked))
+        files = staging.commit(moves)
     main = next((f for f in files if f.endswith(".py")), files[0]) if fmt == "python" else files[0]
-    return ExportResult(fmt, main, files, staged.difference, tolerance, staged.checks, staged.dynamic, staged.notes,
-                        time.perf_counter() - t0)
+    if baked:
+        notes.append(f"preprocessing baked in: the file takes {src.preprocessing.raw_input_words()}")
+    return ExportResult(fmt, main, files, staged.difference, tolerance, staged.checks, staged.dynamic,
+                        staged.notes + notes, time.perf_counter() - t0, baked=baked)

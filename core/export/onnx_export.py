@@ -22,7 +22,6 @@ def export_onnx(source: Source, path: str, staging, tolerance: float) -> Staged:
         max_difference,
         output_free_dims,
         run_model,
-        sample_inputs,
         sequence_checks,
     )
 
@@ -44,11 +43,17 @@ def export_onnx(source: Source, path: str, staging, tolerance: float) -> Staged:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, sample_inputs(graph, TRACE_BATCH, seed=7), staging.file(staged), dynamo=False,
+            torch.onnx.export(model, source.sample_inputs(TRACE_BATCH, seed=7), staging.file(staged), dynamo=False,
                               input_names=in_names, output_names=out_names, dynamic_axes=axes, opset_version=OPSET,
                               do_constant_folding=True)
     except Exception as err:
         raise ExportError(f"the ONNX exporter failed: {type(err).__name__}: {err}") from None
+    from layerloom.core.export.preprocessing_export import BakedSource, add_onnx_metadata
+
+    try:
+        add_onnx_metadata(staging.file(staged), source, isinstance(source, BakedSource))
+    except Exception as err:
+        raise ExportError(f"the preprocessing facts could not be added to the ONNX file: {err}") from None
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.log_severity_level = 3
@@ -60,7 +65,7 @@ def export_onnx(source: Source, path: str, staging, tolerance: float) -> Staged:
     diff = 0.0
     checks = []
     for sizes in [{}, *sequence_checks(graph, free)]:
-        inputs = sample_inputs(graph, sizes=sizes)
+        inputs = source.sample_inputs(sizes=sizes)
         feed = {name: x.numpy() for name, x in zip(in_names, inputs)}
         try:
             got = session.run(out_names, feed)

@@ -14,7 +14,8 @@ import textwrap
 
 from layerloom.core.export.base import ExportError, Source, Staged
 
-SHADOWED = frozenset({"torch", "nn", "os", "json", "self", "model", "load_model", "load_safetensors"})
+SHADOWED = frozenset({"torch", "nn", "os", "json", "re", "F", "self", "model", "load_model", "load_safetensors",
+                      "preprocess", "predict", "prepare", "tokenize"})
 
 _LOADER = '''
 _DTYPES = {
@@ -288,7 +289,11 @@ def generate_source(source: Source, weights_name: str = "model.safetensors") -> 
         "            return model.eval()",
         "    model.load_state_dict(load_safetensors(weights_path))",
         "    return model.eval()",
-        "",
+    ]
+    from layerloom.core.export.preprocessing_export import python_lines
+
+    lines += python_lines(source)
+    lines += [
         "",
         'if __name__ == "__main__":',
         "    model = load_model()",
@@ -341,7 +346,11 @@ def export_python(source: Source, path: str, staging, tolerance: float, *, isola
     with open(staging.file("model.py"), "w", encoding="utf-8") as f:
         f.write(text)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in source.state.items()}
-    save_file(state, staging.file("model.safetensors"), metadata={"format": "pt", "producer": "layerloom"})
+    import json
+
+    meta = {"format": "pt", "producer": "layerloom",
+            "layerloom_project": json.dumps(source.project.to_dict(), separators=(",", ":"))}
+    save_file(state, staging.file("model.safetensors"), metadata=meta)
     inputs = sample_inputs(source.graph)
     live = run_model(source.live_model(), inputs)
     if isolated:
@@ -356,5 +365,47 @@ def export_python(source: Source, path: str, staging, tolerance: float, *, isola
         got = run_model(module.load_model(staging.file("model.safetensors")), inputs)
         where = "in this process"
     diff = max_difference(live, got, "the generated model.py")
-    return Staged({"model.py": py_final, "model.safetensors": weights_final}, diff,
-                  [f"ran model.py {where} on a batch of 3"])
+    checks = [f"ran model.py {where} on a batch of 3"]
+    if source.preprocessing is not None:
+        diff = max(diff, _check_preprocess(source, staging))
+        checks.append("model.py's preprocess() gives Layerloom's inputs on raw samples")
+    return Staged({"model.py": py_final, "model.safetensors": weights_final}, diff, checks)
+
+
+def _raw_samples(pre):
+    """A few raw samples of the kind the model was trained on (uint8 images of another size, rows, texts)."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    f = pre.facts
+    if pre.kind == "image":
+        c, h, w = f["image"]["channels"], f["image"]["height"], f["image"]["width"]
+        return rng.integers(0, 256, (2, h + 3, w + 5, 3 if c == 3 else 1), dtype=np.uint8).squeeze(-1) \
+            if c == 1 else rng.integers(0, 256, (2, h + 3, w + 5, 3), dtype=np.uint8)
+    if pre.kind == "text":
+        vocab = pre.vocabulary or ["<pad>", "<unk>"]
+        words = [vocab[int(i)] for i in rng.integers(2, max(3, len(vocab)), 12)] if len(vocab) > 2 else []
+        return [" ".join(words) + " unheard-of-word", ""]
+    if pre.kind == "series":
+        return rng.normal(size=f["series"]["window"] + 4)
+    return rng.normal(size=(2, *f["input_shape"])).astype(np.float32)
+
+
+def _check_preprocess(source: Source, staging) -> float:
+    """The largest difference between model.py's preprocess() and Layerloom's on raw samples."""
+    import importlib.util
+    import json
+
+    pre = source.preprocessing
+    if pre.vocabulary:  # model.py reads it beside itself (write_sidecars writes the same file again)
+        with open(staging.file("vocabulary.json"), "w", encoding="utf-8") as f:
+            json.dump(pre.vocabulary, f)
+    spec = importlib.util.spec_from_file_location("layerloom_exported_preprocess", staging.file("model.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    raw = _raw_samples(pre)
+    expected, got = pre.prepare(raw), module.preprocess(raw)
+    if expected.dtype != got.dtype or expected.shape != got.shape:
+        raise ExportError(f"model.py's preprocess() gives {got.dtype} {tuple(got.shape)}; Layerloom gives "
+                          f"{expected.dtype} {tuple(expected.shape)}")
+    return float((expected.double() - got.double()).abs().max()) if expected.numel() else 0.0

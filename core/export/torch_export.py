@@ -28,7 +28,6 @@ def export_torch_export(source: Source, path: str, staging, tolerance: float) ->
         free_sequence_dims,
         max_difference,
         run_model,
-        sample_inputs,
         sequence_checks,
     )
 
@@ -40,7 +39,7 @@ def export_torch_export(source: Source, path: str, staging, tolerance: float) ->
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            program = torch.export.export(model, sample_inputs(graph, TRACE_BATCH, seed=7), dynamic_shapes=dynamic,
+            program = torch.export.export(model, source.sample_inputs(TRACE_BATCH, seed=7), dynamic_shapes=dynamic,
                                           strict=False)
             staged = "model.pt2"
             torch.export.save(program, staging.file(staged))
@@ -53,7 +52,7 @@ def export_torch_export(source: Source, path: str, staging, tolerance: float) ->
     diff = 0.0
     checks = []
     for sizes in [{}, *sequence_checks(graph, free)]:
-        inputs = sample_inputs(graph, batch=3 if batch_free else TRACE_BATCH, sizes=sizes)
+        inputs = source.sample_inputs(3 if batch_free else TRACE_BATCH, sizes=sizes)
         diff = max(diff, max_difference(run_model(model, inputs), run_model(loaded, inputs), "the exported program"))
         checks.append(f"the reloaded program on a batch of {inputs[0].shape[0]}"
                       + (f" at sequence length {next(iter(sizes.values()))}" if sizes else ""))

@@ -18,7 +18,6 @@ def export_torchscript(source: Source, path: str, staging, tolerance: float, *, 
         max_difference,
         run_isolated,
         run_model,
-        sample_inputs,
         sequence_checks,
     )
 
@@ -30,7 +29,7 @@ def export_torchscript(source: Source, path: str, staging, tolerance: float, *, 
             scripted, how = torch.jit.script(model), "torch.jit.script"
         except Exception:
             try:
-                scripted = torch.jit.trace(model, sample_inputs(graph, TRACE_BATCH, seed=7), check_trace=False)
+                scripted = torch.jit.trace(model, source.sample_inputs(TRACE_BATCH, seed=7), check_trace=False)
                 how = "torch.jit.trace (the model could not be scripted)"
             except Exception as err:
                 raise ExportError(f"TorchScript cannot compile this model: {type(err).__name__}: {err}") from None
@@ -38,7 +37,7 @@ def export_torchscript(source: Source, path: str, staging, tolerance: float, *, 
         torch.jit.save(scripted, staging.file(staged))
     # a traced model may have kept the sequence length it was traced with: only the batch is claimed free
     free = free_sequence_dims(graph, model) if how == "torch.jit.script" else {}
-    batches = [sample_inputs(graph, sizes=sizes) for sizes in [{}, *sequence_checks(graph, free)]]
+    batches = [source.sample_inputs(sizes=sizes) for sizes in [{}, *sequence_checks(graph, free)]]
     if isolated:
         outputs = run_isolated("torchscript", staging.file(staged), batches)
         where = "in a fresh Python without Layerloom"
