@@ -42,7 +42,9 @@ def prepare(data, facts, vocabulary=None):
 # --- images ------------------------------------------------------------------------------------------
 
 
-def _as_float_tensor(x):
+def _as_float_tensor(x, white):
+    """Pixels as 0–1 floats: uint8 ÷ 255; floats up to 1 as they are; larger floats ÷ the training data's
+    value of white when they fit under it (16 for the built-in 8×8 digits), else ÷ 255."""
     t = x if isinstance(x, torch.Tensor) else torch.tensor(x)
     if t.dtype == torch.uint8:
         return t.to(torch.float32) / 255.0
@@ -50,17 +52,19 @@ def _as_float_tensor(x):
         return t.to(torch.float32)
     t = t.to(torch.float32)
     top = float(t.abs().max()) if t.numel() else 0.0
-    return t / 255.0 if top > 1.0 else t  # floats above 1 are 0–255 pixel values
+    if top <= 1.0:
+        return t
+    return t / (white if white > 1.0 and top <= white else 255.0)
 
 
 def _channels_first(t, channels):
-    """One image (H×W, H×W×C or C×H×W) as C×H×W."""
+    """One image (H×W, H×W×C or C×H×W) as C×H×W: a last dimension of at most 4 after a larger first one
+    is taken as channels."""
     if t.dim() == 2:
         return t.unsqueeze(0)
     if t.dim() != 3:
         raise PreprocessError(f"an image must have 2 or 3 dimensions (H×W, H×W×C or C×H×W); got {tuple(t.shape)}")
-    first, last = t.shape[0] in (1, 3, 4), t.shape[-1] in (1, 3, 4)
-    if last and (not first or (t.shape[-1] == channels and t.shape[0] != channels)):
+    if t.shape[-1] <= 4 < t.shape[0] or (t.shape[-1] == channels and t.shape[0] != channels):
         return t.permute(2, 0, 1)
     return t
 
@@ -82,8 +86,8 @@ def _match_channels(t, channels):
 
 
 def _is_gray_batch(t, channels):
-    """A 3-D array is N gray H×W images unless it is one image (H×W×1/3/4, or C×H×W for a colour model)."""
-    if t.shape[-1] in (1, 3, 4):
+    """A 3-D array is N gray H×W images unless it is one image (H×W×C with C ≤ 4, or C×H×W for a colour model)."""
+    if t.shape[-1] <= 4:
         return False
     return not (channels != 1 and t.shape[0] in (channels, 3, 4))
 
@@ -91,16 +95,19 @@ def _is_gray_batch(t, channels):
 def _one_image(x, facts):
     img = facts["image"]
     channels, size = int(img["channels"]), (int(img["height"]), int(img["width"]))
-    t = _channels_first(_as_float_tensor(x), channels)
+    is_uint8 = (x.dtype == torch.uint8) if isinstance(x, torch.Tensor) else str(getattr(x, "dtype", "")) == "uint8"
+    t = _channels_first(_as_float_tensor(x, float(img.get("scale", 255.0))), channels)
     t = _match_channels(t, channels).unsqueeze(0)
     if tuple(t.shape[-2:]) != size:
         t = F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(0.0, 1.0)
+        if is_uint8:  # as training resized 8-bit images: back to whole grey levels
+            t = (t * 255.0).round_() / 255.0
     return t
 
 
 def prepare_images(images, facts):
     """Images of any size as N×C×H×W float32 normalized as in training (or N×C·H·W when the model takes
-    them flattened): uint8 pixels are divided by 255, floats are taken as 0–1 (above 1: as 0–255),
+    them flattened): uint8 pixels are divided by 255, floats are taken as 0–1 (see `_as_float_tensor`),
     resized (bilinear, antialiased), colour converted to the model's channel count."""
     img = facts["image"]
     if isinstance(images, (list, tuple)):

@@ -1,4 +1,4 @@
-"""`layerloom predict MODEL INPUT… [--text "…"] [--top K] [--json]`
+"""`layerloom predict MODEL INPUT… [--text "…"] [--top K] [--checkpoint best|last] [--json]`
 
     MODEL: a .layerloom bundle, a run folder, an export folder or an ONNX file.
     INPUT: image files or folders of them, .npz/.npy arrays, CSV rows, text files (a text a line),
@@ -22,6 +22,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="image files or folders, .npz/.npy arrays, CSV rows, text files (a text a line), "
                         "a series CSV")
     p.add_argument("--text", action="append", default=[], metavar="TEXT", help="a text to classify (repeatable)")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                   help="from a run folder: the best epoch's weights (default) or the last ones")
     p.add_argument("--top", type=int, default=3, metavar="K", help="how many classes to show per input (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON object with every prediction")
 
@@ -35,7 +37,7 @@ def run_predict(args: argparse.Namespace) -> int:
         from layerloom.core.cli import UsageError
 
         raise UsageError("--top must be 1 or more")
-    model = open_model(args.model)
+    model = open_model(args.model, args.checkpoint)
     names, raw = read_inputs(list(args.inputs), model.preprocessing, args.text)
     results = model.predict(raw, names, top=args.top)
     if args.json:

@@ -168,7 +168,7 @@ def _csv_rows(path: str) -> tuple[list[str] | None, list[list[str]], list[int]]:
     if not rows:
         raise PredictError(f"{path}: holds no rows")
     header = None
-    if any(_number(c) is None for c in rows[0][1]):
+    if all(_number(c) is None for c in rows[0][1]):  # a header: no cell of it is a number
         header = [c.strip() for c in rows[0][1]]
         rows = rows[1:]
     return header, [r for _, r in rows], [i for i, _ in rows]

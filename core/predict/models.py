@@ -146,15 +146,16 @@ class OnnxModel(TrainedModel):
 # --- opening ------------------------------------------------------------------------------------------
 
 
-def open_model(path: str | os.PathLike) -> TrainedModel:
+def open_model(path: str | os.PathLike, checkpoint: str = "best") -> TrainedModel:
     """A bundle, a run folder, an export folder or an ONNX file as a TrainedModel; PredictError says why
-    not (and what is missing: the preprocessing facts, a text model's vocabulary)."""
+    not (and what is missing: the preprocessing facts, a text model's vocabulary). From a run folder the
+    weights are those of `checkpoint` ("best" or "last")."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise PredictError(f"{path}: does not exist; give a .layerloom bundle, a run folder or an export folder")
     if os.path.isdir(path):
         if os.path.isfile(os.path.join(path, "project.json")):
-            return _from_source(path)
+            return _from_source(path, checkpoint)
         return _from_export_folder(path)
     from layerloom.core.export.bundle import is_bundle
 
@@ -168,11 +169,11 @@ def open_model(path: str | os.PathLike) -> TrainedModel:
                        "an ONNX file or an export folder")
 
 
-def _from_source(path: str) -> TrainedModel:
+def _from_source(path: str, checkpoint: str = "best") -> TrainedModel:
     from layerloom.core.export.base import ExportError, open_source
 
     try:
-        source = open_source(path, "best")
+        source = open_source(path, checkpoint)
     except ExportError as err:
         raise PredictError(str(err)) from None
     if source.preprocessing is None:
