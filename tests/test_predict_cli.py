@@ -32,7 +32,7 @@ def _train(tmp_path, capsys, graph, data, name="net", epochs=2, options=None, lr
     project.meta["name"] = name
     file = tmp_path / f"{name}.json"
     save_project(project, file)
-    code, out, err = _run(capsys, "train", file, "--epochs", epochs, "--out", tmp_path / "runs")
+    code, _, err = _run(capsys, "train", file, "--epochs", epochs, "--out", tmp_path / "runs")
     assert code == 0, err
     (run,) = (tmp_path / "runs").iterdir()
     return run
@@ -134,7 +134,7 @@ def test_table_rows_by_column_name(tmp_path, capsys):
 
 
 def test_bad_inputs_get_plain_messages(tmp_path, capsys, digits_run):
-    run, x, _ = digits_run
+    run, _, _ = digits_run
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     code, _, err = _run(capsys, "predict", run, broken)

@@ -13,8 +13,8 @@ from data_fixtures import series_csv, tabular_csv, text_tsv
 from layerloom.core.data import load_data
 from layerloom.core.data.prepare import split_indices
 from layerloom.core.data.preprocessing import (
-    Preprocessing,
     PreprocessError,
+    Preprocessing,
     PreprocessingError,
     from_settings,
 )
