@@ -167,3 +167,16 @@ def test_models_from_before_preprocessing_was_recorded(tmp_path, capsys):
     shutil.copytree(GOLDEN / "tiny_digits_python", copy)
     code, _, err = _run(capsys, "predict", copy, tmp_path / "d.npz")
     assert code == 1 and "does not carry its network" in err
+
+
+def test_a_run_records_the_data_given_on_the_command_line(tmp_path, capsys):
+    data = tabular_csv(tmp_path / "t.csv", n=30)
+    project = Project(image_classifier((3,), classes=3))  # its own data: the built-in digits
+    save_project(project, tmp_path / "p.json")
+    code, _, err = _run(capsys, "train", tmp_path / "p.json", "--data", data, "--epochs", 1, "--out", tmp_path / "runs")
+    assert code == 0, err
+    (run,) = (tmp_path / "runs").iterdir()
+    recorded = json.loads((run / "project.json").read_text())["data"]
+    assert recorded == {"source": str(data), "options": {}}
+    assert json.loads((run / "settings.json").read_text())["data"]["source"] == str(data)
+    assert json.loads((run / "preprocessing.json").read_text())["features"]["names"] == ["a", "b", "c"]
