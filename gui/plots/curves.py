@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
 from layerloom.core.training.events import EpochEnd, RunStarted, Steps
+from layerloom.core.training.metric_text import metric_value
 from layerloom.gui.plots.common import (
     EMA,
     GrowingArray,
@@ -355,7 +356,7 @@ class CurvesView(PlotView):
             for k in ("val_accuracy", "val_mae", "val_r2"):
                 if k in rec:
                     v = rec[k]
-                    text = f"{v * 100:.2f} %" if k in PERCENT else fmt(v)
+                    text = metric_value(k, v) if k in PERCENT else fmt(v)
                     parts.append(_dot("accuracy") + _nb(f"{METRIC_TITLES[k].replace('validation ', 'val ')} {text}"))
         self.readout.setText(" \u00a0 ".join(parts))  # lines break between the parts only
 
