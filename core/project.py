@@ -132,6 +132,12 @@ class Project:
         return cls.from_dict(parse_json(text, path), path)
 
 
+def blank_project(name: str = "Untitled") -> Project:
+    """A new project with no blocks (File → New, "Empty canvas"). Its data fits the first block one adds,
+    an Input of the default shape 1×28×28: the digits resized to 28×28, as in the LeNet-5 template."""
+    return Project(data=DataSettings("digits", {"resize": [28, 28]}), meta={"name": name})
+
+
 def _check_meta(meta: Any, problems: list[str]) -> None:
     if not isinstance(meta, dict):
         problems.append("meta must be an object (with 'name' and 'description')")

@@ -48,9 +48,9 @@ class Document(QObject):
         # While set (to a reason in plain words, e.g. during training), `do` refuses every edit but moves.
         self.locked: str | None = None
         if project is None:
-            from layerloom.core.project import Project
+            from layerloom.core.project import blank_project
 
-            project = Project(Graph())
+            project = blank_project()
         self.set_project(project, None)
 
     # --- the project ------------------------------------------------------------------------------

@@ -311,11 +311,11 @@ class TemplateGallery(QDialog):
 
     def project(self):
         """A fresh copy of the chosen template as a new Project (an empty one for "Empty canvas")."""
-        from layerloom.core.project import Project
+        from layerloom.core.project import blank_project
 
         name = self.selected_name()
         if not name:
-            return Project(meta={"name": "Untitled"})
+            return blank_project()
         from layerloom.resources import load_template
 
         return load_template(name)

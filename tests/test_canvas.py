@@ -123,6 +123,46 @@ def test_scene_mirrors_graph_with_shapes_counts_and_key_params(qtbot):
     assert view.node_item(g.find("image")).color == category_color("Inputs")
 
 
+def test_wire_labels_are_drawn_whole_between_blocks_close_together(qtbot):
+    from PySide6.QtGui import QFontMetricsF
+
+    from layerloom.gui.canvas.items import PORT_CLEARANCE
+    from layerloom.gui.canvas.style import Fonts
+
+    view = make_view(qtbot, lenet())
+    g = view.document.graph
+    conv, relu = g.find("conv2d_2"), g.find("relu_2")
+    edge = view.canvas_scene.edges[next(e for e in g.edges if e.src == conv)]
+    fm = QFontMetricsF(Fonts.label)
+
+    def text_width(item):
+        return max(fm.horizontalAdvance(item.label), fm.boundingRect(item.label).width()) * item.label_scale
+
+    def assert_whole(item):
+        rect = item.label_rect()
+        assert rect.width() > text_width(item)  # the pill holds the whole text
+        assert item.boundingRect().contains(rect)  # and Qt repaints all of it
+        centre = rect.center().x()
+        left = item.src.x() + NODE_W + PORT_CLEARANCE - 0.01
+        right = item.dst.x() - PORT_CLEARANCE + 0.01
+        assert left <= centre - text_width(item) / 2 and centre + text_width(item) / 2 <= right  # not under the ports
+
+    assert edge.label == "16×10×10"
+    for item in view.canvas_scene.edges.values():
+        if item.label and item.src.y() == item.dst.y() and item.dst.x() > item.src.x():
+            assert_whole(item)  # side by side in the template's layout
+    assert edge.label_scale == 1.0
+    # the user drags relu_2 close to conv2d_2 (50 px between the cards): the label shrinks to fit
+    grip = view.node_item(relu).mapToScene(QPointF(NODE_W / 2, HEADER_H / 2))
+    gap = view.node_item(relu).x() - view.node_item(conv).x() - NODE_W
+    drag(qtbot, view, grip, grip - QPointF(gap - 50, 0))
+    assert view.node_item(relu).x() - view.node_item(conv).x() - NODE_W == pytest.approx(50)
+    assert_whole(edge)
+    assert edge.label_scale < 1.0
+    view.document.undo_stack.undo()
+    assert edge.label_scale == 1.0
+
+
 def test_items_update_from_reports_without_rebuilding(qtbot):
     view = make_view(qtbot, lenet())
     g = view.document.graph

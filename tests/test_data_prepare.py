@@ -206,6 +206,26 @@ def test_preview_of_each_kind():
         preview(load_data("iris"), 4, "test")
 
 
+def test_token_summary_says_how_texts_became_ids():
+    from layerloom.core.data.preview import token_summary
+
+    words = load_data("synthetic_text", {"n": 40, "seq_len": 12, "padding": "post"})
+    ids = words.train.inputs[0][0].numpy()
+    lines = token_summary(words.info, ids, count=3)
+    vocab = words.info.vocabulary
+    kept = [int(i) for i in ids if i != 0]
+    assert lines[0] == "Tokenizer: word (words and punctuation marks), lower-cased"
+    assert lines[1].startswith(f"Vocabulary: {len(vocab)} tokens (id 0 = padding, 1 = ")
+    assert lines[2] == "Sequence length: 12 tokens; shorter texts are padded after the text, longer ones cut"
+    assert lines[-2] == f"Its first tokens: {vocab[kept[0]]} · {vocab[kept[1]]} · {vocab[kept[2]]} …"
+    assert lines[-1] == f"Their ids: {kept[0]} {kept[1]} {kept[2]} …"
+    chars = load_data("synthetic_text", {"n": 40, "tokenizer": "char", "lowercase": False})
+    lines = token_summary(chars.info, chars.train.inputs[0][0].numpy())
+    assert "Tokenizer: char (characters), case kept" in lines and "␣" in lines[-2]  # a space, made visible
+    assert len(token_summary(words.info)) == 3  # without a sample: the settings only
+    assert token_summary(load_data("digits").info, None) == []
+
+
 def test_separate_validation_text_series_and_images(tmp_path):
     from data_fixtures import series_csv, text_tsv, write_image_folder
 

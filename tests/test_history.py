@@ -46,7 +46,7 @@ def test_list_runs_of_a_project_newest_first(runs_root):
     assert newest.best == pytest.approx(0.9) and newest.best_epoch == 1
     assert oldest.best == pytest.approx(0.8) and oldest.best_epoch == 1
     assert newest.settings_text == "adam · lr 0.01 · batch 32 · 2 epochs"
-    assert "90.00 %" in newest.best_text
+    assert newest.best_text == "val accuracy 90.0 %"  # as the training panel and the status bar write it
     assert len(list_runs(runs_root)) == 3
     assert list_runs(os.path.join(runs_root, "missing")) == []
 
@@ -66,6 +66,18 @@ def test_settings_summary_options():
     assert text == "sgd · lr 0.1 · cosine · decay 0.0001 · clip 1"
 
 
+def test_metric_text_writes_accuracies_as_percentages_and_losses_as_plain_numbers():
+    from layerloom.core.training.metric_text import metric_text, metric_value
+
+    assert metric_text("val_accuracy", 0.9106) == "val accuracy 91.1 %"
+    assert metric_text("train_accuracy", 1.0) == "train accuracy 100.0 %"
+    assert metric_text("val_loss", 0.05169) == "val loss 0.0517"
+    assert metric_value("train_loss", 2.302585) == "2.3026"
+    assert metric_value("val_loss", 0.000293) == "0.000293"  # not 0.0003, nor 2.93e-04
+    assert metric_value("val_mae", 123456.0) == "1.235e+05"
+    assert metric_value("val_accuracy", None) == "–" and metric_text("val_loss", None) == "–"
+
+
 def test_run_history_view_lists_and_overlays_two_runs(qtbot, runs_root, tmp_path):
     pytest.importorskip("pytestqt")
     from layerloom.core.training.events import Finished
@@ -78,7 +90,7 @@ def test_run_history_view_lists_and_overlays_two_runs(qtbot, runs_root, tmp_path
     view.set_runs_root(runs_root, "lenet5")
     assert view.table.topLevelItemCount() == 2
     first = view.table.topLevelItem(0)
-    assert first.text(0) == "lenet5-20240102-090000" and "90.00 %" in first.text(4) and first.text(2) == "2/2"
+    assert first.text(0) == "lenet5-20240102-090000" and "90.0 %" in first.text(4) and first.text(2) == "2/2"
     assert not view.open_button.isEnabled()
     paths = [r.path for r in view.runs]
     view.table.topLevelItem(0).setSelected(True)

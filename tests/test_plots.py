@@ -73,6 +73,57 @@ def test_ema_matches_reference_and_is_incremental():
         assert np.allclose(ema(long, w), _ema_reference(long, w), rtol=1e-9, atol=1e-9)
 
 
+def _small_loss_events(scale=1e-3):
+    """The demo run with losses a thousand times smaller (a well-trained model's losses)."""
+    import dataclasses
+
+    out = []
+    for e in demo.run_events(epochs=3, steps_per_epoch=50):
+        if isinstance(e, Steps):
+            e = dataclasses.replace(e, loss=e.loss * scale)
+        elif isinstance(e, EpochEnd):
+            e = dataclasses.replace(e, train_loss=e.train_loss * scale, val_loss=e.val_loss * scale)
+        out.append(e)
+    return out
+
+
+def test_curve_axes_show_plain_values_without_a_scale_factor(qtbot):
+    view = _view(qtbot, CurvesView)
+    for e in _small_loss_events():
+        view.on_event(e)
+    view.refresh()
+    box = view.loss_plot.getViewBox()
+    qtbot.waitUntil(lambda: box.viewRange()[1][1] < 0.01, timeout=3000)  # auto-range applies at a paint
+    axis = view.loss_plot.getAxis("left")
+    assert "loss" in axis.labelString() and "x0.001" not in axis.labelString()
+    for plot in (view.metric_plot, view.lr_plot):
+        assert "(x" not in plot.getAxis("left").labelString()
+    assert axis.autoSIPrefixScale == 1.0  # the ticks read 0.001, 0.002…, as the readout does
+
+
+def test_legends_sit_above_the_plots_not_over_the_curves(qtbot):
+    view = _view(qtbot, CurvesView)
+    for e in demo.run_events(epochs=3, steps_per_epoch=50):
+        view.on_event(e)
+    view.refresh()
+    pairs = list(zip(view._legends, (view.loss_plot, view.metric_plot), strict=True))
+
+    def laid_out():
+        return all(not legend.sceneBoundingRect().intersects(plot.getViewBox().sceneBoundingRect())
+                   for legend, plot in pairs)
+
+    qtbot.waitUntil(laid_out, timeout=3000)
+    names = [label.text for _sample, label in view._legends[0].items]
+    assert names == ["loss (each step)", "loss (smoothed)", "validation loss", "training loss (epoch mean)"]
+    assert [label.text for _s, label in view._legends[1].items] == ["validation accuracy", "training accuracy (epoch)"]
+    for legend, plot in pairs:
+        assert legend.sceneBoundingRect().bottom() <= plot.getViewBox().sceneBoundingRect().top()
+    assert view._legends[0].columnCount == 4  # one line in a wide view
+    view.resize(380, 480)  # a narrow dock: the entries wrap and stay inside the view
+    qtbot.waitUntil(lambda: view._legends[0].columnCount < 4 and laid_out(), timeout=3000)
+    assert view._legends[0].sceneBoundingRect().right() <= view.graphics.width()
+
+
 def test_a_constant_learning_rate_sits_mid_axis_and_a_changing_one_is_followed(qtbot):
     view = _view(qtbot, CurvesView)
     events = demo.run_events(epochs=5, steps_per_epoch=20)  # lr 1e-3 for three epochs, then 5e-4

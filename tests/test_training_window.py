@@ -146,6 +146,18 @@ def test_one_epoch_through_the_window_feeds_the_views(qtbot, window, tmp_path):
     assert w.recorder.resets == 2
 
 
+def test_the_status_bar_writes_results_as_the_training_panel_does(qtbot, window):
+    w = window
+    w.document.project.training.early_stopping_metric = "val_accuracy"  # the run's best is an accuracy
+    qtbot.mouseClick(w.training_panel.start_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, w)
+    last = w.training.last
+    assert last.kind == "finished" and last.metric == "val_accuracy", getattr(last, "message", last)
+    best, final = last.best, last.final["val_accuracy"]
+    assert f"best val accuracy {best * 100:.1f} %" in w.statusBar().currentMessage()  # not "best val accuracy 0.9106"
+    assert f"val accuracy {final * 100:.1f} %" in w.training_panel.status.text()
+
+
 def test_pause_resume_stop_and_live_predictions(qtbot, window):
     w = window
     w.document.project.training.epochs = 50

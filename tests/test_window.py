@@ -445,6 +445,26 @@ def test_template_gallery_offers_every_template_with_a_preview(window, qtbot, mo
     assert not window.isWindowModified()
 
 
+def test_a_new_empty_project_has_data_that_fits_its_first_input(window, qtbot, monkeypatch):
+    from layerloom.core.data import check_against_graph, load_data
+    from layerloom.gui.template_gallery import EMPTY, TemplateGallery
+
+    def choose_empty(self):
+        self.select(EMPTY)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(TemplateGallery, "exec", choose_empty)
+    window.commands["new"].trigger()  # File → New, "Empty canvas"
+    assert len(window.document.graph) == 0
+    nid = window.add_block("Input")  # as a double-click in the palette adds it, with its default shape
+    assert window.document.graph.node(nid).params["shape"] == [1, 28, 28]
+    data = window.document.project.data
+    bundle = load_data(data.source, data.options)
+    problems = check_against_graph(bundle.info, window.document.graph)
+    assert not [p for p in problems if "Input" in p], problems  # no shape mismatch (only "no Output block" yet)
+    assert window.document.project.name == "Untitled"
+
+
 def test_block_reference_is_searchable(window):
     window.show_block_reference("LSTM")
     ref = window._reference

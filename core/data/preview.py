@@ -98,3 +98,37 @@ def preview(bundle: DataBundle, n: int = 16, split: str = "train") -> Preview:
         labels = [float(v[0]) if v.size == 1 else v.tolist() for v in values]
     return Preview(samples=samples, labels=labels, class_counts=counts, sample_shapes=list(info.input_shapes),
                    kind=info.kind, task=info.task, split=split, size=len(part), texts=texts, notes=list(info.notes))
+
+
+def _shown_token(token: str, tokenizer: str) -> str:
+    if tokenizer == "char":
+        return {" ": "␣", "\t": "⇥", "\n": "↵"}.get(token, token)
+    return token
+
+
+def token_summary(info, ids=None, count: int = 8) -> list[str]:
+    """How texts became token ids, in plain words (text data only; [] otherwise): the tokenizer, the
+    vocabulary, the sequence length and padding, and — given one sample's `ids` — its text, its first
+    `count` tokens and their ids."""
+    norm = info.normalization or {}
+    if norm.get("kind") != "tokens":
+        return []
+    vocab = list(info.vocabulary or [])
+    tokenizer = norm.get("tokenizer", "word")
+    pad_id, unk_id = int(norm.get("pad_id", textlib.PAD_ID)), int(norm.get("unk_id", textlib.UNK_ID))
+    pieces = "words and punctuation marks" if tokenizer == "word" else "characters"
+    case = "lower-cased" if norm.get("lowercase", True) else "case kept"
+    side = "before" if norm.get("padding", "pre") == "pre" else "after"
+    lines = [f"Tokenizer: {tokenizer} ({pieces}), {case}",
+             f"Vocabulary: {len(vocab):,} tokens (id {pad_id} = padding, {unk_id} = a token not in the vocabulary)",
+             f"Sequence length: {norm.get('seq_len', '?')} tokens; shorter texts are padded {side} the text, longer "
+             "ones cut"]
+    if ids is not None:
+        kept = [int(i) for i in np.asarray(ids).reshape(-1) if int(i) != pad_id]
+        first, more = kept[:count], " …" if len(kept) > count else ""
+        tokens = [_shown_token(vocab[i] if 0 <= i < len(vocab) else textlib.UNK, tokenizer) for i in first]
+        text = textlib.decode(kept, vocab, tokenizer)
+        lines += [f"A sample: “{text[:80]}{'…' if len(text) > 80 else ''}”",
+                  f"Its first tokens: {' · '.join(tokens)}{more}",
+                  f"Their ids: {' '.join(str(i) for i in first)}{more}"]
+    return lines

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from layerloom.core.training.metric_text import metric_text
 from layerloom.core.training.run_folder import read_epochs, slug
 
 _STAMP = re.compile(r"-(\d{8}-\d{6})(?:-\d+)?$")
@@ -76,14 +77,6 @@ def settings_summary(training: dict) -> str:
     if training.get("grad_clip"):
         parts.append(f"clip {float(training['grad_clip']):g}")
     return " · ".join(parts)
-
-
-def metric_text(metric: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if metric.endswith("accuracy"):
-        return f"{metric.replace('_', ' ')} {value * 100:.2f} %"
-    return f"{metric.replace('_', ' ')} {value:.4g}"
 
 
 def _read_json(path: str) -> dict:

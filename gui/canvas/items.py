@@ -643,7 +643,21 @@ def wire_pieces(controls, length: float) -> list[tuple[QPainterPath, QRectF]]:
     return pieces
 
 
-_LABEL_W: dict[str, float] = {}
+_TEXT_W: dict[str, float] = {}
+LABEL_H = 15.0  # the shape label's pill, at full size
+LABEL_PAD = 10.0  # room around its text, both sides together
+LABEL_MIN_PAD = 4.0
+LABEL_MIN_SCALE = 0.6  # the smallest a label's text shrinks to fit between two blocks (6 px)
+PORT_CLEARANCE = PORT_R + 2.0  # a port's radius and outline: a label keeps off it
+
+
+def label_text_width(text: str) -> float:
+    """The width of a wire label's text in the label font: its advance or its ink, whichever is wider."""
+    w = _TEXT_W.get(text)
+    if w is None:
+        m = Fonts.metrics["label"]
+        w = _TEXT_W[text] = max(m.horizontalAdvance(text), m.boundingRect(text).width()) if text else 0.0
+    return w
 
 
 class EdgeItem(QGraphicsPathItem):
@@ -660,6 +674,7 @@ class EdgeItem(QGraphicsPathItem):
         self.slots = 1
         self.label = ""
         self._label_w = 0.0
+        self.label_scale = 1.0  # below 1 when the text is shrunk to fit between two blocks
         self._hover = False
         self._wire = QPainterPath()
         self._pieces: list[tuple[QPainterPath, QRectF]] = []
@@ -671,17 +686,7 @@ class EdgeItem(QGraphicsPathItem):
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
         self.label = src.output_label()
-        self._label_w = self._measure(self.label)
         self.update_path()
-
-    @staticmethod
-    def _measure(text: str) -> float:
-        if not text:
-            return 0.0
-        w = _LABEL_W.get(text)
-        if w is None:
-            w = _LABEL_W[text] = Fonts.metrics["label"].horizontalAdvance(text) + 10
-        return w
 
     def dispose(self) -> None:
         """Called when the wire leaves the scene."""
@@ -695,7 +700,7 @@ class EdgeItem(QGraphicsPathItem):
     def set_label(self, text: str) -> None:
         if text != self.label:
             self.label = text
-            self._label_w = self._measure(text)
+            self._fit_label()
             self._set_hit_path()
 
     def update_path(self) -> None:
@@ -708,7 +713,37 @@ class EdgeItem(QGraphicsPathItem):
         self._pieces = wire_pieces(controls, self._wire.length()) if abs(p2.x() - p1.x()) + abs(
             p2.y() - p1.y()) > PIECE else []
         self._mid = self._wire.pointAtPercent(0.5)
+        self._fit_label()
         self._set_hit_path()
+
+    def label_room(self) -> float:
+        """The width free for the label at the wire's middle: up to the ports of a block beside it (blocks
+        are drawn over wires, so a wider label would lose its ends under them); unlimited elsewhere."""
+        half = math.inf
+        x, y = self._mid.x(), self._mid.y()
+        for node in (self.src, self.dst):
+            top = node.y()
+            if not top - LABEL_H / 2 <= y <= top + node.height + LABEL_H / 2:
+                continue  # the block is above or below the label
+            left, right = node.x(), node.x() + NODE_W
+            if x <= left:
+                half = min(half, left - PORT_CLEARANCE - x)
+            elif x >= right:
+                half = min(half, x - right - PORT_CLEARANCE)
+        return 2 * max(half, 0.0)
+
+    def _fit_label(self) -> None:
+        """The label's width and text scale: the full pill where there is room, else less padding, else
+        smaller text (down to LABEL_MIN_SCALE) so that it is read whole between the blocks."""
+        text_w = label_text_width(self.label)
+        room = self.label_room()
+        if text_w + LABEL_PAD <= room:
+            self._label_w, self.label_scale = text_w + LABEL_PAD, 1.0
+        elif text_w + LABEL_MIN_PAD <= room:
+            self._label_w, self.label_scale = room, 1.0
+        else:
+            self.label_scale = max(LABEL_MIN_SCALE, (room - LABEL_MIN_PAD) / text_w) if text_w else 1.0
+            self._label_w = text_w * self.label_scale + LABEL_MIN_PAD
 
     def _set_hit_path(self) -> None:
         path = QPainterPath(self._wire)
@@ -717,7 +752,7 @@ class EdgeItem(QGraphicsPathItem):
         self.setPath(path)
 
     def label_rect(self) -> QRectF:
-        w, h = self._label_w, 15.0
+        w, h = self._label_w, LABEL_H * self.label_scale
         return QRectF(self._mid.x() - w / 2, self._mid.y() - h / 2, w, h)
 
     def tooltip(self) -> str:
@@ -768,10 +803,20 @@ class EdgeItem(QGraphicsPathItem):
             rect = self.label_rect()
             painter.setPen(QPen(color if active else theme.node_border, 1.0))
             painter.setBrush(theme.label_bg)
-            painter.drawRoundedRect(rect, 7.5, 7.5)
+            painter.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
             painter.setFont(Fonts.label)
             painter.setPen(theme.label_text)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
+            whole = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextDontClip  # never cut by the pill
+            s = self.label_scale
+            if s == 1.0:
+                painter.drawText(rect, whole, self.label)
+            else:
+                painter.save()
+                painter.translate(rect.center())
+                painter.scale(s, s)
+                painter.drawText(QRectF(-rect.width() / (2 * s), -LABEL_H / 2, rect.width() / s, LABEL_H), whole,
+                                 self.label)
+                painter.restore()
 
 
 class WireItem(QGraphicsPathItem):

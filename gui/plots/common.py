@@ -17,7 +17,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QToolButton, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QSizePolicy, QToolButton, QWidget
+
+LEGEND_TEXT_SIZE = "8pt"
 
 # Series colours: (dark palette, light palette). Chosen to read on both backgrounds.
 SERIES = {
@@ -71,6 +73,7 @@ def style_plot(plot: pg.PlotItem, *, title: str | None = None, left: str | None 
         axis.setPen(pg.mkPen(c["subtle"], width=1))
         axis.setTextPen(pg.mkPen(c["foreground"]))
         axis.setStyle(tickLength=-4)
+        axis.enableAutoSIPrefix(False)  # plain values: "0.0004", not "0.4" under "loss (x0.001)"
     if grid:
         plot.showGrid(x=True, y=True, alpha=0.16)
     fg = c["foreground"].name()
@@ -80,6 +83,39 @@ def style_plot(plot: pg.PlotItem, *, title: str | None = None, left: str | None 
         plot.setLabel("left", left, color=c["subtle"].name())
     if bottom is not None:
         plot.setLabel("bottom", bottom, color=c["subtle"].name())
+
+
+def legend_above(graphics: pg.GraphicsLayoutWidget, plot: pg.PlotItem, row: int, col: int = 0,
+                 indent: int = 0) -> pg.LegendItem:
+    """A legend in its own row of `graphics` (put `plot` in the row below), so it never hides the data.
+    Curves plotted on `plot` with a name join it, as with PlotItem.addLegend; `fit_legend` sets how many
+    entries share a line. `indent`: pixels left of the first entry (the plot's left axis width)."""
+    legend = pg.LegendItem(labelTextSize=LEGEND_TEXT_SIZE, colCount=8, frame=False, horSpacing=2)
+    legend.layout.setContentsMargins(indent, 0, 0, 0)
+    legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+    graphics.addItem(legend, row=row, col=col)
+    graphics.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
+    graphics.ci.layout.setRowStretchFactor(row, 0)
+    plot.legend = legend
+    return legend
+
+
+def style_legend(legend: pg.LegendItem) -> None:
+    """Entries in the palette's text colour (pyqtgraph's setLabelTextColor alone keeps the drawn texts)."""
+    legend.setLabelTextColor(plot_colors()["foreground"])
+    for _sample, label in legend.items:
+        label.setText(label.text)
+
+
+def fit_legend(legend: pg.LegendItem, width: float) -> None:
+    """As many entries on a line as fit in `width` pixels (a narrow view wraps the legend)."""
+    if not legend.items:
+        return
+    left = legend.layout.getContentsMargins()[0]
+    widest = max(sample.width() + label.width() + 2 * legend.layout.horizontalSpacing()
+                 for sample, label in legend.items)
+    columns = max(1, min(len(legend.items), int((width - left) // max(widest, 1.0))))
+    legend.setColumnCount(columns)
 
 
 def fast_curve(curve: pg.PlotDataItem) -> pg.PlotDataItem:

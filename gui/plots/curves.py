@@ -18,15 +18,19 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
 from layerloom.core.training.events import EpochEnd, RunStarted, Steps
+from layerloom.core.training.metric_text import metric_value
 from layerloom.gui.plots.common import (
     EMA,
     GrowingArray,
     PlotView,
     fast_curve,
+    fit_legend,
     fmt,
     graphics_widget,
+    legend_above,
     plot_colors,
     series_color,
+    style_legend,
     style_plot,
     write_csv,
 )
@@ -34,6 +38,7 @@ from layerloom.gui.plots.common import (
 METRIC_TITLES = {"val_accuracy": "validation accuracy", "train_accuracy": "training accuracy (epoch)",
                  "val_mae": "validation MAE", "val_r2": "validation R²"}
 PERCENT = ("val_accuracy", "train_accuracy")
+AXIS_WIDTH = 64  # the left axes of the three plots, so their data lines up
 
 
 class CurvesView(PlotView):
@@ -70,23 +75,24 @@ class CurvesView(PlotView):
         self.smooth_label.setObjectName("subtle")
 
         self.graphics = graphics_widget()
-        self.loss_plot = self.graphics.addPlot(row=0, col=0)
-        self.metric_plot = self.graphics.addPlot(row=1, col=0)
-        self.lr_plot = self.graphics.addPlot(row=2, col=0)
+        # rows: the loss legend, the loss plot, the metric legend, the metric plot, the lr plot; each legend
+        # sits above its plot, not over the curves
+        self.loss_plot = self.graphics.addPlot(row=1, col=0)
+        self.metric_plot = self.graphics.addPlot(row=3, col=0)
+        self.lr_plot = self.graphics.addPlot(row=4, col=0)
         lay = self.graphics.ci.layout
-        lay.setRowStretchFactor(0, 5)
-        lay.setRowStretchFactor(1, 3)
-        lay.setRowStretchFactor(2, 2)
+        lay.setRowStretchFactor(1, 5)
+        lay.setRowStretchFactor(3, 3)
+        lay.setRowStretchFactor(4, 2)
         for p in (self.metric_plot, self.lr_plot):
             p.setXLink(self.loss_plot)
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
-            p.getAxis("left").setWidth(64)
+            p.getAxis("left").setWidth(AXIS_WIDTH)
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
-        self.lr_plot.getAxis("left").enableAutoSIPrefix(False)
 
-        self._legends = [self.loss_plot.addLegend(offset=(-8, 6), labelTextSize="8pt"),
-                         self.metric_plot.addLegend(offset=(-8, -6), labelTextSize="8pt")]
+        self._legends = [legend_above(self.graphics, self.loss_plot, row=0, indent=AXIS_WIDTH),
+                         legend_above(self.graphics, self.metric_plot, row=2, indent=AXIS_WIDTH)]
         self.raw_curve = fast_curve(self.loss_plot.plot(name="loss (each step)"))
         # Step curves are drawn without antialiasing: a wide antialiased pen over thousands of (peak-
         # downsampled, zigzag) points costs Qt's raster engine 20-500 ms a frame; epoch curves keep it.
@@ -201,11 +207,7 @@ class CurvesView(PlotView):
         for line in self._cursors:
             line.setPen(pg.mkPen(c["subtle"], width=1, style=Qt.PenStyle.DashLine))
         for legend in self._legends:
-            legend.setLabelTextColor(c["foreground"])
-            bg = plot_colors()["background"]
-            bg.setAlpha(200)
-            legend.setBrush(pg.mkBrush(bg))
-            legend.setPen(pg.mkPen(c["grid"]))
+            style_legend(legend)
 
     def _restyle(self) -> None:
         self.graphics.setBackground(plot_colors()["background"])
@@ -278,10 +280,19 @@ class CurvesView(PlotView):
                 curve = self.metric_plot.plot(name=METRIC_TITLES[name], antialias=True)
                 self._style_metric(name, curve)
                 self.metric_curves[name] = curve
+                self._fit_legends()
             values = np.array([r.get(name, np.nan) for r in self.epochs], dtype=np.float64)
             ok = np.isfinite(values)
             curve.setData(ep_step[ok], values[ok] * (100.0 if name in PERCENT else 1.0))
         self._update_readout()
+
+    def _fit_legends(self) -> None:
+        for legend in self._legends:
+            fit_legend(legend, self.graphics.width())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_legends()
 
     def _set_log(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)
@@ -345,7 +356,7 @@ class CurvesView(PlotView):
             for k in ("val_accuracy", "val_mae", "val_r2"):
                 if k in rec:
                     v = rec[k]
-                    text = f"{v * 100:.2f} %" if k in PERCENT else fmt(v)
+                    text = metric_value(k, v) if k in PERCENT else fmt(v)
                     parts.append(_dot("accuracy") + _nb(f"{METRIC_TITLES[k].replace('validation ', 'val ')} {text}"))
         self.readout.setText(" \u00a0 ".join(parts))  # lines break between the parts only
 

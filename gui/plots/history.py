@@ -17,7 +17,18 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTree
 
 from layerloom.core.training.events import Failed, Finished, RunStarted
 from layerloom.core.training.history import RunCurves, RunSummary, list_runs, load_run
-from layerloom.gui.plots.common import PlotView, ema, graphics_widget, plot_colors, series_color, style_plot, write_csv
+from layerloom.gui.plots.common import (
+    PlotView,
+    ema,
+    fit_legend,
+    graphics_widget,
+    legend_above,
+    plot_colors,
+    series_color,
+    style_legend,
+    style_plot,
+    write_csv,
+)
 
 COLUMNS = ("Run", "Started", "Epochs", "Settings", "Best")
 
@@ -50,10 +61,10 @@ class RunHistoryView(PlotView):
         self.info = QLabel(self)
         self.info.setObjectName("subtle")
         self.graphics = graphics_widget()
-        self.loss_plot = self.graphics.addPlot(row=0, col=0)
-        self.metric_plot = self.graphics.addPlot(row=0, col=1)
-        self.loss_legend = self.loss_plot.addLegend(offset=(-8, 6), labelTextSize="8pt")
-        self.metric_legend = self.metric_plot.addLegend(offset=(-8, -6), labelTextSize="8pt")
+        self.loss_plot = self.graphics.addPlot(row=1, col=0)  # the legends above the plots, not over the curves
+        self.metric_plot = self.graphics.addPlot(row=1, col=1)
+        self.loss_legend = legend_above(self.graphics, self.loss_plot, row=0, col=0)
+        self.metric_legend = legend_above(self.graphics, self.metric_plot, row=0, col=1)
 
         head = QHBoxLayout()
         head.setContentsMargins(6, 2, 6, 0)
@@ -173,7 +184,7 @@ class RunHistoryView(PlotView):
         style_plot(self.loss_plot, left="loss", bottom="optimizer step")
         style_plot(self.metric_plot, left="metric", bottom="epoch")
         for legend in (self.loss_legend, self.metric_legend):
-            legend.setLabelTextColor(plot_colors()["foreground"])
+            style_legend(legend)
 
     def _curves(self, path: str) -> RunCurves:
         if path not in self.curves:
@@ -217,6 +228,16 @@ class RunHistoryView(PlotView):
         if metric:
             unit = " (%)" if metric.endswith("accuracy") else ""
             style_plot(self.metric_plot, left=metric.replace("_", " ") + unit, bottom="epoch")
+        self._fit_legends()
+
+    def _fit_legends(self) -> None:
+        half = self.graphics.width() / 2  # the two plots share the width
+        for legend in (self.loss_legend, self.metric_legend):
+            fit_legend(legend, half)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_legends()
 
     def export_widget(self):
         return self.graphics

@@ -27,6 +27,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from layerloom.core.training.metric_text import metric_text
 from layerloom.gui.gc_guard import guard_thread
 from layerloom.gui.training.worker import TrainWorker, data_key
 
@@ -323,9 +324,7 @@ class TrainingController(QObject):
         if last.kind == "failed":
             self.message.emit(f"Training failed: {last.message}")
         else:
-            best = ""
-            if last.best is not None:
-                best = f", best {last.metric.replace('_', ' ')} {last.best:.4g}"
+            best = f", best {metric_text(last.metric, last.best)}" if last.best is not None else ""
             word = "stopped" if last.status == "stopped" else "finished"
             self.message.emit(f"Training {word} after {last.epochs} epoch{'s' if last.epochs != 1 else ''}{best}")
         self.run_finished.emit(last)

@@ -5,6 +5,7 @@ Loading runs in a worker thread; downloads show their progress and can be cancel
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import threading
@@ -44,7 +45,8 @@ KINDS = {
             "Tables (*.csv *.tsv);;All files (*)"),
     "npz": ("NPZ arrays", ("task", "layout", "kind", "flatten", "resize", "normalize"),
             "NumPy arrays (*.npz);;All files (*)"),
-    "text": ("Text with labels", ("text_column", "label_column", "tokenizer", "vocab_size", "seq_len", "lowercase"),
+    "text": ("Text with labels", ("text_column", "label_column", "tokenizer", "vocab_size", "seq_len", "lowercase",
+                                  "padding"),
              "Text (*.txt *.tsv *.csv);;All files (*)"),
     "series": ("Time series (CSV)", ("column", "window", "horizon", "normalize"), "Tables (*.csv);;All files (*)"),
 }
@@ -61,11 +63,30 @@ def _named_sources() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def guess_kind(source: str, options: dict) -> str:
+DELIMITED = (".csv", ".tsv", ".txt", "")  # what the table, text and series readers take (no extension: text lines)
+
+
+def _fits(kind: str, source: str) -> bool:
+    """Whether a file kind can read `source` (by its extension, as core/data/sources.py chooses a reader)."""
+    path = os.path.expanduser(source)
+    if kind == "images":
+        return os.path.isdir(path)
+    ext = os.path.splitext(source)[1].lower()
+    if kind == "npz":
+        return ext == ".npz"
+    return kind in ("csv", "text", "series") and ext in DELIMITED and not os.path.isdir(path)
+
+
+def guess_kind(source: str, options: dict, prefer: str | None = None) -> str:
+    """The kind picker's entry for a source: a named data set's own kind; else `prefer` (the kind the user
+    picked) when it can read the file; else by the extension and options. A file without an extension is
+    text lines, as the reader takes it (UCI's SMSSpamCollection)."""
     named = _named_sources()
     for kind, items in named.items():
         if any(source == n for n, _ in items):
             return kind
+    if prefer is not None and prefer not in named and _fits(prefer, source):
+        return prefer
     ext = os.path.splitext(source)[1].lower()
     if os.path.isdir(os.path.expanduser(source)):
         return "images"
@@ -75,6 +96,8 @@ def guess_kind(source: str, options: dict) -> str:
         return "text"
     if "window" in options or "column" in options:
         return "series"
+    if ext == "" and source.strip():
+        return "text"
     return "csv"
 
 
@@ -170,6 +193,8 @@ class DataPanel(QWidget):
         self.bundle_key = ""
         self._thread: BackgroundTask | None = None  # the load running in a worker thread
         self._cancel: threading.Event | None = None
+        self._auto_load = False  # the running load is an automatic preview (preview_if_cheap), not a Load click
+        self._load_queued = False  # Load was clicked during that preview: it runs when the preview ends
         self._loading = False
         self._auto_key = ""  # the settings last previewed without being asked (preview_if_cheap)
         self._named = _named_sources()
@@ -230,6 +255,12 @@ class DataPanel(QWidget):
         self.summary = QLabel("", self)
         self.summary.setWordWrap(True)
         outer.addWidget(self.summary)
+        self.tokens_label = QLabel("", self)  # how texts became token ids (text data only)
+        self.tokens_label.setWordWrap(True)
+        self.tokens_label.setTextFormat(Qt.TextFormat.RichText)
+        self.tokens_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tokens_label.setVisible(False)
+        outer.addWidget(self.tokens_label)
         grid_host = QWidget(self)
         self.grid = QGridLayout(grid_host)
         self.grid.setSpacing(4)
@@ -260,11 +291,13 @@ class DataPanel(QWidget):
     def kind(self) -> str:
         return self.kind_combo.currentData()
 
-    def load_settings(self) -> None:
+    def load_settings(self, keep_kind: bool = False) -> None:
+        """Show the project's data settings. `keep_kind`: the kind picked stays if it can read the source (a
+        text file named like a table stays text)."""
         data = self.document.project.data
         self._loading = True
         try:
-            kind = guess_kind(data.source, data.options)
+            kind = guess_kind(data.source, data.options, self.kind if keep_kind else None)
             self.kind_combo.setCurrentIndex(max(0, self.kind_combo.findData(kind)))
             self._fill_kind(kind)
             if kind in self._named:
@@ -396,7 +429,7 @@ class DataPanel(QWidget):
 
     def _on_settings_changed(self, section: str) -> None:
         if section == "data":
-            self.load_settings()
+            self.load_settings(keep_kind=True)
             QTimer.singleShot(0, self.preview_if_cheap)
 
     @Slot(bool)
@@ -417,7 +450,7 @@ class DataPanel(QWidget):
                 or not loads_at_once(self.document.project.data.source)):
             return
         self._auto_key = key  # once per settings: a failure is shown, not retried in a loop
-        self.load()
+        self._start_load(auto=True)
 
     # --- loading ------------------------------------------------------------------------------------
 
@@ -426,7 +459,17 @@ class DataPanel(QWidget):
         return self._thread is not None
 
     def load(self) -> None:
-        """Load the project's data in a worker thread and show a preview."""
+        """Load the project's data in a worker thread and show a preview (the Load button). During an
+        automatic preview the click is kept: the Load runs when the preview ends, unless the preview loaded
+        these very settings."""
+        if self._thread is None:
+            self._start_load(auto=False)
+        elif self._auto_load and not self._load_queued:
+            self._load_queued = True
+            self.load_button.setEnabled(False)
+            self.progress.setFormat("Previewing, then loading…")
+
+    def _start_load(self, auto: bool) -> None:
         if self._thread is not None:
             return
         data, training = self.document.project.data, self.document.project.training
@@ -444,15 +487,16 @@ class DataPanel(QWidget):
         task = BackgroundTask(job, lambda pair: self._on_loaded(*pair), failed, self,
                               on_progress=lambda done, total, msg="": self._on_progress(int(done), int(total or 0),
                                                                                         str(msg)))
-        self._thread = task
+        self._thread, self._auto_load = task, auto
         self.progress.setRange(0, 0)
         self.progress.setFormat("Loading…")
         self.progress.setVisible(True)
-        self.load_button.setEnabled(False)
+        self.load_button.setEnabled(auto)  # a Load click during an automatic preview is kept (load)
         self.cancel_button.setEnabled(True)
         task.start()
 
     def cancel(self) -> None:
+        self._load_queued = False
         if self._cancel is not None and self._thread is not None:
             self._cancel.set()
             self.progress.setFormat("Cancelling…")
@@ -465,7 +509,7 @@ class DataPanel(QWidget):
             self._end_load()
 
     def _end_load(self) -> None:
-        self._thread, self._cancel = None, None
+        self._thread, self._cancel, self._auto_load = None, None, False
         self.progress.setVisible(False)
         self.load_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
@@ -479,15 +523,24 @@ class DataPanel(QWidget):
         else:
             self.progress.setFormat(message or "Loading…")
 
+    def _run_queued_load(self, done_key: str | None) -> None:
+        """After a preview: the Load clicked meanwhile, unless the preview loaded the current settings (the
+        same key gives the same tensors)."""
+        queued, self._load_queued = self._load_queued, False
+        if queued and done_key != self._current_key():
+            self._start_load(auto=False)
+
     @Slot(object, str)
     def _on_loaded(self, bundle, key: str) -> None:
         self._end_load()
         self.show_bundle(bundle, key)
         self.bundle_loaded.emit(bundle, key)
+        self._run_queued_load(key)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self._end_load()
+        self.tokens_label.setVisible(False)
         if message == "cancelled":
             self.summary.setText("Loading cancelled.")
         else:
@@ -495,6 +548,8 @@ class DataPanel(QWidget):
         self.bundle = None
         self._clear_grid()
         self.histogram.set_counts({})
+        if message != "cancelled":
+            self._run_queued_load(None)  # the settings may have changed since the preview started
 
     # --- preview ------------------------------------------------------------------------------------
 
@@ -509,6 +564,7 @@ class DataPanel(QWidget):
         classes = f", {info.num_classes} classes" if info.num_classes else ""
         self.summary.setText(f"<b>{info.name}</b>: {describe(info)}{classes} — {len(bundle.train):,} for training, "
                              f"{len(bundle.val):,} for validation")
+        self._show_tokens(info, pv)
         self._clear_grid()
         for i, (sample, label) in enumerate(zip(pv.samples, pv.labels, strict=False)):
             cell = QLabel(self)
@@ -539,6 +595,15 @@ class DataPanel(QWidget):
                     cell.deleteLater()
         self.histogram.set_counts(pv.class_counts)
         self.update_check()
+
+    def _show_tokens(self, info, pv) -> None:
+        """Text data: the tokenizer, vocabulary, length and padding, and a sample's first tokens and ids."""
+        from layerloom.core.data.preview import token_summary
+
+        lines = token_summary(info, pv.samples[0] if pv.samples else None)
+        self.tokens_label.setVisible(bool(lines))
+        if lines:
+            self.tokens_label.setText("<b>Tokenization</b><br>" + "<br>".join(html.escape(line) for line in lines))
 
     def _clear_grid(self) -> None:
         while self.grid.count():

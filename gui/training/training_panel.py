@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from layerloom.core import settings as settings_mod
 from layerloom.core.settings import TrainingSettings, setting_help
+from layerloom.core.training.metric_text import metric_text
 from layerloom.gui.training.controller import IDLE, LOADING, PAUSED, RUNNING, STOPPING
 from layerloom.gui.training.settings_command import set_settings
 
@@ -311,12 +312,12 @@ class TrainingPanel(QWidget):
         self.time_left = left
 
     def _epoch_line(self, e) -> None:
-        parts = [f"Epoch {e.epoch + 1}/{e.epochs}: train loss {e.train_loss:.4f}"]
+        parts = [f"Epoch {e.epoch + 1}/{e.epochs}: {metric_text('train_loss', e.train_loss)}"]
         if e.val_loss is not None:
-            parts.append(f"val loss {e.val_loss:.4f}")
+            parts.append(metric_text("val_loss", e.val_loss))
         acc = e.metrics.get("val_accuracy")
         if acc is not None:
-            parts.append(f"val accuracy {acc:.1%}")
+            parts.append(metric_text("val_accuracy", acc))
         self.status.setText(", ".join(parts))
 
     def _on_finished(self, last) -> None:
@@ -334,9 +335,9 @@ class TrainingPanel(QWidget):
                  f"epoch{'s' if last.epochs != 1 else ''} ({fmt_duration(last.seconds)}, "
                  f"{last.samples_per_s:,.0f} samples/s)"]
         if final.get("val_accuracy") is not None:
-            parts.append(f"val accuracy {final['val_accuracy']:.1%}")
+            parts.append(metric_text("val_accuracy", final["val_accuracy"]))
         elif final.get("val_loss") is not None:
-            parts.append(f"val loss {final['val_loss']:.4f}")
+            parts.append(metric_text("val_loss", final["val_loss"]))
         if last.checkpoint:
             parts.append(f"checkpoint: {last.checkpoint}")
         self.progress.setFormat("Finished" if last.status == "finished" else "Stopped")
