@@ -12,11 +12,10 @@ import zipfile
 import zlib
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from layerloom.core.export import BundleError, load_bundle, open_source, source_from  # noqa: E402
-from layerloom.core.export.bundle import MANIFEST, PROJECT, WEIGHTS, save_bundle  # noqa: E402
+from layerloom.core.export import BundleError, load_bundle, open_source, source_from
+from layerloom.core.export.bundle import MANIFEST, PROJECT, WEIGHTS, save_bundle
 
 MARKER = "layerloom-pwned-marker"
 

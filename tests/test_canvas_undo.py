@@ -10,9 +10,7 @@ import random
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
+import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
 from test_canvas import assert_mirrors, lenet

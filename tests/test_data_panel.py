@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog

@@ -11,13 +11,12 @@ import sys
 import textwrap
 
 import pytest
+import torch  # noqa: F401  (a hard test dependency: fail loudly if missing)
+import torch.distributed as dist
 
-pytest.importorskip("torch")
-dist = pytest.importorskip("torch.distributed")
-
-from layerloom.core import Graph  # noqa: E402
-from layerloom.core.project import Project, save_project  # noqa: E402
-from layerloom.core.settings import DataSettings, TrainingSettings  # noqa: E402
+from layerloom.core import Graph
+from layerloom.core.project import Project, save_project
+from layerloom.core.settings import DataSettings, TrainingSettings
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                                 reason="torch.distributed with Gloo is not available")

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import os
 
+import onnxruntime  # noqa: F401  (a hard test dependency: fail loudly if missing)
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("onnxruntime")
-
-from layerloom.core import Graph  # noqa: E402
-from layerloom.core.export import (  # noqa: E402
+from layerloom.core import Graph
+from layerloom.core.export import (
     ExportError,
     ParityError,
     export,

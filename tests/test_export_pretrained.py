@@ -4,11 +4,10 @@ parameter names as torchvision's models, counts by arithmetic that match torch, 
 from __future__ import annotations
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from layerloom.core import Graph, build_model, infer  # noqa: E402
-from layerloom.core.blocks.pretrained import backbone_classes  # noqa: E402
+from layerloom.core import Graph, build_model, infer
+from layerloom.core.blocks.pretrained import backbone_classes
 
 
 def backbone_net(type_id: str, size: int = 32, channels: int = 3, **params) -> Graph:
@@ -29,7 +28,7 @@ def backbone_net(type_id: str, size: int = 32, channels: int = 3, **params) -> G
 
 @pytest.mark.parametrize(("type_id", "factory"), [("ResNet18", "resnet18"), ("MobileNetV3Small", "mobilenet_v3_small")])
 def test_same_as_torchvision(type_id, factory):
-    tvm = pytest.importorskip("torchvision.models")
+    import torchvision.models as tvm
     reference = getattr(tvm, factory)(weights=None).eval()  # random weights: nothing is downloaded
     ours = backbone_classes()[type_id + "Backbone"](3, pool=False).eval()
     state = {k: v for k, v in reference.state_dict().items() if not k.startswith(("fc.", "classifier."))}

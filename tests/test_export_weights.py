@@ -4,11 +4,10 @@ every kind of file Layerloom writes."""
 from __future__ import annotations
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from layerloom.core import Graph, build_model  # noqa: E402
-from layerloom.core.export import (  # noqa: E402
+from layerloom.core import Graph, build_model
+from layerloom.core.export import (
     WeightsError,
     apply_weights,
     load_weights,

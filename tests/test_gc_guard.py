@@ -6,9 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 
-import pytest
-
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 
 from layerloom.gui.gc_guard import guard_thread, guarding
 

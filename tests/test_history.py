@@ -79,7 +79,6 @@ def test_metric_text_writes_accuracies_as_percentages_and_losses_as_plain_number
 
 
 def test_run_history_view_lists_and_overlays_two_runs(qtbot, runs_root, tmp_path):
-    pytest.importorskip("pytestqt")
     from layerloom.core.training.events import Finished
     from layerloom.gui.plots import RunHistoryView
 
@@ -116,7 +115,6 @@ def test_run_history_view_lists_and_overlays_two_runs(qtbot, runs_root, tmp_path
 def test_a_hidden_history_view_reads_the_run_folders_when_it_shows(qtbot):
     """A run's start and end ask the view to reload; behind another tab it waits, so the GUI thread reads no
     run folders while training."""
-    pytest.importorskip("pytestqt")
     from layerloom.gui.plots import RunHistoryView
 
     view = RunHistoryView()

@@ -8,10 +8,9 @@ import os
 import textwrap
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from layerloom.core.export import (  # noqa: E402
+from layerloom.core.export import (
     ModelImportError,
     export,
     import_program,
@@ -19,7 +18,7 @@ from layerloom.core.export import (  # noqa: E402
     list_module_classes,
     source_from,
 )
-from layerloom.core.export.importer import ImportRefused  # noqa: E402
+from layerloom.core.export.importer import ImportRefused
 
 HAND_WRITTEN = '''
 import torch

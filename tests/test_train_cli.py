@@ -9,8 +9,7 @@ import subprocess
 import sys
 
 import pytest
-
-pytest.importorskip("torch")
+import torch  # noqa: F401  (a hard test dependency: fail loudly if missing)
 
 from layerloom.core import Graph
 from layerloom.core.project import Project, save_project

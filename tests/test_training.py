@@ -10,21 +10,20 @@ import sys
 import threading
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from layerloom.core import Graph  # noqa: E402
-from layerloom.core.data.base import DataBundle, DataInfo, TensorSplit  # noqa: E402
-from layerloom.core.settings import OPTIMIZERS, SCHEDULERS, TrainingSettings  # noqa: E402
-from layerloom.core.training import (  # noqa: E402
+from layerloom.core import Graph
+from layerloom.core.data.base import DataBundle, DataInfo, TensorSplit
+from layerloom.core.settings import OPTIMIZERS, SCHEDULERS, TrainingSettings
+from layerloom.core.training import (
     CheckpointError,
     EventBuffer,
     TrainControl,
     Trainer,
     load_checkpoint,
 )
-from layerloom.core.training import events as ev  # noqa: E402
-from layerloom.core.training.checkpoint import atomic_write, save_checkpoint  # noqa: E402
+from layerloom.core.training import events as ev
+from layerloom.core.training.checkpoint import atomic_write, save_checkpoint
 
 
 def chain(input_shape, *blocks, loss="cross_entropy"):

@@ -9,9 +9,7 @@ import re
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
+import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
