@@ -11,9 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import threading
 
 import pytest
-
 import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
