@@ -270,6 +270,15 @@ class _StopOnInterrupt:
 # --- output -------------------------------------------------------------------------------------------
 
 
+def _metric(name: str, v) -> str:
+    """As the window writes it: accuracies "91.1 %", other metrics plain numbers (metric_text.py)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    from layerloom.core.training.metric_text import metric_value
+
+    return metric_value(name, v) if v is not None else "-"
+
+
 def _num(v, digits: int = 4) -> str:
     if v is None:
         return "-"
@@ -325,13 +334,14 @@ class _Output:
         if result.status == "failed":
             print(f"layerloom: {result.message}", file=self.err, flush=True)
         else:
-            parts = [f"{k} {_num(v)}" for k, v in final.items()]
+            parts = [f"{k} {_metric(k, v)}" for k, v in final.items()]
             what = {"completed": "Finished", "early_stopping": "Stopped early (no improvement)",
                     "stopped": "Stopped"}.get(result.reason, "Finished")
             print(f"{what} after {result.epochs} epoch{'s' if result.epochs != 1 else ''} "
                   f"in {_duration(result.seconds)}: {', '.join(parts) or 'no metrics'}", flush=True)
             if result.best is not None:
-                print(f"Best {result.metric}: {_num(result.best)} (epoch {(result.best_epoch or 0) + 1})", flush=True)
+                print(f"Best {result.metric}: {_metric(result.metric, result.best)} "
+                      f"(epoch {(result.best_epoch or 0) + 1})", flush=True)
             print(f"Training speed: {result.samples_per_s:,.0f} samples/s", flush=True)
         if result.run_dir:
             print(f"Run folder: {result.run_dir}", flush=True)
@@ -407,7 +417,7 @@ class _Progress:
         return "█" * filled + "·" * (self.WIDTH - filled)
 
     def _draw(self, e) -> None:
-        acc = f" acc {e.accuracy:.3f}" if e.accuracy is not None else ""
+        acc = f" acc {_metric('accuracy', e.accuracy)}" if e.accuracy is not None else ""
         rate = float(e.samples_per_s[-1]) if len(e.samples_per_s) else 0.0
         text = (f"epoch {e.epoch + 1}/{self.epochs} {self._bar(e.batch, e.batches_per_epoch)} "
                 f"{e.batch}/{e.batches_per_epoch} loss {_num(self._loss)}{acc} {rate:,.0f} samples/s "
@@ -419,12 +429,12 @@ class _Progress:
         m = e.metrics
         parts = [f"loss {_num(e.train_loss)}"]
         if "train_accuracy" in m:
-            parts.append(f"acc {m['train_accuracy']:.3f}")
+            parts.append(f"acc {_metric('train_accuracy', m['train_accuracy'])}")
         if e.val_loss is not None:
             parts.append(f"val_loss {_num(e.val_loss)}")
         for key in ("val_accuracy", "val_mae", "val_r2"):
             if key in m:
-                parts.append(f"{key} {_num(m[key])}")
+                parts.append(f"{key} {_metric(key, m[key])}")
         best = " *" if e.is_best else ""
         text = (f"epoch {e.epoch + 1}/{e.epochs} {self._bar(1, 1)} {' '.join(parts)} "
                 f"{e.samples_per_s:,.0f} samples/s {e.seconds:.1f}s{best}")
