@@ -20,13 +20,13 @@ CPU (core/training/threads.py; benchmarks/bench_training_window.py has the figur
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from layerloom.core.runs import default_runs_root
 from layerloom.gui.gc_guard import guard_thread
 from layerloom.gui.training.worker import TrainWorker, data_key
 
@@ -40,16 +40,6 @@ GUI_CPU_BUDGET = 0.03
 TRAIN_THREADS: int | None = None
 
 IDLE, LOADING, RUNNING, PAUSED, STOPPING = "idle", "loading", "running", "paused", "stopping"
-
-
-def default_runs_root() -> str:
-    env = os.environ.get("LAYERLOOM_RUNS_DIR")
-    if env:
-        return os.path.abspath(os.path.expanduser(env))
-    from PySide6.QtCore import QStandardPaths
-
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
-    return os.path.join(base or os.path.join(os.path.expanduser("~"), ".layerloom"), "runs")
 
 
 class TrainingController(QObject):
