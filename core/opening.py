@@ -17,6 +17,7 @@ from layerloom.core.errors import LayerloomError, ProjectError
 
 BUNDLE, PROJECT = "bundle", "project"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first bytes (a member, or an empty archive)
+SUFFIXES = (".json", ".layerloom")
 
 
 @dataclass(eq=False)
@@ -43,6 +44,22 @@ def sniff(path: str | os.PathLike) -> str:
     if text.startswith(b"{"):
         return PROJECT
     return BUNDLE if path.lower().endswith(".layerloom") else PROJECT
+
+
+def recognised(path: str | os.PathLike) -> bool:
+    """Whether `path` is a file that looks like a project or a bundle (for drops on the window): a zip, JSON
+    text, or a file named like one."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        return False
+    if path.lower().endswith(SUFFIXES):
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    return head.startswith(_ZIP) or head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
 
 
 def open_document(path: str | os.PathLike) -> Opened:
