@@ -873,6 +873,11 @@ class MainWindow(QMainWindow):
         self.autosave_now()
         self.recovery.discard(latest)
         self.statusBar().showMessage(f"Recovered {latest.describe()}", 8000)
+        from layerloom.gui.trained_weights import adopt_linked
+
+        trouble = adopt_linked(self, original)  # the weights of a run trained before the crash
+        if trouble:
+            self.show_weights_problem(trouble)
         return True
 
     # --- help -----------------------------------------------------------------------------------------

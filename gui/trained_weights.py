@@ -51,11 +51,16 @@ def adopt_opened(window, opened) -> str | None:
     if opened.source is not None:
         adopt(window, with_project(opened.source, window.document.project))
         return None
-    if link_of(opened.project) is None:
+    return adopt_linked(window, opened.path)
+
+
+def adopt_linked(window, project_path: str | None) -> str | None:
+    """Load the weights the window's project names (meta.trained_run); why not, or None."""
+    if link_of(window.document.project) is None:
         return None  # an untrained project: nothing to load (and torch is not imported)
     QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
     try:
-        source = open_linked(window.document.project, opened.path)
+        source = open_linked(window.document.project, project_path)
     except TrainedRunError as err:
         return str(err)
     finally:

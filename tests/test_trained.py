@@ -173,3 +173,15 @@ def test_export_of_a_project_file_uses_its_run_or_the_latest_one(tmp_path, run_d
     err = capsys.readouterr().err
     assert "no trained weights for “Never Trained”" in err and os.path.dirname(run_dir) in err
     assert json.loads((tmp_path / "iris.json").read_text(encoding="utf-8"))["meta"]["trained_run"]["epochs"] == 2
+
+
+def test_layerloom_train_takes_a_bundle_of_any_name_and_goes_on_from_it(tmp_path, run_dir, capsys):
+    from layerloom.core.cli import main
+
+    bundle = tmp_path / "iris model.zip"
+    export(run_dir, "bundle", bundle)
+    assert main(["train", str(bundle), "--epochs", "3", "--out", str(tmp_path / "runs"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert doc["status"] == "finished" and doc["epochs"] == 3
+    with open(os.path.join(doc["run_dir"], "epochs.jsonl"), encoding="utf-8") as f:
+        assert [json.loads(line)["epoch"] for line in f] == [0, 1, 2]  # two from the bundle, one more

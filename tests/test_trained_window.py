@@ -63,11 +63,16 @@ class Boxes:
 
     def __init__(self):
         self.seen: list[dict] = []
+        self.click: str | None = None  # the text of a button to click instead
 
     def exec(self, box: QMessageBox):
         informative = box.findChildren(QLabel, "qt_msgbox_informativelabel")
         self.seen.append({"title": box.windowTitle(), "text": box.text(), "info": box.informativeText(),
                           "formats": [box.textFormat()] + [label.textFormat() for label in informative]})
+        button = next((b for b in box.buttons() if b.text().replace("&", "") == self.click), None)
+        if button is not None:
+            button.click()
+            return 0
         return QMessageBox.StandardButton.Ok
 
 
@@ -82,10 +87,10 @@ def boxes(monkeypatch):
 def make_window(qtbot, tmp_path, boxes):
     made: list[MainWindow] = []
 
-    def make(runs_dir: str | None = str(tmp_path / "runs")) -> MainWindow:
+    def make(runs_dir: str | None = str(tmp_path / "runs"), recovery: str = "recovery") -> MainWindow:
         settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
         settings.setValue("training/runs_dir", runs_dir or "")
-        w = MainWindow(settings=settings, recovery=Recovery(tmp_path / "recovery"))
+        w = MainWindow(settings=settings, recovery=Recovery(tmp_path / recovery))
         w.show()
         qtbot.waitExposed(w)
         made.append(w)
@@ -243,6 +248,22 @@ def test_a_project_saved_after_training_reopens_with_its_weights(make_window, tm
     assert all(f == Qt.TextFormat.PlainText for f in seen["formats"]) and "<" not in seen["info"]
     assert "untrained weights" in third.statusBar().currentMessage()
     assert load_project(path).meta["trained_run"] == link  # the link is kept: moving the run back helps
+
+
+def test_recovered_work_comes_back_with_its_trained_weights(make_window, run_dir, boxes):
+    from layerloom.core.trained import link_for
+
+    crashed = make_window(recovery="crash")
+    project = iris_project()
+    project.meta["trained_run"] = link_for(open_source(run_dir, "last"))
+    crashed.set_project(project, None)
+    crashed.document.undo_stack.resetClean()
+    assert crashed.autosave_now() is not None
+    crashed.recovery.abandon()  # the process "crashes": its files stay, its lock is gone
+    after = make_window(recovery="crash")
+    boxes.click = "Recover"
+    assert after.offer_recovery()
+    assert after.training.trained_source.path == os.path.abspath(run_dir) and after.training.predictor.available
 
 
 def test_save_as_bundle_without_trained_weights_says_so(make_window, boxes, monkeypatch):
