@@ -82,6 +82,7 @@ class ExportDialog(QDialog):
         self.thread: BackgroundTask | None = None
         self._chosen: str | None = None
         self._chosen_source = None
+        self._read: dict[tuple[str, str], object] = {}  # (what, run folder) → what was read from it once
         from layerloom.core.runs import find_runs, run_roots
 
         self.roots = roots if roots is not None else run_roots(runs_root)
@@ -218,12 +219,18 @@ class ExportDialog(QDialog):
             if choice == SOURCE:
                 return self.source.preprocessing
             if choice == LATEST or (isinstance(choice, str) and choice.startswith(RUN)):
-                return read_preprocessing(self._run_of(choice))
+                return self._once("preprocessing", self._run_of(choice), read_preprocessing)
             if choice == CHOSEN and self._chosen_source is not None:
                 return self._chosen_source.preprocessing
         except (DataError, OSError, ValueError):
             return None
         return None
+
+    def _once(self, what: str, run: str, read):
+        """`read(run)`, read once per dialog (the texts are refreshed at every keystroke in the path)."""
+        if (what, run) not in self._read:
+            self._read[(what, run)] = read(run)
+        return self._read[(what, run)]
 
     def _run_of(self, choice: str) -> str:
         return self.run_dir if choice == LATEST else choice[len(RUN):]
@@ -247,7 +254,7 @@ class ExportDialog(QDialog):
         if choice == WINDOW:
             return "Uses the weights of the latest training in this window."
         if choice == LATEST or (isinstance(choice, str) and choice.startswith(RUN)):
-            run = summarize_run(self._run_of(choice))
+            run = self._once("summary", self._run_of(choice), summarize_run)
             best = f", best {run.best_text} (epoch {run.best_epoch + 1})" if run.best_epoch is not None else ""
             return f"Uses the best epoch's weights of run {run.name}: {run.epochs_done} epochs trained{best}."
         if choice == CHOSEN and self._chosen:
