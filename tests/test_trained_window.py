@@ -147,6 +147,22 @@ def test_a_bundle_under_any_name_opens_with_its_weights_live(make_window, tmp_pa
     assert enter.isAccepted()
 
 
+def test_file_open_and_open_recent_take_bundles(make_window, tmp_path, run_dir, monkeypatch):
+    bundle = tmp_path / "trained"  # no suffix at all
+    export(run_dir, "bundle", str(bundle) + ".layerloom")
+    os.rename(str(bundle) + ".layerloom", bundle)
+    w = make_window()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(bundle), ""))
+    w.commands["open"].trigger()
+    assert w.training.trained_source.path == str(bundle)
+    w.set_project(iris_project(), None)
+    assert w.training.trained_source is None  # another project: its weights are gone with it
+    w._fill_recent_menu()
+    recent = next(a for a in w.recent_menu.actions() if a.toolTip() == str(bundle))
+    recent.trigger()
+    assert w.training.trained_source.kind == "bundle" and w.training.predictor.available
+
+
 def test_train_after_opening_a_bundle_starts_from_its_weights(make_window, tmp_path, run_dir, qtbot):
     """Needs the controller's adopt_trained (fine-tuning from the adopted weights)."""
     bundle = tmp_path / "iris.layerloom"
@@ -205,6 +221,22 @@ def test_a_project_saved_after_training_reopens_with_its_weights(make_window, tm
     w.set_project(iris_project(epochs=2), None)
     trained_run = train_in(qtbot, w)
     assert w.isWindowModified()  # the project now has weights to keep: closing without saving would ask
+    # File → Export gets the run itself: the bundle's metadata tells the truth (it said 0 epochs)
+    from layerloom.gui.export_dialog import SOURCE, open_export_dialog
+
+    dialog = open_export_dialog(w)
+    qtbot.addWidget(dialog)
+    assert dialog.weights_box.currentData() == SOURCE
+    dialog.set_format("bundle")
+    dialog.path_edit.setText(str(tmp_path / "exported.layerloom"))
+    with qtbot.waitSignal(dialog.exported, timeout=60_000):
+        dialog.export_button.click()
+    dialog.wait()
+    exported = load_bundle(tmp_path / "exported.layerloom")
+    assert exported.summary["epochs"] == 2 and exported.manifest["epochs_trained"] == 2
+    assert exported.manifest["trained_from"] == trained_run and exported.preprocessing is not None
+    assert exported.manifest["data"] == "iris"
+    dialog.close()
     path = tmp_path / "iris.json"
     assert w._save_to(path)
     assert "with its trained weights" in w.statusBar().currentMessage()
