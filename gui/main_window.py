@@ -722,12 +722,11 @@ class MainWindow(QMainWindow):
         except LayerloomError as err:
             if not report:
                 raise
-            QApplication.restoreOverrideCursor()
-            self.show_file_problems(path, problems_of(err, path))
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-            return None
+            problems = problems_of(err, path)
         finally:
             QApplication.restoreOverrideCursor()
+        self.show_file_problems(path, problems)
+        return None
 
     def show_opened(self, opened) -> str | None:
         """Show an opened project or bundle with its trained weights live (no question asked). A bundle gets no
