@@ -162,8 +162,9 @@ def folders_section(qt: dict[str, Any] | None = None) -> dict[str, Any]:
         "settings": qt.get("settings file") or "unknown (Qt could not start)",
         "autosaves": qt.get("autosave folder") or "unknown (Qt could not start)",
     }
-    if qt.get("runs folder"):
-        out["runs"] = f"{qt['runs folder']} (the window; LAYERLOOM_RUNS_DIR chooses another)"
+    from layerloom.core.runs import default_runs_root
+
+    out["runs"] = f"{qt.get('runs folder') or default_runs_root()} (the window; LAYERLOOM_RUNS_DIR chooses another)"
     out["runs (command line)"] = (f"{os.path.abspath('runs')} (`layerloom train` writes to ./runs; "
                                   "--out chooses another)")
     try:

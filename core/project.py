@@ -36,6 +36,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 _TOP_KEYS = ("format", "schema_version", "app_version", "meta", "data", "training", "nodes", "edges")
 _REQUIRED = ("data", "training")  # format and schema_version are checked first; nodes by the graph loader
+KEY_TRAINED = "trained_run"  # meta.trained_run: where the project's trained weights are (core/trained.py)
 
 
 def _app_version() -> str:
@@ -48,7 +49,8 @@ def _app_version() -> str:
 class Project:
     """A network with everything needed to train it again: graph, data, training settings, meta.
 
-    `meta` holds plain JSON data; `meta["name"]` and `meta["description"]` are texts shown to users.
+    `meta` holds plain JSON data; `meta["name"]` and `meta["description"]` are texts shown to users;
+    `meta["trained_run"]` names the run folder or bundle holding the trained weights (core/trained.py).
     `migrated_from` is the schema version a loaded file was upgraded from (None if it was current).
     """
 
@@ -145,6 +147,10 @@ def _check_meta(meta: Any, problems: list[str]) -> None:
     for key in ("name", "description"):
         if key in meta and not isinstance(meta[key], str):
             problems.append(f"meta.{key} must be a text")
+    if KEY_TRAINED in meta:
+        from layerloom.core.trained import check
+
+        check(meta[KEY_TRAINED], problems)
     plain_json(meta, "meta", problems)
 
 

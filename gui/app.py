@@ -4,7 +4,7 @@ after a crash, a dialog for unexpected errors instead of a dead app, and torch i
 background once the window is up.
 
     layerloom                     # core/cli.py → open_window() → main()
-    layerloom open FILE           # → main(path=FILE)
+    layerloom open FILE           # → main(path=FILE): a project or a .layerloom bundle
     python -m layerloom.gui.app [FILE]
 """
 
@@ -135,24 +135,24 @@ def preload_torch() -> threading.Thread | None:
 
 
 def create_window(path: str | os.PathLike | None = None, *, offer_recovery: bool = True):
-    """The main window on `path` (or the lenet5 template), shown. Returns (window, deferred) where
-    `deferred` is run once the event loop turns: a broken file's problems, or the recovery offer."""
-    from layerloom.core.errors import ProjectError
+    """The main window on `path` (a project or a bundle, told apart by content; else the lenet5 template),
+    shown. Returns (window, deferred) where `deferred` is run once the event loop turns: a broken file's
+    problems, why its trained weights were not loaded, or the recovery offer."""
+    from layerloom.core.errors import LayerloomError, ProjectError
+    from layerloom.core.opening import problems_of
     from layerloom.gui.main_window import MainWindow
 
     window = MainWindow()
     problems: list[str] | None = None
+    trouble: str | None = None
     opened = False
     if path:
-        from layerloom.core.project import load_project
-
         path = os.path.abspath(os.fspath(path))
         try:
-            window.set_project(load_project(path), path)
-            window.add_recent(path)
+            trouble = window.show_opened(window.read_file(path, report=False))
             opened = True
-        except ProjectError as err:
-            problems = err.problems
+        except LayerloomError as err:
+            problems = problems_of(err, path)
     if not opened:
         from layerloom.resources import load_template
 
@@ -163,6 +163,8 @@ def create_window(path: str | os.PathLike | None = None, *, offer_recovery: bool
     def deferred() -> None:
         if problems is not None:
             window.show_file_problems(os.fspath(path), problems)
+        elif trouble:
+            window.show_weights_problem(trouble)
         elif offer_recovery and not opened:
             window.offer_recovery()
 

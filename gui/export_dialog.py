@@ -1,13 +1,16 @@
 """File → Export…: choose a format and a file, export in a worker thread, see that it matches the live model.
 
-    dialog = ExportDialog(project, parent=window, weights=state_dict, run_dir="runs/lenet5-…")
+    dialog = ExportDialog(project, parent=window, source=window.training.trained_source, roots=[…])
     dialog.exec()
 
-The weights come from the window's latest training (`weights`), a run folder of the project, a bundle or
-run folder chosen here, or are fresh. The export runs in a worker thread (it takes seconds for ONNX or
-TorchScript), the window stays live; the result shows the parity figure, the file, and a Show in folder
-button. `add_export_actions(window)` adds Export…, Import PyTorch Model… and Open Bundle… to a window's
-File menu (see its text for what it expects of the window).
+The weights come from the window's trained model (`source`: a finished run, an opened bundle), a run folder
+of the project found in any runs folder (core/runs.py), a bundle or run folder chosen here, or are fresh —
+never chosen by default when trained ones exist, and the dialog says which weights it uses. It shows the
+preprocessing the model was trained with in plain words, a few lines of code that use each format, and for
+ONNX, TorchScript and torch.export a choice to bake scaling and normalization into the file. The export
+runs in a worker thread (it takes seconds for ONNX or TorchScript), the window stays live; the result
+shows the parity figure, the file, and a Show in folder button. `add_export_actions(window)` adds Export…,
+Import PyTorch Model… and Open Bundle… to a window's File menu (see its text for what it expects of the window).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -54,7 +58,10 @@ HELP = {
 }
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "torch-export": ".pt2", "python": "", "safetensors": ".safetensors",
           "bundle": ".layerloom"}
-LATEST, WINDOW, FRESH, CHOSEN = "latest", "window", "fresh", "chosen"
+LATEST, WINDOW, FRESH, CHOSEN, SOURCE = "latest", "window", "fresh", "chosen", "source"
+RUN = "run:"  # RUN + path: another run folder of the project
+MAX_RUNS = 5  # run folders offered besides the trained model
+BAKE_TEXT = "Take raw pixels/values (bake scaling and normalization into the file)"
 
 
 class ExportDialog(QDialog):
@@ -63,20 +70,26 @@ class ExportDialog(QDialog):
     exported = Signal(object)  # ExportResult
 
     def __init__(self, project, parent: QWidget | None = None, *, weights: dict | None = None,
-                 run_dir: str | None = None, folder: str | None = None, runs_root: str = "runs"):
+                 run_dir: str | None = None, folder: str | None = None, runs_root: str | None = None,
+                 source=None, roots: list[str] | None = None):
         super().__init__(parent)
         self.setWindowTitle("Export Model")
         self.setObjectName("ExportDialog")
         self.project = project
         self.weights = weights
+        self.source = source  # the trained model in the window (a Source), offered first
         self.result = None
         self.thread: BackgroundTask | None = None
         self._chosen: str | None = None
-        if run_dir is None:
-            from layerloom.core.export.base import latest_run
+        self._chosen_source = None
+        self._read: dict[tuple[str, str], object] = {}  # (what, run folder) → what was read from it once
+        from layerloom.core.runs import find_runs, run_roots
 
-            run_dir = latest_run(project.name or "untitled", runs_root)
-        self.run_dir = run_dir
+        self.roots = roots if roots is not None else run_roots(runs_root)
+        runs = find_runs(project.name or "untitled", self.roots) if run_dir is None else [run_dir]
+        own = os.path.abspath(source.path) if source is not None and source.path else None
+        self.runs = [r for r in runs if os.path.abspath(r) != own][:MAX_RUNS]
+        self.run_dir = self.runs[0] if self.runs else None
         self.folder = folder or os.path.expanduser("~")
 
         self.format_box = QComboBox()
@@ -91,19 +104,49 @@ class ExportDialog(QDialog):
         path_row.addWidget(self.path_edit, 1)
         path_row.addWidget(browse)
         self.weights_box = QComboBox()
-        if weights is not None:
+        if source is not None:
+            from layerloom.gui.trained_weights import words
+
+            self.weights_box.addItem(f"Trained in this window: {words(source)}", SOURCE)
+        elif weights is not None:
             self.weights_box.addItem("The weights of the latest training in this window", WINDOW)
-        if run_dir:
-            self.weights_box.addItem(f"Run folder {os.path.basename(os.path.normpath(run_dir))} (best epoch)", LATEST)
+        for i, run in enumerate(self.runs):
+            self.weights_box.addItem(f"Run folder {os.path.basename(os.path.normpath(run))} (best epoch)",
+                                     LATEST if i == 0 else RUN + run)
         self.weights_box.addItem("Fresh, untrained weights", FRESH)
         self.weights_box.addItem("Choose a run folder or bundle…", CHOSEN)
+        self.weights_box.setCurrentIndex(0)  # trained weights first: fresh ones only when there are none
         self.weights_box.activated.connect(self._weights_chosen)
+        self.weights_box.currentIndexChanged.connect(lambda _i: self._describe())
+        self.weights_note = QLabel()
+        self.weights_note.setWordWrap(True)
+        self.weights_note.setObjectName("weightsNote")
+        self.bake_box = QCheckBox(BAKE_TEXT)
+        self.bake_box.setChecked(True)
+        self.bake_box.setToolTip("The exported file then takes data as it comes (0–255 pixels, raw feature values) "
+                                 "and does the scaling and normalization itself")
+        self.bake_box.toggled.connect(lambda _on: self._describe())
+        self.preprocessing_label = QLabel()
+        self.preprocessing_label.setWordWrap(True)
+        self.preprocessing_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.preprocessing_label.setObjectName("preprocessing")
+        self.preprocessing_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.usage_label = QLabel()
+        self.usage_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.usage_label.setObjectName("usage")
+        self.usage_label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.usage_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         form = QFormLayout()
         form.addRow("Format:", self.format_box)
         form.addRow("", self.format_help)
         form.addRow("Save to:", path_row)
         form.addRow("Weights:", self.weights_box)
+        form.addRow("", self.weights_note)
+        form.addRow("", self.bake_box)
+        self.form = form
+        form.addRow("Preprocessing:", self.preprocessing_label)
+        form.addRow("Use it:", self.usage_label)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
@@ -133,8 +176,9 @@ class ExportDialog(QDialog):
         layout.addWidget(self.file_label)
         layout.addWidget(buttons)
         self.format_box.currentIndexChanged.connect(self._format_changed)
+        self.path_edit.textChanged.connect(lambda _t: self._describe())
         self._format_changed()
-        self.resize(560, self.sizeHint().height())
+        self.resize(640, self.sizeHint().height())
 
     # --- choices ------------------------------------------------------------------------------------
 
@@ -154,6 +198,92 @@ class ExportDialog(QDialog):
         base = slug(self.project.name or "model")
         folder = os.path.dirname(current) if current else self.folder
         self.path_edit.setText(os.path.join(folder, base + ("-python" if fmt == "python" else SUFFIX[fmt])))
+        self._describe()
+
+    # --- what the dialog says about the choice ------------------------------------------------------------
+
+    @property
+    def bakes(self) -> bool:
+        """Whether the chosen format takes the bake_preprocessing option."""
+        from layerloom.core.export.usage import BAKEABLE
+
+        return self.format in BAKEABLE
+
+    def chosen_preprocessing(self):
+        """The Preprocessing of the weights chosen now (None when unknown or untrained)."""
+        from layerloom.core.data.base import DataError
+        from layerloom.core.training.run_folder import read_preprocessing
+
+        choice = self.weights_box.currentData()
+        try:
+            if choice == SOURCE:
+                return self.source.preprocessing
+            if choice == LATEST or (isinstance(choice, str) and choice.startswith(RUN)):
+                return self._once("preprocessing", self._run_of(choice), read_preprocessing)
+            if choice == CHOSEN and self._chosen_source is not None:
+                return self._chosen_source.preprocessing
+        except (DataError, OSError, ValueError):
+            return None
+        return None
+
+    def _once(self, what: str, run: str, read):
+        """`read(run)`, read once per dialog (the texts are refreshed at every keystroke in the path)."""
+        if (what, run) not in self._read:
+            self._read[(what, run)] = read(run)
+        return self._read[(what, run)]
+
+    def _run_of(self, choice: str) -> str:
+        return self.run_dir if choice == LATEST else choice[len(RUN):]
+
+    def weights_text(self) -> str:
+        """Which weights the export uses, in words."""
+        from layerloom.core.training.history import summarize_run
+
+        choice = self.weights_box.currentData()
+        if choice == SOURCE:
+            from layerloom.core.export.bundle import metrics_summary
+            from layerloom.core.training.history import metric_text
+
+            summary = metrics_summary(self.source.history)
+            best = ""
+            if summary["best"] is not None:
+                best = f", best {metric_text(summary['best_metric'], summary['best'])} (epoch {summary['best_epoch']})"
+            n = summary["epochs"]
+            return (f"Uses the trained weights in this window: {n} epoch{'s' if n != 1 else ''} trained{best}; "
+                    f"from {self.source.path or 'memory'}.")
+        if choice == WINDOW:
+            return "Uses the weights of the latest training in this window."
+        if choice == LATEST or (isinstance(choice, str) and choice.startswith(RUN)):
+            run = self._once("summary", self._run_of(choice), summarize_run)
+            best = f", best {run.best_text} (epoch {run.best_epoch + 1})" if run.best_epoch is not None else ""
+            return f"Uses the best epoch's weights of run {run.name}: {run.epochs_done} epochs trained{best}."
+        if choice == CHOSEN and self._chosen:
+            return f"Uses the weights in {self._chosen}."
+        return "⚠ Fresh, untrained weights: the exported model's outputs mean nothing yet."
+
+    def _describe(self) -> None:
+        """Refresh the weights note, the bake choice, the preprocessing and the usage lines."""
+        if not hasattr(self, "usage_label"):
+            return
+        from layerloom.core.export.usage import usage
+
+        self.weights_note.setText(self.weights_text())
+        pre = self.chosen_preprocessing()
+        self.form.setRowVisible(self.bake_box, self.bakes)
+        can_bake = pre is not None and pre.bakeable
+        self.bake_box.setEnabled(can_bake)
+        if not can_bake and pre is not None:
+            self.bake_box.setToolTip("Text models take token ids: the tokenizer stays outside the file")
+        baked = self.bakes and can_bake and self.bake_box.isChecked()
+        if pre is None:
+            lines = ["None recorded for these weights: the model takes its inputs as its Input blocks say."]
+        else:
+            lines = [f"• {line}" for line in pre.describe()]
+            if self.bakes:
+                lines.append(f"The file takes {pre.raw_input_words()}: the steps above are in it." if baked else
+                             "The file takes inputs already preprocessed as above.")
+        self.preprocessing_label.setText("\n".join(lines))
+        self.usage_label.setText(usage(self.format, self.path_edit.text() or "model", baked=baked, preprocessing=pre))
 
     def browse(self) -> None:
         fmt = self.format
@@ -167,7 +297,7 @@ class ExportDialog(QDialog):
             self.path_edit.setText(path)
 
     def _weights_chosen(self) -> None:
-        if self.weights_box.currentData() != CHOSEN:
+        if self.weights_box.currentData() != CHOSEN or self._chosen:
             return
         path, _ = QFileDialog.getOpenFileName(self, "Weights from a bundle", self.folder,
                                               "Layerloom bundle (*.layerloom)")
@@ -180,26 +310,39 @@ class ExportDialog(QDialog):
 
     def choose_weights_from(self, path: str) -> None:
         """Take the weights (and the project as trained) from a run folder or bundle."""
-        self._chosen = path
+        from layerloom.core.errors import LayerloomError
+        from layerloom.core.export.base import open_source
+
+        try:
+            source = open_source(path)
+        except LayerloomError as err:
+            self.status.setText(f"✗ {err}")
+            self.weights_box.setCurrentIndex(0)
+            return
+        self._chosen, self._chosen_source = path, source
         index = self.weights_box.findData(CHOSEN)
         self.weights_box.setItemText(index, f"From {os.path.basename(os.path.normpath(path))}")
         self.weights_box.setCurrentIndex(index)
+        self._describe()
 
     def source_maker(self):
         """A function giving the Source the export starts from, for the weights chosen now; it runs in the
         worker thread (it may import torch and read files) and touches no widget."""
         from layerloom.core.export.base import open_source, source_from
 
-        choice, chosen, project, weights, run_dir = (self.weights_box.currentData(), self._chosen, self.project,
-                                                     self.weights, self.run_dir)
+        choice, chosen, project, weights, trained = (self.weights_box.currentData(), self._chosen_source,
+                                                     self.project, self.weights, self.source)
+        run = self._run_of(choice) if choice == LATEST or str(choice).startswith(RUN) else None
 
         def make():
+            if choice == SOURCE:
+                return trained
             if choice == WINDOW:
                 return source_from(project, weights)
-            if choice == LATEST:
-                return open_source(run_dir)
-            if choice == CHOSEN and chosen:
-                return open_source(chosen)
+            if run is not None:
+                return open_source(run)
+            if choice == CHOSEN and chosen is not None:
+                return chosen
             return source_from(project)
 
         return make
@@ -220,11 +363,13 @@ class ExportDialog(QDialog):
         self.progress.show()
         self.status.setText(f"Exporting as {LABELS[self.format]} and checking it against the live model…")
         make_source, fmt = self.source_maker(), self.format
+        options = {"bake_preprocessing": self.bake_box.isChecked() and self.bake_box.isEnabled()} if self.bakes \
+            else {}
 
         def job():
             from layerloom.core.export.exporter import export
 
-            return export(make_source(), fmt, path)
+            return export(make_source(), fmt, path, **options)
 
         import_heavy_modules("torch", "torch.onnx", "torch.export", "torch._dynamo", "layerloom.core.export.exporter")
         self.thread = BackgroundTask(job, self._done, self._failed, self, on_finished=self._thread_ended)
@@ -271,10 +416,9 @@ def add_export_actions(window) -> dict[str, QAction]:
     """Add File → Export… (Ctrl+E), File → Import PyTorch Model… and File → Open Bundle… to `window`.
 
     It uses of the window: `document.project` (the project shown), `set_project(project, path)`,
-    `menus["file"]` and `commands["quit"]` (the actions go above Quit), and, when present,
-    `model_weights` (a state dict of the latest training, set by the training view), which this sets too
-    when a bundle or an import brings weights in. Returns the actions by key, also stored in
-    `window.commands` when it has that dict."""
+    `menus["file"]` and `commands["quit"]` (the actions go above Quit), and, when present, `training`
+    (its `trained_source`, `adopt_trained`, `runs_root`) and `open_path(path, ask)`; else `model_weights`.
+    Returns the actions by key, also stored in `window.commands` when it has that dict."""
     actions = {
         "export": QAction("&Export…", window),
         "import_model": QAction("&Import PyTorch Model…", window),
@@ -284,7 +428,8 @@ def add_export_actions(window) -> dict[str, QAction]:
     actions["export"].setStatusTip("Export the trained model: ONNX, TorchScript, torch.export, Python, weights, "
                                    "bundle")
     actions["import_model"].setStatusTip("Bring an nn.Module (Python file) or a torch.export .pt2 in as a graph")
-    actions["open_bundle"].setStatusTip("Open a .layerloom bundle: graph, weights, settings and history")
+    actions["open_bundle"].setStatusTip("Open a .layerloom bundle: graph, weights, settings and history "
+                                        "(File → Open takes bundles too)")
     actions["export"].triggered.connect(lambda _c=False: open_export_dialog(window))
     actions["import_model"].triggered.connect(lambda _c=False: open_import_dialog(window))
     actions["open_bundle"].triggered.connect(lambda _c=False: open_bundle_dialog(window))
@@ -305,8 +450,14 @@ def add_export_actions(window) -> dict[str, QAction]:
 
 def open_export_dialog(window) -> ExportDialog:
     project = window.document.project
-    dialog = ExportDialog(project, window, weights=getattr(window, "model_weights", None),
-                          folder=_folder(window))
+    training = getattr(window, "training", None)
+    if training is not None:
+        from layerloom.core.runs import run_roots
+
+        dialog = ExportDialog(project, window, source=training.trained_source, folder=_folder(window),
+                              roots=run_roots(training.runs_root))
+    else:
+        dialog = ExportDialog(project, window, weights=getattr(window, "model_weights", None), folder=_folder(window))
     dialog.show()
     return dialog
 
@@ -320,7 +471,15 @@ def open_import_dialog(window):
         if hasattr(window, "maybe_save") and not window.maybe_save("importing a model"):
             return
         window.set_project(result.project, None)
-        window.model_weights = result.state
+        training = getattr(window, "training", None)
+        if training is not None:
+            from layerloom.core.export.base import source_from
+            from layerloom.core.project import Project
+
+            own = Project.from_dict(result.project.to_dict())  # the window edits its project, not the model's
+            training.adopt_trained(source_from(own, result.state, kind="import"))
+        else:
+            window.model_weights = result.state
 
     dialog.imported.connect(take)
     dialog.show()
@@ -328,10 +487,14 @@ def open_import_dialog(window):
 
 
 def open_bundle_dialog(window, path: str | None = None) -> bool:
+    """File → Open Bundle…: a bundle opens like any file (File → Open tells bundles and projects apart)."""
     if path is None:
-        path, _ = QFileDialog.getOpenFileName(window, "Open Bundle", _folder(window), "Layerloom bundle (*.layerloom)")
+        path, _ = QFileDialog.getOpenFileName(window, "Open Bundle", _folder(window),
+                                              "Layerloom bundle (*.layerloom);;All files (*)")
         if not path:
             return False
+    if hasattr(window, "open_path"):
+        return window.open_path(path, ask=True)
     if hasattr(window, "maybe_save") and not window.maybe_save("opening a bundle"):
         return False
     from layerloom.core.errors import LayerloomError
@@ -344,7 +507,6 @@ def open_bundle_dialog(window, path: str | None = None) -> bool:
         return False
     window.set_project(bundle.project, None)
     window.model_weights = bundle.state
-    window.model_bundle = bundle
     return True
 
 

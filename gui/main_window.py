@@ -8,7 +8,6 @@ network's size and its problems; files, recent files, autosave and crash recover
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from pathlib import Path
@@ -40,8 +39,7 @@ from layerloom.gui.recovery import AUTOSAVE_INTERVAL_MS, Recovery
 from layerloom.gui.training import DataPanel, LiveViews, TrainingController, TrainingPanel
 
 APP_NAME = "Layerloom"
-PROJECT_FILTER = "Layerloom projects (*.json *.layerloom);;All files (*)"
-PROJECT_SUFFIXES = (".json", ".layerloom")
+PROJECT_FILTER = "Layerloom projects and bundles (*.json *.layerloom);;All files (*)"
 MAX_RECENT = 10
 STATE_VERSION = 1
 MAX_LISTED_PROBLEMS = 12
@@ -147,9 +145,8 @@ class MainWindow(QMainWindow):
         self._make_menus()
         from layerloom.gui.export_dialog import add_export_actions
 
-        self.model_weights = None  # the state dict of the latest training (or of an opened bundle), for Export
         add_export_actions(self)
-        self.training.run_finished.connect(self._take_trained_weights)
+        self.training.run_finished.connect(self._run_finished)
         self._make_toolbar()
         self._make_status_bar()
 
@@ -254,9 +251,11 @@ class MainWindow(QMainWindow):
         c = self.canvas
         a = self._action
         a("new", "&New…", self.new_project, Std.New, "new", "Start a new project from a template")
-        a("open", "&Open…", self.open_dialog, Std.Open, "open", "Open a project file")
+        a("open", "&Open…", self.open_dialog, Std.Open, "open", "Open a project file or a .layerloom bundle")
         a("save", "&Save", self.save, Std.Save, "save", "Save the project")
         a("save_as", "Save &As…", self.save_as, Std.SaveAs, "save-as", "Save the project under a new name")
+        a("save_bundle", "Save as &Bundle…", self.save_bundle, None, "save-as",
+          "Save the network with its trained weights, settings, history and preprocessing in one .layerloom file")
         a("quit", "&Quit", self.close, Std.Quit, "quit", "Close the window")
         self.commands["quit"].setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -325,7 +324,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.setIcon(theme.icon("recent"))
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file.addSeparator()
-        file.addActions([A["save"], A["save_as"]])
+        file.addActions([A["save"], A["save_as"], A["save_bundle"]])
         file.addSeparator()
         file.addAction(A["quit"])
 
@@ -497,20 +496,23 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.document.modified)
 
     def set_project(self, project, path: str | os.PathLike | None = None) -> None:
-        """Show `project` (no question asked: see maybe_save)."""
-        self.model_weights = None
+        """Show `project` (no question asked: see maybe_save), without trained weights."""
         self.document.set_project(project, path)
         self._autosaved_revision = None
         self.recovery.discard_autosave()
 
-    def _take_trained_weights(self, _last) -> None:
-        """Keep a copy of the trained weights so that File → Export writes the model just trained."""
-        model = self.training.model
-        if model is not None:
-            from layerloom.core.training.threads import keep_this_thread_serial
+    @property
+    def model_weights(self) -> dict | None:
+        """The state dict of the trained model in the window (a finished run, an opened bundle), or None."""
+        source = self.training.trained_source
+        return source.state if source is not None else None
 
-            keep_this_thread_serial()  # a copy on the GUI thread must not start an OpenMP pool (threads.py)
-            self.model_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    def _run_finished(self, last) -> None:
+        """A finished run's weights belong to the project from now on (saved with it)."""
+        if last.kind == "finished":
+            from layerloom.gui.trained_weights import remember_run
+
+            remember_run(self)
 
     def _update_totals(self, report) -> None:
         self.params_label.setText(f"{human(report.total_params)} parameters")
@@ -609,8 +611,11 @@ class MainWindow(QMainWindow):
 
     def _project_replaced(self) -> None:
         self.training.set_feature_block(None)
-        self.training.model = None
-        self.live_views.set_runs_root(self.training.runs_root, self.document.project.name or self.document.title)
+        self.training.forget_trained()
+        from layerloom.core.runs import run_roots
+
+        roots = run_roots(self.training.runs_root)  # the window's folder, the per-user one and ./runs
+        self.live_views.set_runs_root(roots, self.document.project.name or self.document.title)
 
     def stop_training_for(self, action: str) -> bool:
         """True when no run goes on, or the user agreed to stop it (it stops, keeping a checkpoint)."""
@@ -691,46 +696,83 @@ class MainWindow(QMainWindow):
         return self.open_path(path) if path else False
 
     def open_path(self, path: str | os.PathLike, ask: bool = False) -> bool:
-        """Open a project file. A broken file lists its problems in a dialog and leaves the window as it was."""
+        """Open a project file or a .layerloom bundle, told apart by content. A broken file lists its problems
+        in a dialog and leaves the window as it was; trained weights that cannot be loaded are said in one."""
         if not self.stop_training_for("opening another project"):
             return False
-        if os.fspath(path).lower().endswith(".layerloom"):  # a bundle: graph, weights, settings and history
-            from layerloom.gui.export_dialog import open_bundle_dialog
-
-            return open_bundle_dialog(self, os.path.abspath(os.fspath(path)))  # it asks about unsaved changes
         if ask and not self.maybe_save("opening another project"):
             return False
-        from layerloom.core.project import load_project
-
         path = os.path.abspath(os.fspath(path))
-        try:
-            project = load_project(path)
-        except ProjectError as err:
-            self.show_file_problems(path, err.problems)
+        opened = self.read_file(path)
+        if opened is None:
             return False
-        self.set_project(project, path)
-        self.add_recent(path)
-        note = ""
-        if project.migrated_from is not None:
-            note = f" (upgraded from format version {project.migrated_from}; saving writes the new format)"
-        self.statusBar().showMessage(f"Opened {path}{note}", 6000)
-        self.project_opened.emit(path)
+        trouble = self.show_opened(opened)
+        if trouble:
+            self.show_weights_problem(trouble)
         return True
 
+    def read_file(self, path: str, report: bool = True):
+        """The project or bundle at `path` (core/opening.py's Opened); None after listing its problems (or,
+        with `report` False, raising LayerloomError)."""
+        from layerloom.core.opening import open_document, problems_of
+
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            return open_document(path)
+        except LayerloomError as err:
+            if not report:
+                raise
+            problems = problems_of(err, path)
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.show_file_problems(path, problems)
+        return None
+
+    def show_opened(self, opened) -> str | None:
+        """Show an opened project or bundle with its trained weights live (no question asked). A bundle gets no
+        file of its own (Save asks where the project goes). Returns why trained weights were not loaded."""
+        from layerloom.core.opening import BUNDLE
+        from layerloom.gui.trained_weights import adopt_opened, words
+
+        bundle = opened.kind == BUNDLE
+        self.set_project(opened.project, None if bundle else opened.path)
+        self.add_recent(opened.path)
+        trouble = adopt_opened(self, opened)
+        source = self.training.trained_source
+        note = ""
+        if opened.project.migrated_from is not None:
+            note = f" (upgraded from format version {opened.project.migrated_from}; saving writes the new format)"
+        if source is not None:
+            note += f", with its trained weights: {words(source)} (Predictions, Export and Train use them)"
+        what = "bundle " if bundle else ""
+        self.statusBar().showMessage(f"Opened {what}{opened.path}{note}", 10000)
+        self.project_opened.emit(opened.path)
+        return trouble
+
+    def show_weights_problem(self, message: str) -> None:
+        from layerloom.gui.trained_weights import show_problem
+
+        self.statusBar().showMessage("Opened with untrained weights: " + message, 10000)
+        show_problem(self, self.document.title, message)
+
     def show_file_problems(self, path: str, problems: list[str], title: str = "Cannot open project") -> None:
-        """A dialog listing every problem of a file, with its place (never a traceback)."""
+        """A dialog listing every problem of a file, with its place (never a traceback), in plain text."""
+        from layerloom.gui.trained_weights import plain_informative
+
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle(title)
         name = Path(path).name if path else "the project"
         verb = "opened" if "open" in title.lower() else "saved"
+        box.setTextFormat(Qt.TextFormat.PlainText)
         box.setText(f"“{name}” cannot be {verb}: {len(problems)} problem{'s' if len(problems) != 1 else ''}.")
         shown = problems[:MAX_LISTED_PROBLEMS]
         more = len(problems) - len(shown)
-        items = "".join(f"<li>{html.escape(p)}</li>" for p in shown)
-        tail = f"<p>…and {more} more (see the details).</p>" if more > 0 else ""
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setInformativeText(f"<ul style='margin-left:-24px'>{items}</ul>{tail}<p>{html.escape(path)}</p>")
+        lines = [f"• {p}" for p in shown]
+        if more > 0:
+            lines.append(f"…and {more} more (see the details).")
+        box.setInformativeText("\n".join([*lines, "", path]))
+        plain_informative(box)
         box.setDetailedText("\n".join(f"- {p}" for p in problems))
         box.setStandardButtons(QMessageBox.StandardButton.Ok)
         box.exec()
@@ -749,7 +791,16 @@ class MainWindow(QMainWindow):
             path += ".json"
         return self._save_to(path)
 
+    def save_bundle(self) -> bool:
+        """File → Save as Bundle…: the network with its trained weights, settings, history and preprocessing."""
+        from layerloom.gui.trained_weights import save_bundle_dialog
+
+        return save_bundle_dialog(self)
+
     def _save_to(self, path: str | os.PathLike) -> bool:
+        from layerloom.gui.trained_weights import link_before_save
+
+        note = link_before_save(self)
         try:
             target = self.document.save(path)
         except ProjectError as err:
@@ -762,7 +813,7 @@ class MainWindow(QMainWindow):
         self._autosaved_revision = None
         self.add_recent(target)
         self._update_title()
-        self.statusBar().showMessage(f"Saved {target}", 4000)
+        self.statusBar().showMessage(f"Saved {target}{note}", 6000)
         self.project_opened.emit(str(target))
         return True
 
@@ -821,6 +872,11 @@ class MainWindow(QMainWindow):
         self.autosave_now()
         self.recovery.discard(latest)
         self.statusBar().showMessage(f"Recovered {latest.describe()}", 8000)
+        from layerloom.gui.trained_weights import adopt_linked
+
+        trouble = adopt_linked(self, original)  # the weights of a run trained before the crash
+        if trouble:
+            self.show_weights_problem(trouble)
         return True
 
     # --- help -----------------------------------------------------------------------------------------
@@ -854,8 +910,9 @@ class MainWindow(QMainWindow):
     def _project_urls(mime) -> list[str]:
         if mime is None or not mime.hasUrls():
             return []
-        return [u.toLocalFile() for u in mime.urls()
-                if u.isLocalFile() and u.toLocalFile().lower().endswith(PROJECT_SUFFIXES)]
+        from layerloom.core.opening import recognised
+
+        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and recognised(u.toLocalFile())]
 
     def dragEnterEvent(self, event) -> None:
         if self._project_urls(event.mimeData()):

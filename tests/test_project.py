@@ -368,6 +368,26 @@ def test_golden_v1_is_written_back_unchanged():
     assert again == raw
 
 
+def test_golden_v1_trained_names_its_weights_and_is_written_back_unchanged(tmp_path):
+    from layerloom.core.trained import TrainedRunError, link_of, open_linked, resolve
+
+    path = GOLDEN / "project_v1_trained.json"
+    project = load_project(path)
+    assert link_of(project) == {"path": "runs/Golden-v1-trained-20250101-120000", "checkpoint": "best", "epochs": 3}
+    assert resolve(link_of(project), path) == str(GOLDEN / "runs" / "Golden-v1-trained-20250101-120000")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    again = project.to_dict()
+    raw.pop("app_version")
+    again.pop("app_version")
+    assert again == raw
+    with pytest.raises(TrainedRunError) as exc:  # the run folder is not there: said in plain words
+        open_linked(project, path)
+    assert "Golden-v1-trained-20250101-120000, which was moved or deleted" in str(exc.value)
+    assert "opens with untrained weights" in str(exc.value)
+    older = load_project(GOLDEN / "project_v1.json")  # a file from before the link opens as before
+    assert link_of(older) is None
+
+
 # --- broken files: every one gives messages that name the place ---------------------------------
 
 
@@ -397,6 +417,11 @@ BROKEN = {
     ],
     "broken_newer_version.json": [
         "was saved by a newer Layerloom (schema 3); this version reads up to 1 — please update"],
+    "broken_trained_run.json": [
+        "meta.trained_run.path must be the run folder or bundle the weights are in (a text)",
+        "meta.trained_run.checkpoint must be 'last' or 'best' (got 'middle')",
+        "meta.trained_run.epochs must be a whole number of at least 0 (got -1)",
+    ],
     "broken_truncated.json": ["is not valid JSON: Unterminated string",
                               "the file ends too early, it may have been cut short"],
 }

@@ -227,16 +227,12 @@ def _open_run(path: str, checkpoint: str) -> Source:
                   path, "run", os.path.basename(found[0]), pre)
 
 
-def latest_run(project_name: str, root: str = "runs") -> str | None:
-    """The newest run folder of a project under `root` that has a checkpoint (for the window's export)."""
-    from layerloom.core.training.run_folder import BEST, LAST, slug
+def latest_run(project_name: str, root: str | list[str] | None = "runs") -> str | None:
+    """The newest run folder of a project that has a checkpoint: under `root` (a folder or a list of them), or
+    when None in every folder runs are written to (core/runs.py)."""
+    from layerloom.core.runs import latest_run as newest
 
-    if not os.path.isdir(root):
-        return None
-    prefix = slug(project_name or "run") + "-"
-    runs = [os.path.join(root, d) for d in os.listdir(root) if d.startswith(prefix)]
-    runs = [r for r in runs if os.path.exists(os.path.join(r, BEST)) or os.path.exists(os.path.join(r, LAST))]
-    return max(runs, key=os.path.getmtime) if runs else None
+    return newest(project_name, [root] if isinstance(root, str | os.PathLike) else root)
 
 
 # --- writing ------------------------------------------------------------------------------------------

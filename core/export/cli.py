@@ -1,9 +1,10 @@
 """`layerloom export`, `layerloom import` and `layerloom unbundle`.
 
     layerloom export SRC --format FORMAT -o PATH [--checkpoint best|last] [--json]
-        SRC: a run folder (runs/<project>-<time>/) or a .layerloom bundle. Prints where the export went and
-        its parity figure (the largest difference from the live model on a sample batch); above 1e-4 the
-        export fails with that figure and nothing is written.
+        SRC: a run folder (runs/<project>-<time>/), a .layerloom bundle, or a project file: the weights it
+        names (saved after training in the window), else its latest run in the runs folders (core/runs.py).
+        Prints where the export went and its parity figure (the largest difference from the live model on a
+        sample batch); above 1e-4 the export fails with that figure and nothing is written.
     layerloom import FILE [--class NAME] [--input-shape 1,28,28 …] [--input-dtype int64 …] [--yes] -o OUT
         FILE: a Python file (its code runs: --yes, or a yes at the prompt) or a torch.export .pt2 file.
         OUT: a .layerloom bundle (graph and weights), or a project .json with the weights beside it
@@ -32,26 +33,36 @@ FORMATS = ("bundle", "onnx", "torchscript", "torch-export", "python", "safetenso
 
 
 def _configure_export(p: argparse.ArgumentParser) -> None:
-    p.add_argument("src", metavar="SRC", help="a run folder (runs/<project>-<time>/) or a .layerloom bundle")
+    p.add_argument("src", metavar="SRC", help="a run folder (runs/<project>-<time>/), a .layerloom bundle, or a "
+                   "project .json (the run it names, else its latest run)")
     p.add_argument("--format", "-f", required=True, choices=FORMATS, metavar="FORMAT",
                    help=f"one of {', '.join(FORMATS)}")
     p.add_argument("-o", "--output", required=True, metavar="PATH",
                    help="the file to write (for python: a folder, or a file ending in .py)")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
-                   help="from a run folder: the best epoch's weights (default) or the last ones")
+    p.add_argument("--checkpoint", choices=("best", "last"), default=None,
+                   help="from a run folder: the best epoch's weights (default) or the last ones; from a project: "
+                   "instead of the checkpoint it names")
     p.add_argument("--json", action="store_true", help="print one JSON object describing the result")
 
 
-@subcommand("export", "export a trained model (run folder or bundle) as bundle, onnx, torchscript, torch-export, "
-            "python or safetensors, checked against the live model", _configure_export)
+@subcommand("export", "export a trained model (run folder, bundle or project) as bundle, onnx, torchscript, "
+            "torch-export, python or safetensors, checked against the live model", _configure_export)
 def run_export(args: argparse.Namespace) -> int:
     from layerloom.core.export.base import ParityError
     from layerloom.core.export.exporter import export
 
     if not os.path.exists(args.src):
-        raise LayerloomError(f"{args.src}: does not exist; give a run folder or a .layerloom bundle")
+        raise LayerloomError(f"{args.src}: does not exist; give a run folder, a .layerloom bundle or a project file")
+    src, words = args.src, None
+    if os.path.isfile(src):
+        from layerloom.core.opening import PROJECT, sniff
+
+        if sniff(src) == PROJECT:
+            from layerloom.core.trained import source_of_project
+
+            src, words = source_of_project(src, args.checkpoint)
     try:
-        result = export(args.src, args.format, args.output, checkpoint=args.checkpoint)
+        result = export(src, args.format, args.output, checkpoint=args.checkpoint or "best")
     except ParityError as err:
         if args.json:
             print(json.dumps({"ok": False, "format": args.format, "difference": _finite(err.difference),
@@ -60,6 +71,8 @@ def run_export(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
+    if words:
+        print(f"Weights: {words}")
     print(f"Exported {result.format} to {result.path}")
     for extra in result.files[1:]:
         print(f"  and {extra}")

@@ -131,7 +131,9 @@ def _project_and_settings(args):
     if not os.path.exists(args.file):
         raise BadInput(f"{args.file}: the project file does not exist")
     try:
-        if str(args.file).lower().endswith(".layerloom"):  # a bundle: train on from its weights
+        from layerloom.core.opening import BUNDLE, sniff
+
+        if sniff(args.file) == BUNDLE:  # a bundle (told apart by content): train on from its weights
             from layerloom.core.export.bundle import load_bundle
 
             project = load_bundle(args.file).project

@@ -3,6 +3,7 @@ draw their curves on top of each other (smoothed step loss, validation loss, and
 "Open folder" shows a run's files in the file manager.
 
     view.set_runs_root("runs", "lenet5")   # lists the runs; on_event(Finished/Failed) lists them again
+    view.set_runs_root(run_roots(), "lenet5")   # …from several folders (core/runs.py: per-user and ./runs)
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout
 
+from layerloom.core.runs import list_project_runs
 from layerloom.core.training.events import Failed, Finished, RunStarted
-from layerloom.core.training.history import RunCurves, RunSummary, list_runs, load_run
+from layerloom.core.training.history import RunCurves, RunSummary, load_run
 from layerloom.gui.plots.common import (
     PlotView,
     ema,
@@ -39,7 +41,8 @@ class RunHistoryView(PlotView):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._reload_pending = False  # a reload asked for while hidden (reload_when_shown)
-        self.root: str | None = None
+        self.root: str | None = None  # the first of `roots`
+        self.roots: list[str] = []
         self.project_name: str | None = None
         self.runs: list[RunSummary] = []
         self.selected: list[str] = []  # paths, at most two, in the order picked
@@ -87,8 +90,10 @@ class RunHistoryView(PlotView):
 
     # --- the contract ------------------------------------------------------------------------------
 
-    def set_runs_root(self, path: str | None, project_name: str | None = None) -> None:
-        self.root, self.project_name = path, project_name
+    def set_runs_root(self, path: str | list[str] | None, project_name: str | None = None) -> None:
+        """The folder (or folders) runs are listed from, and the project whose runs they are."""
+        self.roots = [path] if isinstance(path, str) else list(path or [])
+        self.root, self.project_name = (self.roots[0] if self.roots else None), project_name
         self.reload()
 
     def reset(self, run: RunStarted | None = None) -> None:
@@ -115,7 +120,7 @@ class RunHistoryView(PlotView):
     def reload(self) -> None:
         self._reload_pending = False
         keep = list(self.selected)
-        self.runs = list_runs(self.root, self.project_name) if self.root else []
+        self.runs = list_project_runs(self.project_name, self.roots)
         self.curves = {}
         self.table.blockSignals(True)
         self.table.clear()
@@ -134,7 +139,7 @@ class RunHistoryView(PlotView):
         for i in range(len(COLUMNS)):
             self.table.resizeColumnToContents(i)
         self.selected = [p for p in keep if any(r.path == p for r in self.runs)]
-        where = self.root or "no folder"
+        where = " and ".join(r for r in self.roots if os.path.isdir(r)) or self.root or "no folder"
         self.info.setText(f"{len(self.runs)} run{'s' if len(self.runs) != 1 else ''} in {where}"
                           + ("" if not self.runs else " · select two to compare"))
         self._update_buttons()

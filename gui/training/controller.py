@@ -20,13 +20,13 @@ CPU (core/training/threads.py; benchmarks/bench_training_window.py has the figur
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from layerloom.core.runs import default_runs_root
 from layerloom.core.training.metric_text import metric_text
 from layerloom.gui.gc_guard import guard_thread
 from layerloom.gui.training.worker import TrainWorker, data_key
@@ -41,16 +41,6 @@ GUI_CPU_BUDGET = 0.03
 TRAIN_THREADS: int | None = None
 
 IDLE, LOADING, RUNNING, PAUSED, STOPPING = "idle", "loading", "running", "paused", "stopping"
-
-
-def default_runs_root() -> str:
-    env = os.environ.get("LAYERLOOM_RUNS_DIR")
-    if env:
-        return os.path.abspath(os.path.expanduser(env))
-    from PySide6.QtCore import QStandardPaths
-
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
-    return os.path.join(base or os.path.join(os.path.expanduser("~"), ".layerloom"), "runs")
 
 
 class TrainingController(QObject):
@@ -81,6 +71,9 @@ class TrainingController(QObject):
         self.threads = TRAIN_THREADS
         self._bundle = None
         self._bundle_key = ""
+        self._adopted = None  # a Source made live by adopt_trained: Train starts from its weights
+        self._run_source = None  # the Source of the last finished run, opened from its run folder
+        self._forgotten = None  # the last event when the trained model was forgotten or adopted
         self._thread: threading.Thread | None = None
         self._worker: TrainWorker | None = None
         self._buffer = None
@@ -170,8 +163,9 @@ class TrainingController(QObject):
         key = data_key(project.data.source, dict(project.data.options), settings.val_fraction, settings.seed)
         bundle = self._bundle if key == self._bundle_key else None
         self.run, self.last, self.result = None, None, None
+        weights = self._adopted.state if self._adopted is not None else None
         worker = TrainWorker(project, settings, self._buffer, self._control, run_root=self.runs_root,
-                             bundle=bundle, bundle_key=key, threads=self.threads)
+                             bundle=bundle, bundle_key=key, threads=self.threads, weights=weights)
         thread = threading.Thread(target=worker.run, name="layerloom-training", daemon=True)
         self._thread, self._worker = thread, worker
         doc.set_locked("The network is training: stop training to change its structure (moving blocks is fine).")
@@ -221,6 +215,38 @@ class TrainingController(QObject):
         if ended:
             self._finish()
         return ended
+
+    # --- trained weights (minimal) -------------------------------------------------------------------
+
+    def adopt_trained(self, source) -> None:
+        """Make a Source's model live: predictions and feature maps use it, and Train starts from its weights."""
+        from layerloom.core.training.threads import keep_this_thread_serial
+
+        keep_this_thread_serial()  # compiling on the GUI thread must not start an OpenMP pool (threads.py)
+        self.model = source.live_model()
+        self._adopted, self._forgotten = source, self.last
+        self.predictor_changed.emit(self.predictor)
+
+    @property
+    def trained_source(self):
+        """The Source of the last finished run (from its run folder), else of the adopted one; None when neither."""
+        last = self.last
+        if last is not None and last is not self._forgotten and last.kind == "finished" and last.run_dir:
+            if self._run_source is None or self._run_source.path != last.run_dir:
+                from layerloom.core.errors import LayerloomError
+                from layerloom.core.export.base import open_source
+
+                try:
+                    self._run_source = open_source(last.run_dir, "last")
+                except LayerloomError:
+                    return self._adopted
+            return self._run_source
+        return self._adopted
+
+    def forget_trained(self) -> None:
+        """No trained model any more (another project was opened)."""
+        self._adopted, self._run_source, self._forgotten = None, None, self.last
+        self.model = None
 
     # --- feature maps -------------------------------------------------------------------------------
 

@@ -101,7 +101,7 @@ class LiveViews(QTabWidget):
             full = preview(bundle, min(len(bundle.val), 5000), "val") if len(bundle.val) else pv
             view.set_validation_samples(full.samples, full.labels, bundle.info.class_names)
 
-    def set_runs_root(self, path: str, project_name: str) -> None:
+    def set_runs_root(self, path: str | list[str], project_name: str) -> None:
         with contextlib.suppress(AttributeError):
             self.views["runs"].set_runs_root(path, project_name)
 

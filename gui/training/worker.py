@@ -35,14 +35,15 @@ def load_bundle(source: str, options: dict, val_fraction: float, seed: int, prog
 
 
 class TrainWorker:
-    """One training run: loads the data (unless a loaded bundle is given), then `Trainer.run(buffer, control)`.
+    """One training run: loads the data (unless a loaded bundle is given), then `Trainer.run(buffer, control)`,
+    from `weights` when given (fine-tuning: matched by block name and shape), else from fresh weights.
 
     Every outcome reaches `buffer` as the run's last event (Finished or Failed), including failures before
     the trainer starts (the data cannot be loaded). The GUI polls `loaded` (the bundle and its key, once the
     data is in) and `done` (set last, with `result` the TrainResult or None when the trainer never ran)."""
 
     def __init__(self, project, settings, buffer, control, *, run_root: str | None, bundle=None,
-                 bundle_key: str = "", threads: int | None = None):
+                 bundle_key: str = "", threads: int | None = None, weights: dict | None = None):
         super().__init__()
         self.project = project  # a private copy: the window's graph may move on while this trains
         self.settings = settings
@@ -52,6 +53,7 @@ class TrainWorker:
         self.bundle = bundle
         self.bundle_key = bundle_key
         self.threads = threads
+        self.weights = weights  # a state dict to start from (trained weights the window holds), None: fresh
         self.trainer = None
         self.loaded: tuple | None = None  # (DataBundle, data_key) once this run loaded its data
         self.result = None
@@ -86,7 +88,7 @@ class TrainWorker:
                 torch.set_num_threads(self.threads)
             try:
                 self.trainer = Trainer(self.project, self.bundle, settings=self.settings, run_root=self.run_root,
-                                       project_name=self.project.name or "project")
+                                       project_name=self.project.name or "project", weights=self.weights)
                 result = self.trainer.run(self.buffer, self.control)
             finally:
                 torch.set_num_threads(saved)

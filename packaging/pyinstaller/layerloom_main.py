@@ -2,24 +2,26 @@
 command line (`layerloom doctor --check`, `layerloom train …`).
 
 File managers and installers open a file with the file as the only argument (Windows "Open with",
-`Layerloom.exe "%1"`); that is read as `layerloom open FILE`. The desktop entry's `layerloom open %f` started
-from the menu, without a file, opens the window as `layerloom` does.
+`Layerloom.exe "%1"`); a project file or bundle (by content, or by name) is read as `layerloom open FILE`.
+The desktop entry's `layerloom open %f` started from the menu, without a file, opens the window as
+`layerloom` does.
 """
 
 import multiprocessing
 import os
 import sys
 
-PROJECT_SUFFIXES = (".json", ".layerloom")  # project files and bundles
-
 
 def main() -> int:
     multiprocessing.freeze_support()
     # macOS Finder (older versions) passes a process serial number; it is no command.
     args = [a for a in sys.argv[1:] if not a.startswith("-psn_")]
-    if len(args) == 1 and os.path.splitext(args[0])[1].lower() in PROJECT_SUFFIXES and os.path.isfile(args[0]):
-        args = ["open", args[0]]
-    elif args == ["open"]:
+    if len(args) == 1 and os.path.isfile(args[0]):
+        from layerloom.core.opening import recognised
+
+        if recognised(args[0]):
+            args = ["open", args[0]]
+    if args == ["open"]:
         args = []
     sys.argv[1:] = args
     from layerloom.core.cli import main as cli_main
