@@ -187,3 +187,17 @@ def test_bundle_carries_the_preprocessing_and_true_metadata(tmp_path):
     manifest = json.loads(read_members(str(tmp_path / "m.layerloom"))["manifest.json"])
     assert manifest["epochs_trained"] == 2 and manifest["best"] == 0.75 and manifest["best_epoch"] == 2
     assert manifest["preprocessing"] == pre.describe()
+
+
+def test_command_line_no_bake(tmp_path, capsys):
+    from layerloom.core.cli import main
+    from layerloom.core.export.bundle import save_bundle
+
+    source, _ = _image_source(tmp_path)
+    save_bundle(source, str(tmp_path / "m.layerloom"))
+    assert main(["export", str(tmp_path / "m.layerloom"), "-f", "onnx", "-o", str(tmp_path / "a.onnx")]) == 0
+    assert main(["export", str(tmp_path / "m.layerloom"), "-f", "onnx", "-o", str(tmp_path / "b.onnx"),
+                 "--no-bake", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["baked"] is False
+    assert json.loads((tmp_path / "a.onnx.preprocessing.json").read_text())["baked"] is True
+    assert json.loads((tmp_path / "b.onnx.preprocessing.json").read_text())["baked"] is False

@@ -27,6 +27,7 @@ from layerloom.core.cli import UsageError, subcommand
 from layerloom.core.errors import LayerloomError
 
 FORMATS = ("bundle", "onnx", "torchscript", "torch-export", "python", "safetensors")
+BAKE_FORMATS = ("onnx", "torchscript", "torch-export")
 
 
 # --- export ---------------------------------------------------------------------------------------------
@@ -42,6 +43,9 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", choices=("best", "last"), default=None,
                    help="from a run folder: the best epoch's weights (default) or the last ones; from a project: "
                    "instead of the checkpoint it names")
+    p.add_argument("--no-bake", dest="bake", action="store_false",
+                   help="onnx, torchscript, torch-export: leave scaling and normalization out of the file (it then "
+                        "takes the preprocessed input; the steps are in <file>.preprocessing.json)")
     p.add_argument("--json", action="store_true", help="print one JSON object describing the result")
 
 
@@ -62,7 +66,8 @@ def run_export(args: argparse.Namespace) -> int:
 
             src, words = source_of_project(src, args.checkpoint)
     try:
-        result = export(src, args.format, args.output, checkpoint=args.checkpoint or "best")
+        bake = {"bake_preprocessing": args.bake} if args.format in BAKE_FORMATS else {}
+        result = export(src, args.format, args.output, checkpoint=args.checkpoint or "best", **bake)
     except ParityError as err:
         if args.json:
             print(json.dumps({"ok": False, "format": args.format, "difference": _finite(err.difference),
