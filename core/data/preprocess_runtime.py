@@ -60,7 +60,7 @@ def _channels_first(t, channels):
     if t.dim() != 3:
         raise PreprocessError(f"an image must have 2 or 3 dimensions (H×W, H×W×C or C×H×W); got {tuple(t.shape)}")
     first, last = t.shape[0] in (1, 3, 4), t.shape[-1] in (1, 3, 4)
-    if last and (not first or t.shape[-1] == channels and t.shape[0] != channels):
+    if last and (not first or (t.shape[-1] == channels and t.shape[0] != channels)):
         return t.permute(2, 0, 1)
     return t
 

@@ -178,8 +178,8 @@ class Preprocessing:
                          f"{'characters' if t['tokenizer'] == 'char' else 'words and punctuation'}")
             lines.append(f"tokens → ids with a vocabulary of {len(t.get('vocabulary') or []):,} (0 = padding, "
                          "1 = unknown)")
-            lines.append(f"cut or padded to {t['seq_len']} ids, padding {'before' if t['padding'] == 'pre' else 'after'}"
-                         " the text")
+            where = "before" if t["padding"] == "pre" else "after"
+            lines.append(f"cut or padded to {t['seq_len']} ids, padding {where} the text")
         elif kind == SERIES:
             s = f["series"]
             lines.append(f"the last {s['window']} values, scaled: (x − {s['mean']:.4g}) ÷ {s['std']:.4g}")
