@@ -179,6 +179,7 @@ class PredictionView(PlotView):
         right.addWidget(self.status)
         right.addWidget(self.bars, 1)
         body.addLayout(right, 2)
+        self._body_layout = body
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addLayout(head)
@@ -217,7 +218,7 @@ class PredictionView(PlotView):
     def set_preprocessing(self, pre) -> None:
         """The data's Preprocessing (None: unknown): the kind of input, class names, tokens, feature names."""
         self.pre = pre
-        if pre is not None and pre.class_names and not self.class_names:
+        if pre is not None and pre.class_names:
             self.class_names = list(pre.class_names)
         if pre is not None and pre.facts.get("task"):
             self.task = str(pre.facts["task"])
@@ -282,9 +283,10 @@ class PredictionView(PlotView):
 
     def _update_controls(self) -> None:
         body = self.body
-        self.stack.setCurrentWidget(body)
-        body.set_context(self.input_shape, self.preprocessing)
         image = self.bodies["image"]
+        self.stack.setCurrentWidget(body)
+        self._body_layout.setStretch(0, 1 if body is image else 3)  # the pad and picture need little room
+        body.set_context(self.input_shape, self.preprocessing)
         image.set_drawing(self.pad_available())
         own = body.OWN if body is not image or self.pad_available() else ""
         self._own_possible = bool(own)

@@ -90,6 +90,7 @@ class ImageBody(QWidget):
         box.setSpacing(14)
         box.addLayout(pad_col)
         box.addLayout(in_col)
+        box.addStretch(1)
 
     def can_draw(self) -> bool:
         return pad_side(self.shape) is not None

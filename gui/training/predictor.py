@@ -97,7 +97,9 @@ class Predictor:
         import torch
 
         from layerloom.core.data.preprocessing import PreprocessError
+        from layerloom.core.training.threads import keep_this_thread_serial
 
+        keep_this_thread_serial()  # preparing is torch work too: serially on the GUI thread (threads.py)
         shape = self.input_shape
         if shape is None:
             raise PredictionError("the network has no Input block")
