@@ -364,7 +364,7 @@ class PlotBody(QWidget):
         self.sample: np.ndarray | None = None
         self.graphics = graphics_widget()
         self.plot = self.graphics.addPlot()
-        self.legend = self.plot.addLegend(offset=(-8, 8))
+        self.legend = self.plot.addLegend()
         self.predicted: np.ndarray | None = None  # the series' predicted next values, as plotted
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -411,14 +411,16 @@ class PlotBody(QWidget):
             style_plot(self.plot, left="value", bottom="time step (0: the next)", grid=True)
         else:
             lines = s if self.kind == "signal" else s.T  # signal: C×L; sequence: T×F → F lines over time
-            named = len(lines) <= MAX_NAMED_LINES  # more names than that hide the lines
+            named = 1 < len(lines) <= MAX_NAMED_LINES  # one line needs no legend; more than that hide the lines
             for i, line in enumerate(lines[:16]):
                 name = f"channel {i + 1}" if self.kind == "signal" else self._feature_name(i)
-                self.plot.plot(np.arange(len(line)), line, pen=pg.mkPen(pg.intColor(i, hues=max(1, len(lines))),
-                                                                       width=1.5), name=name if named else None)
+                color = series_color("loss") if len(lines) == 1 else pg.intColor(i, hues=len(lines))
+                self.plot.plot(np.arange(len(line)), line, pen=pg.mkPen(color, width=1.5),
+                               name=name if named else None)
             style_plot(self.plot, left="value", bottom="position" if self.kind == "signal" else "time step",
                        grid=True)
         self.plot.autoRange()
+        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-8, 8))  # sized now: top right, inside
 
     def _feature_name(self, i: int) -> str:
         names = ((self.pre.facts.get("features") if self.pre is not None else None) or {}).get("names") or []
