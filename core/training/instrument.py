@@ -115,6 +115,31 @@ class FeatureTap:
         return dict(zip(blocks, values))
 
 
+def probe_sample(data, index: int = 0):
+    """The probe sample of a DataBundle: (its index, its inputs as a batch of one, its target as a number or
+    list). From the validation split, or the training split when there is none."""
+    split = data.val if len(data.val) else data.train
+    i = min(max(0, int(index)), len(split) - 1)
+    xs, ys = next(split.batches(1, indices=[i]))
+    y = ys[0][0]
+    return i, tuple(xs), (y.item() if y.numel() == 1 else y.tolist())
+
+
+def feature_map_events(tap: FeatureTap, blocks, inputs, *, sample_index: int, label=None, step: int = 0,
+                       epoch: int = 0) -> list:
+    """The FeatureMaps events of `blocks` (those the model has) on the probe `inputs`."""
+    from layerloom.core.training.events import FeatureMaps
+
+    values = tap.capture(tuple(blocks), inputs)
+    modules = dict(tap.model.named_children())
+    out = []
+    for name, value in values.items():
+        maps, shape = small_maps(value)
+        out.append(FeatureMaps(step=step, epoch=epoch, block=name, sample_index=sample_index, maps=maps, shape=shape,
+                               filters=small_filters(modules.get(name)), label=label))
+    return out
+
+
 def small_maps(value) -> tuple[np.ndarray, tuple[int, ...]]:
     """A block's value on one sample as a small float16 array (batch dimension removed), and its shape."""
     if isinstance(value, tuple | list):  # a block with several results: show the first

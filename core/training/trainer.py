@@ -30,7 +30,7 @@ from layerloom.core.errors import LayerloomError
 from layerloom.core.training import events as ev
 from layerloom.core.training.checkpoint import CheckpointError, atomic_write, checkpoint_bytes, load_checkpoint
 from layerloom.core.training.control import TrainControl, fail_predictions
-from layerloom.core.training.instrument import FeatureTap, GradientMonitor, small_filters, small_maps
+from layerloom.core.training.instrument import FeatureTap, GradientMonitor, feature_map_events, probe_sample
 from layerloom.core.training.losses import class_logits, loss_function, output_losses
 from layerloom.core.training.metrics import ClassificationMeter, LossMeter, RegressionMeter
 from layerloom.core.training.optim import (
@@ -875,10 +875,8 @@ class Trainer:
         i = min(self._control.probe_index, len(split) - 1)
         key = (id(split), i)
         if getattr(self, "_probe_key", None) != key:
-            xs, ys = next(split.batches(1, indices=[i]))
+            i, xs, self._probe_label = probe_sample(self.data, i)
             self._probe_inputs = tuple(x.to(self.device) for x in xs)
-            y = ys[0][0]
-            self._probe_label = y.item() if y.numel() == 1 else y.tolist()
             self._probe_key = key
         return i, self._probe_inputs, self._probe_label
 
@@ -889,12 +887,9 @@ class Trainer:
         if not blocks:
             return
         index, inputs, label = self._probe()
-        values = self._tap.capture(blocks, inputs)
-        modules = dict(self.model.named_children())
-        for name, value in values.items():
-            maps, shape = small_maps(value)
-            self._emit(ev.FeatureMaps(step=self._step, epoch=self._epoch, block=name, sample_index=index, maps=maps,
-                                      shape=shape, filters=small_filters(modules.get(name)), label=label))
+        for event in feature_map_events(self._tap, blocks, inputs, sample_index=index, label=label, step=self._step,
+                                        epoch=self._epoch):
+            self._emit(event)
 
     # --- epoch end ------------------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The confusion matrix at each epoch end (true class down, predicted class across, counts in the cells,
 colour by the share of the true class) and a gallery of misclassified validation samples.
 
-    view.set_validation_samples(images, labels, class_names)   # for the gallery
+    view.set_validation_samples(images, labels, class_names, texts=None)   # for the gallery
     view.set_predictor(predictor)   # optional: the predicted class under each misclassified sample
+    view.show_trained_history(records, class_names)   # an opened model's matrices, from its run's epochs
 
 The gallery needs the validation samples' pictures (`images[i]` for validation index i: uint8 H×W or
 H×W×C, or floats in [0, 1]) — EpochEnd only carries indices. EpochEnd carries no predicted classes; they
@@ -47,6 +48,7 @@ class ConfusionView(PlotView):
         self.predicted: list[np.ndarray | None] = []
         self.images = None
         self.labels = None
+        self.texts: list[str] | None = None  # text samples' words (shown in the gallery's tooltips)
         self.predictor = None
         self.shown = -1  # index into matrices (-1: the latest)
         self._texts: list[pg.TextItem] = []
@@ -127,11 +129,28 @@ class ConfusionView(PlotView):
         elif isinstance(event, RunStarted):
             self.reset(event)
 
-    def set_validation_samples(self, images, labels=None, class_names=None) -> None:
+    def set_validation_samples(self, images, labels=None, class_names=None, texts=None) -> None:
         self.images = images
         self.labels = labels
+        self.texts = list(texts) if texts else None
         if class_names:
             self.class_names = list(class_names)
+        self._changed()
+
+    def show_trained_history(self, records, class_names=None) -> None:
+        """The confusion matrices a trained model's run recorded per epoch (epochs.jsonl records with a
+        `confusion`); the gallery stays empty (the run did not record which samples were wrong)."""
+        if class_names:
+            self.class_names = list(class_names)
+        self.matrices, self.misclassified, self.predicted = [], [], []
+        for i, record in enumerate(records or []):
+            m = record.get("confusion") if isinstance(record, dict) else None
+            if m:
+                self.matrices.append((int(record.get("epoch", i)), np.asarray(m, np.int64)))
+                self.misclassified.append(None)
+                self.predicted.append(None)
+        self.shown = -1
+        self._sync_slider()
         self._changed()
 
     def set_predictor(self, predictor) -> None:
@@ -239,7 +258,9 @@ class ConfusionView(PlotView):
             icon = self._thumb(idx)
             if icon is not None:
                 item.setIcon(icon)
-            item.setToolTip(f"validation sample {idx}: true {html.escape(true)}")
+            words = self.texts[idx] if self.texts is not None and idx < len(self.texts) else ""
+            item.setToolTip(f"validation sample {idx}: true {html.escape(true)}"
+                            + (f"<br>{html.escape(words[:300])}" if words else ""))
             self.gallery.addItem(item)
 
     def _label(self, idx: int, names: list[str]) -> str:

@@ -33,7 +33,8 @@ from layerloom.gui.plots.common import (
 RECURRENT = ("RNN", "LSTM", "GRU")
 MAP_LUT = "inferno"
 SIGNED_LUT = "CET-D1"  # blue – white – red
-HINT = "Select a block on the canvas to see what it computes for a sample, live while training."
+HINT = ("Select a block on the canvas to see what it computes for a sample: live while training, with the trained "
+        "model afterwards.")
 
 
 def tile_grid(count: int, aspect: float) -> tuple[int, int]:
@@ -83,6 +84,7 @@ class FeatureMapView(PlotView):
         super().__init__(parent)
         self.block: str | None = None
         self.block_type: str | None = None
+        self.note: str | None = None  # why no maps show now (no model, no data…); None: waiting for a run's
         self.event: FeatureMaps | None = None
         self.class_names: tuple[str, ...] | None = None
         self.mode = "none"  # "none", "tiles", "heatmap", "bars"
@@ -141,6 +143,11 @@ class FeatureMapView(PlotView):
         self.block, self.block_type = name, block_type
         self._changed()
 
+    def set_feature_note(self, note: str | None) -> None:
+        """Why the selected block's maps are missing (shown instead of the wait message); None: none."""
+        self.note = note
+        self._changed()
+
     def reset(self, run: RunStarted | None = None) -> None:
         self.event = None
         self.class_names = run.class_names if run is not None else None
@@ -178,8 +185,8 @@ class FeatureMapView(PlotView):
         if ev is None:
             kind = f" ({html.escape(self.block_type)})" if self.block_type else ""
             self.title.setText(f"<b>{html.escape(self.block)}</b>{kind}")
-            self.hint.setText(f"Waiting for {self.block}'s output on the probe sample: it is captured while "
-                              "training runs, about twice a second.")
+            self.hint.setText(self.note or f"Waiting for {self.block}'s output on the probe sample: it is "
+                              "captured while training runs, about twice a second.")
             self.mode, self.tile_count = "none", 0
             return
         self._title(ev)

@@ -1,18 +1,19 @@
-"""Predictions: pick a sample (from the data preview) or draw a digit, and see what the network says — the
-input as the network gets it and the top-k class probabilities as bars.
+"""Predictions: pick a sample (from the data preview) or make an input of your own, and see what the network
+says. The input fits the data: images are drawn on a pad (digit-sized classifiers), texts are typed (and
+shown as the tokens the network reads), table rows are edited value by value, sequences and series are
+plotted (a series with its predicted next values). Classifiers show the top-k class probabilities as bars.
 
     view.set_predictor(predictor)   # None: no model yet (a hint shows)
     view.set_samples(preview)       # a core.data.preview.Preview: its samples and labels
+    view.set_preprocessing(pre)     # the data's Preprocessing (the kind of input; tokens, feature names)
 
 The predictor contract: `predictor.input_shape` is one sample's shape as the model takes it (batch left
-out, e.g. (1, 28, 28) or (64,)); `predictor.predict(inputs)` takes a float32 batch of RAW samples of that
-shape — images with values in [0, 1] (the preview's uint8 / 255; the drawing pad's ink), other data in its
-original units — applies the data's normalization itself, runs the model and returns an N × classes array
-of probabilities (rows sum to 1). An optional `predictor.class_names` names the classes.
-
-The draw-a-digit pad shows for classifiers whose input is 1×28×28, 1×8×8, 28×28, 8×8, 784 or 64 values.
-Strokes are white on black, like the digits data; the drawing is cropped to its ink, scaled (area
-averaging) to 20 of 28 pixels (the whole 8 for 8×8) and centred by its centre of mass, as MNIST was made.
+out, e.g. (1, 28, 28) or (64,)); `predictor.predict(inputs)` takes a batch of RAW samples — images of that
+shape with values in [0, 1] (the preview's uint8 / 255; the drawing pad's ink), texts as a list of strings,
+other data in its original units — prepares them as in training, runs the model and returns an N × classes
+array of probabilities (rows sum to 1), or the outputs in the data's units for other tasks;
+`predict(samples, normalized=True)` takes samples as the model takes them (a text sample's token ids).
+Optional: `predictor.class_names`, `predictor.kind`, `predictor.task`, `predictor.preprocessing`.
 """
 
 from __future__ import annotations
@@ -21,203 +22,38 @@ import html
 import itertools
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QRadioButton,
     QSpinBox,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from layerloom.core.training.events import EpochEnd, Finished, RunStarted
-from layerloom.gui.plots.common import PlotView, grab_png, palette, series_color, write_csv
+from layerloom.gui.plots.common import PlotView, fmt, grab_png, palette, series_color, write_csv
+from layerloom.gui.plots.drawing import (  # noqa: F401  (re-exported: the drawing helpers lived here)
+    PAD_SHAPES,
+    DrawPad,
+    ImageBox,
+    array_to_qimage,
+    digit_input,
+    pad_side,
+    qimage_to_array,
+    to_model_input,
+)
+from layerloom.gui.plots.prediction_inputs import ImageBody, InputError, PlotBody, TableBody, TextBody
 
-PAD_SHAPES = {(1, 28, 28): 28, (28, 28): 28, (784,): 28, (1, 8, 8): 8, (8, 8): 8, (64,): 8}
 TOP_K = 10
-
-
-def pad_side(input_shape) -> int | None:
-    """The digit side (28 or 8) when a drawing can be fed to a model with this input shape."""
-    return PAD_SHAPES.get(tuple(int(s) for s in input_shape)) if input_shape is not None else None
-
-
-def qimage_to_array(image: QImage) -> np.ndarray:
-    """A grayscale QImage → H×W float32 in [0, 1]."""
-    image = image.convertToFormat(QImage.Format.Format_Grayscale8)
-    w, h, bpl = image.width(), image.height(), image.bytesPerLine()
-    data = np.frombuffer(image.constBits(), np.uint8, count=h * bpl).reshape(h, bpl)[:, :w]
-    return data.astype(np.float32) / 255.0
-
-
-def array_to_qimage(values: np.ndarray) -> QImage:
-    """H×W values in [0, 1] → a grayscale QImage (owning its data)."""
-    a = np.ascontiguousarray(np.clip(np.round(values * 255.0), 0, 255).astype(np.uint8))
-    h, w = a.shape
-    return QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-
-
-def digit_input(canvas: np.ndarray, side: int) -> np.ndarray:
-    """A drawing (S×S ink in [0, 1]) → side×side in [0, 1], prepared like the digits data: cropped to the
-    ink, scaled with area averaging so its longer side is 20/28 of `side` (all of it for 8×8), centred by
-    its centre of mass."""
-    out = np.zeros((side, side), np.float32)
-    ys, xs = np.nonzero(canvas > 0.05)
-    if not len(ys):
-        return out
-    crop = canvas[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    h, w = crop.shape
-    n = max(h, w)
-    square = np.zeros((n, n), np.float32)
-    square[(n - h) // 2:(n - h) // 2 + h, (n - w) // 2:(n - w) // 2 + w] = crop
-    inner = side if side <= 8 else round(side * 20 / 28)
-    small = qimage_to_array(array_to_qimage(square).scaled(
-        inner, inner, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation))
-    if small.max() > 0:
-        small = small / small.max()  # thin strokes averaged away still reach full ink
-    total = small.sum()
-    yy, xx = np.indices(small.shape)
-    cy, cx = (yy * small).sum() / total, (xx * small).sum() / total
-    top = int(np.clip(round(side / 2 - cy - 0.5), 0, side - inner))
-    left = int(np.clip(round(side / 2 - cx - 0.5), 0, side - inner))
-    out[top:top + inner, left:left + inner] = small
-    return out
-
-
-def to_model_input(image: np.ndarray, input_shape) -> np.ndarray | None:
-    """One sample (H×W or H×W×C image in [0, 1], or any array) reshaped to `input_shape`; None if it
-    cannot be."""
-    shape = tuple(int(s) for s in input_shape)
-    x = np.asarray(image, np.float32)
-    if x.ndim == 3 and len(shape) == 3 and x.shape[-1] == shape[0] and x.shape[0] != shape[0]:
-        x = x.transpose(2, 0, 1)  # H×W×C → C×H×W
-    if x.ndim == 2 and len(shape) == 3 and shape[0] == 3 and x.shape == shape[1:]:
-        x = np.repeat(x[None], 3, 0)
-    if x.size != int(np.prod(shape)):
-        return None
-    return x.reshape(shape)
-
-
-class DrawPad(QWidget):
-    """A square to draw on with the mouse: thick, round, anti-aliased white strokes on black.
-    `changed` fires while drawing (throttled by the listener) and when a stroke ends."""
-
-    changed = Signal()
-    SIZE = 224
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.image = QImage(self.SIZE, self.SIZE, QImage.Format.Format_Grayscale8)
-        self.image.fill(0)
-        self.pen_width = 18.0
-        self._last: QPointF | None = None
-        self.strokes = 0
-        self.setFixedSize(self.SIZE, self.SIZE)
-        self.setCursor(Qt.CursorShape.CrossCursor)
-        self.setToolTip("Draw a digit with the mouse")
-
-    def sizeHint(self) -> QSize:
-        return QSize(self.SIZE, self.SIZE)
-
-    def clear(self) -> None:
-        self.image.fill(0)
-        self.strokes = 0
-        self.update()
-        self.changed.emit()
-
-    def is_empty(self) -> bool:
-        return not qimage_to_array(self.image).any()
-
-    def values(self) -> np.ndarray:
-        """The drawing as SIZE×SIZE ink in [0, 1]."""
-        return qimage_to_array(self.image)
-
-    def draw_line(self, a: QPointF, b: QPointF) -> None:
-        p = QPainter(self.image)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = QPen(QColor(255, 255, 255), self.pen_width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
-                   Qt.PenJoinStyle.RoundJoin)
-        p.setPen(pen)
-        if a == b:
-            p.drawPoint(a)
-        else:
-            p.drawLine(a, b)
-        p.end()
-        self.update()
-
-    def mousePressEvent(self, event) -> None:
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._last = event.position()
-            self.draw_line(self._last, self._last)
-            self.changed.emit()
-
-    def mouseMoveEvent(self, event) -> None:
-        if self._last is not None:
-            pos = event.position()
-            self.draw_line(self._last, pos)
-            self._last = pos
-            self.changed.emit()
-
-    def mouseReleaseEvent(self, event) -> None:
-        if self._last is not None:
-            self.draw_line(self._last, event.position())
-            self._last = None
-            self.strokes += 1
-            self.changed.emit()
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.drawImage(self.rect(), self.image)
-        p.setPen(QPen(palette().color(QPalette.ColorRole.Mid), 1))
-        p.drawRect(self.rect().adjusted(0, 0, -1, -1))
-        if self.is_empty():
-            p.setPen(QColor(150, 150, 150))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "draw a digit here")
-        p.end()
-
-
-class ImageBox(QWidget):
-    """A small image shown with square pixels (nearest neighbour), with a caption under it."""
-
-    def __init__(self, caption: str = "", parent=None, side: int = 132):
-        super().__init__(parent)
-        self._image: QImage | None = None
-        self.caption = caption
-        self.side = side
-        self.setMinimumSize(side, side + 20)
-
-    def set_array(self, values: np.ndarray | None) -> None:
-        if values is None:
-            self._image = None
-        else:
-            v = np.asarray(values, np.float32)
-            if v.ndim == 3 and v.shape[0] in (1, 3):
-                v = v[0] if v.shape[0] == 1 else v.transpose(1, 2, 0)
-            if v.ndim == 3:
-                a = np.ascontiguousarray(np.clip(v * 255, 0, 255).astype(np.uint8))
-                h, w = a.shape[:2]
-                self._image = QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-            elif v.ndim == 2:
-                self._image = array_to_qimage(v)
-            else:
-                self._image = None
-        self.update()
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        side = min(self.width(), self.height() - 20)
-        target = QRectF((self.width() - side) / 2, 0, side, side)
-        if self._image is not None:
-            p.drawImage(target, self._image)
-        p.setPen(QPen(palette().color(QPalette.ColorRole.Mid), 1))
-        p.drawRect(target.adjusted(0, 0, -1, -1))
-        p.setPen(palette().color(QPalette.ColorRole.PlaceholderText))
-        p.drawText(QRectF(0, side + 2, self.width(), 18), Qt.AlignmentFlag.AlignHCenter, self.caption)
-        p.end()
+BODY_OF_KIND = {"image": "image", "text": "text", "vector": "table", "sequence": "plot", "signal": "plot",
+                "series": "plot"}
+HINTS = {"image": "Choose a sample", "text": "Type a message (or choose a sample)",
+         "table": "Choose a sample or type feature values", "plot": "Choose a sample"}
 
 
 class ProbabilityBars(QWidget):
@@ -287,61 +123,63 @@ class PredictionView(PlotView):
         super().__init__(parent)
         self.predictor = None
         self.preview = None
+        self.pre = None  # the data's Preprocessing given with set_preprocessing
         self.class_names: list[str] | None = None
         self.task = "classification"
-        self.probabilities: np.ndarray | None = None  # of the last prediction
-        self.last_input: np.ndarray | None = None  # what was given to predict() (input_shape)
+        self.probabilities: np.ndarray | None = None  # of the last prediction (classifiers)
+        self.outputs: np.ndarray | None = None  # of the last prediction (other tasks), in the data's units
+        self.last_input = None  # what was given to predict()
         self.error: str | None = None
+        self._input_error = False  # the error is in the user's input (not the model's)
+        self._own_possible = False
 
         self.sample_radio = QRadioButton("Sample", self)
-        self.draw_radio = QRadioButton("Drawing", self)
+        self.own_radio = QRadioButton("Drawing", self)
+        self.draw_radio = self.own_radio  # (its name for images)
         self.sample_radio.setChecked(True)
         self._source = QButtonGroup(self)
         self._source.addButton(self.sample_radio)
-        self._source.addButton(self.draw_radio)
-        self._source.buttonToggled.connect(lambda *_: self._source_changed())
+        self._source.addButton(self.own_radio)
+        self._source.buttonToggled.connect(self._source_toggled)
         self.sample_spin = QSpinBox(self)
         self.sample_spin.setPrefix("#")
         self.sample_spin.setRange(0, 0)
-        self.sample_spin.valueChanged.connect(lambda *_: self._source_changed())
-        self.pad = DrawPad(self)
-        self.pad.changed.connect(self._drawn)
-        self.clear_button = QPushButton("Clear", self)
-        self.clear_button.clicked.connect(self.pad.clear)
-        self.input_box = ImageBox("network input", self)
+        self.sample_spin.valueChanged.connect(lambda *_: self._sample_picked())
+        self.bodies = {"image": ImageBody(self), "text": TextBody(self), "table": TableBody(self),
+                       "plot": PlotBody(self)}
+        self.stack = QStackedWidget(self)
+        for body in self.bodies.values():
+            self.stack.addWidget(body)
+            body.edited.connect(lambda ms, body=body: self._edited(body, ms))
+        image = self.bodies["image"]
+        self.pad, self.clear_button, self.input_box = image.pad, image.clear_button, image.input_box
+        self.text_edit = self.bodies["text"].edit
+        self.table = self.bodies["table"].table
         self.bars = ProbabilityBars(self)
         self.status = QLabel(self)
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.RichText)
-        self._draw_timer = QTimer(self)
-        self._draw_timer.setSingleShot(True)
-        self._draw_timer.timeout.connect(self.predict_now)
+        self._predict_timer = QTimer(self)
+        self._predict_timer.setSingleShot(True)
+        self._predict_timer.timeout.connect(self.predict_now)
 
         head = QHBoxLayout()
         head.setContentsMargins(6, 2, 6, 0)
         head.addWidget(QLabel("Input:", self))
         head.addWidget(self.sample_radio)
         head.addWidget(self.sample_spin)
-        head.addWidget(self.draw_radio)
+        head.addWidget(self.own_radio)
         head.addStretch(1)
         head.addWidget(self.export_buttons())
-        pad_col = QVBoxLayout()
-        pad_col.addWidget(self.pad)
-        pad_col.addWidget(self.clear_button, 0, Qt.AlignmentFlag.AlignHCenter)
-        pad_col.addStretch(1)
-        self._pad_widgets = (self.pad, self.clear_button)
         body = QHBoxLayout()
         body.setContentsMargins(8, 4, 8, 8)
         body.setSpacing(14)
-        body.addLayout(pad_col)
-        in_col = QVBoxLayout()
-        in_col.addWidget(self.input_box)
-        in_col.addStretch(1)
-        body.addLayout(in_col)
+        body.addWidget(self.stack, 3)
         right = QVBoxLayout()
         right.addWidget(self.status)
         right.addWidget(self.bars, 1)
-        body.addLayout(right, 1)
+        body.addLayout(right, 2)
+        self._body_layout = body
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addLayout(head)
@@ -356,7 +194,7 @@ class PredictionView(PlotView):
             self.task = run.task
             if run.class_names:
                 self.class_names = list(run.class_names)
-        self.probabilities = None
+        self.probabilities = self.outputs = None
         self.bars.set_items([])
         self._show_status()
 
@@ -377,68 +215,134 @@ class PredictionView(PlotView):
         else:  # behind another tab: predict when shown (a run's start needs no forward pass for a hidden view)
             self._changed()
 
+    def set_preprocessing(self, pre) -> None:
+        """The data's Preprocessing (None: unknown): the kind of input, class names, tokens, feature names."""
+        self.pre = pre
+        if pre is not None and pre.class_names:
+            self.class_names = list(pre.class_names)
+        if pre is not None and pre.facts.get("task"):
+            self.task = str(pre.facts["task"])
+        self._update_controls()
+        self._changed()
+
     def set_samples(self, preview) -> None:
         """A core.data.preview.Preview (or anything with `samples` and `labels`)."""
         self.preview = preview
         n = len(preview.samples) if preview is not None else 0
+        self.sample_spin.blockSignals(True)
         self.sample_spin.setRange(0, max(0, n - 1))
-        if preview is not None and getattr(preview, "task", "") and preview.task != "classification":
+        self.sample_spin.blockSignals(False)
+        if preview is not None and getattr(preview, "task", ""):
             self.task = preview.task
         if preview is not None and getattr(preview, "class_counts", None) and not self.class_names:
             self.class_names = list(preview.class_counts)
         self._update_controls()
+        self._load_sample()
+        if n:
+            self.sample_radio.setChecked(True)
         self.predict_now()
 
     # --- inputs -------------------------------------------------------------------------------------
 
     @property
+    def preprocessing(self):
+        return getattr(self.predictor, "preprocessing", None) or self.pre
+
+    @property
+    def kind(self) -> str:
+        """What one sample is: image, text, vector, sequence, signal or series."""
+        for source in (self.predictor, self.pre, self.preview):
+            kind = getattr(source, "kind", None)
+            if kind:
+                return str(kind)
+        return "image"
+
+    @property
+    def body(self):
+        return self.bodies[BODY_OF_KIND.get(self.kind, "image")]
+
+    @property
     def input_shape(self):
         shape = getattr(self.predictor, "input_shape", None)
+        pre = self.preprocessing
+        if shape is None and pre is not None:
+            shape = pre.input_shape
         if shape is None and self.preview is not None and getattr(self.preview, "sample_shapes", None):
             shape = self.preview.sample_shapes[0]
         return tuple(shape) if shape is not None else None
 
+    def _task(self) -> str:
+        return getattr(self.predictor, "task", None) or self.task
+
+    def has_samples(self) -> bool:
+        return self.preview is not None and len(self.preview.samples) > 0
+
     def pad_available(self) -> bool:
-        return pad_side(self.input_shape) is not None and self.task == "classification"
+        return self.body is self.bodies["image"] and self.bodies["image"].can_draw() and \
+            self._task() == "classification"
 
     def _update_controls(self) -> None:
-        can_draw = self.pad_available()
-        for w in (*self._pad_widgets, self.draw_radio):
-            w.setVisible(can_draw)
-        has_samples = self.preview is not None and len(self.preview.samples) > 0
-        self.sample_radio.setEnabled(has_samples)
-        self.sample_spin.setEnabled(has_samples)
-        if not can_draw and self.draw_radio.isChecked():
+        body = self.body
+        image = self.bodies["image"]
+        self.stack.setCurrentWidget(body)
+        self._body_layout.setStretch(0, 1 if body is image else 3)  # the pad and picture need little room
+        body.set_context(self.input_shape, self.preprocessing)
+        image.set_drawing(self.pad_available())
+        own = body.OWN if body is not image or self.pad_available() else ""
+        self._own_possible = bool(own)
+        self.own_radio.setText(own or "Drawing")
+        self.own_radio.setVisible(self._own_possible)
+        has = self.has_samples()
+        self.sample_radio.setEnabled(has)
+        self.sample_spin.setEnabled(has)
+        if not self._own_possible and self.own_radio.isChecked():
             self.sample_radio.setChecked(True)
-        self.pad.setEnabled(can_draw)
+        elif self._own_possible and not has and body is not image:
+            self.own_radio.setChecked(True)  # no samples: the user's own input is the input
 
-    def _source_changed(self) -> None:
+    def _sample_index(self) -> int | None:
+        if not self.has_samples():
+            return None
+        return min(self.sample_spin.value(), len(self.preview.samples) - 1)
+
+    def _load_sample(self) -> None:
+        """Hand the picked sample to the body (a text sample's words fill the message box)."""
+        i = self._sample_index()
+        if i is None:
+            self.body.show_sample(None, None)
+            return
+        texts = getattr(self.preview, "texts", None)
+        self.body.show_sample(self.preview.samples[i], texts[i] if texts and i < len(texts) else None)
+
+    def _sample_picked(self) -> None:
+        self._load_sample()
+        if not self.sample_radio.isChecked():
+            self.sample_radio.setChecked(True)  # predicts (_source_toggled)
+        else:
+            self.predict_now()
+
+    def _source_toggled(self, button, checked: bool) -> None:
+        if not checked:
+            return
+        if button is self.sample_radio:
+            self._load_sample()  # back to the sample: a typed text or edited row gives way to it
         self.predict_now()
 
-    def _drawn(self) -> None:
-        if not self.draw_radio.isChecked() and self.pad_available():
-            self.draw_radio.setChecked(True)  # drawing switches the input to the drawing
-        if not self._draw_timer.isActive():
-            self._draw_timer.start(40)  # at most ~25 predictions a second while drawing
+    def _edited(self, body, ms: int) -> None:
+        """The user changed the input: it becomes the input, predicted after `ms` (typing: once keys pause)."""
+        if body is not self.body:
+            return
+        if self._own_possible and not self.own_radio.isChecked():
+            self._source.blockSignals(True)
+            self.own_radio.setChecked(True)
+            self._source.blockSignals(False)
+        if ms <= 0:
+            self.predict_now()
+        elif body.DEBOUNCE or not self._predict_timer.isActive():
+            self._predict_timer.start(ms)
 
-    def current_input(self) -> tuple[np.ndarray | None, str | None]:
-        """(the sample as the model takes it, its true label or None)."""
-        shape = self.input_shape
-        if shape is None:
-            return None, None
-        if self.draw_radio.isChecked() and self.pad_available():
-            if self.pad.is_empty():
-                return None, None
-            digit = digit_input(self.pad.values(), pad_side(shape))
-            return digit.reshape(shape).astype(np.float32), None
-        if self.preview is None or not len(self.preview.samples):
-            return None, None
-        i = min(self.sample_spin.value(), len(self.preview.samples) - 1)
-        sample = np.asarray(self.preview.samples[i])
-        raw = sample.astype(np.float32) / 255.0 if sample.dtype == np.uint8 else sample.astype(np.float32)
-        x = to_model_input(raw, shape)
-        label = self.preview.labels[i] if i < len(self.preview.labels) else None
-        return x, None if label is None else str(label)
+    def _own(self) -> bool:
+        return self._own_possible and (self.own_radio.isChecked() or not self.has_samples())
 
     # --- predicting ---------------------------------------------------------------------------------
 
@@ -446,46 +350,73 @@ class PredictionView(PlotView):
         self.predict_now()
 
     def predict_now(self) -> None:
-        x, true = self.current_input()
-        self.last_input = x
-        shape = self.input_shape
-        side = pad_side(shape)
-        if x is not None and side is not None:
-            self.input_box.set_array(x.reshape(side, side))
-        elif x is not None and x.ndim == 3 and x.shape[0] in (1, 3):
-            self.input_box.set_array(x)
-        else:
-            self.input_box.set_array(None)
+        self._predict_timer.stop()
+        body = self.body
+        body.set_context(self.input_shape, self.preprocessing)
+        own = self._own()
         self.error = None
-        self.probabilities = None
-        if x is None or self.predictor is None:
-            self.bars.set_items([])
-            self._show_status()
+        self.probabilities = self.outputs = None
+        self._input_error = False
+        try:
+            query = body.query(own)
+        except InputError as err:
+            query, self.error, self._input_error = None, str(err), True
+        true = None
+        i = self._sample_index()
+        if query is not None and not own and i is not None and i < len(self.preview.labels):
+            true = self.preview.labels[i]
+        self.last_input = None if query is None else query.inputs
+        if query is None or self.predictor is None:
+            self._no_result(None if query is None else "input")
             return
         try:
-            probs = np.asarray(self.predictor.predict(x[None]), np.float64).reshape(1, -1)[0]
+            if query.normalized:
+                out = self.predictor.predict(query.inputs, normalized=True)
+            else:
+                out = self.predictor.predict(query.inputs)
         except Exception as err:  # the view stays usable; the message says what went wrong
             self.error = str(err) or type(err).__name__
-            self.bars.set_items([])
-            self._show_status()
+            self._no_result("input")
             return
+        out = np.asarray(out, np.float64)
+        if self._task() == "classification":
+            self._show_classes(out.reshape(1, -1)[0], None if true is None else str(true))
+        else:
+            self.outputs = out.reshape(1, -1)[0]
+            self.bars.set_items([])
+            body.show_result(self.outputs, self._task(), true)
+            self._show_status(("values", self.outputs), true)
+
+    def _no_result(self, have: str | None) -> None:
+        self.bars.set_items([])
+        self.body.show_result(None, self._task())
+        self._show_status(None, None, have)
+
+    def _show_classes(self, probs: np.ndarray, true: str | None) -> None:
         self.probabilities = probs
         names = self.class_names or [str(i) for i in range(len(probs))]
         order = np.argsort(-probs)[:min(TOP_K, len(probs))]
         items = [(names[j] if j < len(names) else str(j), float(probs[j])) for j in order]
         self.bars.set_items(items, true)
+        self.body.show_result(probs, "classification")
         self._show_status(items[0] if items else None, true)
 
-    def _show_status(self, top=None, true=None) -> None:
-        if self.predictor is None:
-            self.status.setText("<span style='color:gray'>Train the network (or load a trained one) to see "
-                                "what it predicts.</span>")
-        elif self.error:
-            self.status.setText(f"<span style='color:#e5484d'>The prediction failed: "
-                                f"{html.escape(self.error)}</span>")
+    def _show_status(self, top=None, true=None, have: str | None = None) -> None:
+        if self.error:
+            what = "Check the input" if self._input_error else "The prediction failed"
+            self.status.setText(f"<span style='color:#e5484d'>{what}: {html.escape(self.error)}</span>")
+        elif self.predictor is None:
+            what = "this input" if have else "a sample or your own input"
+            self.status.setText(f"<span style='color:gray'>Train the network first (or open a trained model) to "
+                                f"see what it predicts for {what}.</span>")
         elif top is None:
-            hint = "Draw a digit on the pad" if self.draw_radio.isChecked() else "Choose a sample"
+            key = BODY_OF_KIND.get(self.kind, "image")
+            hint = "Draw a digit on the pad" if self.own_radio.isChecked() and key == "image" else HINTS[key]
+            if key == "plot" and not self.has_samples():
+                hint = "Load the data (Data panel → Load & preview) to choose a sample"
             self.status.setText(f"<span style='color:gray'>{hint} to see the prediction.</span>")
+        elif top[0] == "values":
+            self.status.setText(self._values_text(top[1], true))
         else:
             verdict = ""
             if true is not None:
@@ -495,6 +426,16 @@ class PredictionView(PlotView):
                            f" (label {html.escape(true)})")
             self.status.setText(f"The network says <b>{html.escape(top[0])}</b> "
                                 f"({top[1] * 100:.1f} %){verdict}")
+
+    def _values_text(self, values: np.ndarray, true) -> str:
+        shown = ", ".join(fmt(v, 4) for v in values[:8]) + (", …" if len(values) > 8 else "")
+        what = "next value" if self.kind == "series" else "output"
+        what += "s" if len(values) > 1 else ""
+        label = ""
+        if true is not None and not isinstance(true, str):
+            t = np.asarray(true, np.float64).reshape(-1)
+            label = " (label " + ", ".join(fmt(v, 4) for v in t[:8]) + ")"
+        return f"The network says <b>{html.escape(shown)}</b> — its {what}, in the data's units{label}"
 
     def draw_demo_digit(self) -> None:
         """Draws a "7" on the pad (for screenshots and the demo)."""
@@ -511,11 +452,12 @@ class PredictionView(PlotView):
         return grab_png(self, path)
 
     def export_csv(self, path: str) -> None:
-        """class, probability: every class, most likely first."""
+        """class, probability: every class, most likely first (classifiers); output, value otherwise."""
+        if self.outputs is not None:
+            write_csv(path, ["output", "value"], ([i, float(v)] for i, v in enumerate(self.outputs)))
+            return
         probs = self.probabilities if self.probabilities is not None else np.zeros(0)
         names = self.class_names or [str(i) for i in range(len(probs))]
         order = np.argsort(-probs)
         write_csv(path, ["class", "probability"],
                   ([names[j] if j < len(names) else str(j), float(probs[j])] for j in order))
-
-

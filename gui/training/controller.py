@@ -41,6 +41,7 @@ GUI_CPU_BUDGET = 0.03
 TRAIN_THREADS: int | None = None
 
 IDLE, LOADING, RUNNING, PAUSED, STOPPING = "idle", "loading", "running", "paused", "stopping"
+PROBE_INDEX = 0  # the sample feature maps are computed on after a run (TrainControl's default probe)
 
 
 class TrainingController(QObject):
@@ -52,6 +53,7 @@ class TrainingController(QObject):
     run_finished = Signal(object)  # the last event: Finished or Failed
     message = Signal(str)  # for the status bar
     data_loaded = Signal(object, str)  # a DataBundle loaded by a run, its data key
+    data_available = Signal(object, str)  # a DataBundle to show samples of (loaded by a run or the data panel)
     predictor_changed = Signal(object)
 
     def __init__(self, document, parent: QObject | None = None, *, runs_root: str | None = None):
@@ -65,6 +67,11 @@ class TrainingController(QObject):
         self.result = None  # the TrainResult of the latest run
         self.model = None  # the latest trained model (for predictions after a run)
         self.data_info = None  # DataInfo of the data the latest run used
+        self.trained_source = None  # the trained model as a core.export.base.Source (a run's or adopted)
+        self._model_graph = None  # the graph self.model was compiled from
+        self._model_step = (0, 0)  # (step, epoch) self.model's weights are from
+        self._pre_cache: tuple | None = None  # (the DataInfo it was built from, its Preprocessing)
+        self._feature_key: tuple | None = None  # what the feature maps computed on this thread were for
         self.feature_block: str | None = None  # block name whose feature maps are on show
         self.feature_block_type: str | None = None
         self.feature_capture = True  # off while no view shows feature maps
@@ -72,8 +79,6 @@ class TrainingController(QObject):
         self._bundle = None
         self._bundle_key = ""
         self._adopted = None  # a Source made live by adopt_trained: Train starts from its weights
-        self._run_source = None  # the Source of the last finished run, opened from its run folder
-        self._forgotten = None  # the last event when the trained model was forgotten or adopted
         self._thread: threading.Thread | None = None
         self._worker: TrainWorker | None = None
         self._buffer = None
@@ -101,8 +106,11 @@ class TrainingController(QObject):
     # --- data shared with the data panel ------------------------------------------------------------
 
     def offer_bundle(self, bundle, key: str) -> None:
-        """A bundle the data panel loaded: a run on the same data starts without loading it again."""
+        """A bundle the data panel loaded: a run on the same data starts without loading it again, and the
+        views get its samples at once."""
         self._bundle, self._bundle_key = bundle, key
+        self.data_available.emit(bundle, key)
+        self._features_when_idle()
 
     # --- state ------------------------------------------------------------------------------------
 
@@ -160,6 +168,7 @@ class TrainingController(QObject):
         self._buffer = EventBuffer(max_events=512)
         self._control = TrainControl()
         self._update_capture()
+        self._each_view("set_feature_note", None)  # the run captures them now
         key = data_key(project.data.source, dict(project.data.options), settings.val_fraction, settings.seed)
         bundle = self._bundle if key == self._bundle_key else None
         self.run, self.last, self.result = None, None, None
@@ -216,55 +225,69 @@ class TrainingController(QObject):
             self._finish()
         return ended
 
-    # --- trained weights (minimal) -------------------------------------------------------------------
-
-    def adopt_trained(self, source) -> None:
-        """Make a Source's model live: predictions and feature maps use it, and Train starts from its weights."""
-        from layerloom.core.training.threads import keep_this_thread_serial
-
-        keep_this_thread_serial()  # compiling on the GUI thread must not start an OpenMP pool (threads.py)
-        self.model = source.live_model()
-        self._adopted, self._forgotten = source, self.last
-        self.predictor_changed.emit(self.predictor)
-
-    @property
-    def trained_source(self):
-        """The Source of the last finished run (from its run folder), else of the adopted one; None when neither."""
-        last = self.last
-        if last is not None and last is not self._forgotten and last.kind == "finished" and last.run_dir:
-            if self._run_source is None or self._run_source.path != last.run_dir:
-                from layerloom.core.errors import LayerloomError
-                from layerloom.core.export.base import open_source
-
-                try:
-                    self._run_source = open_source(last.run_dir, "last")
-                except LayerloomError:
-                    return self._adopted
-            return self._run_source
-        return self._adopted
-
-    def forget_trained(self) -> None:
-        """No trained model any more (another project was opened)."""
-        self._adopted, self._run_source, self._forgotten = None, None, self.last
-        self.model = None
-
     # --- feature maps -------------------------------------------------------------------------------
 
     def set_feature_block(self, name: str | None, block_type: str | None = None) -> None:
         """Show this block's feature maps (None: none)."""
         self.feature_block, self.feature_block_type = name, block_type
+        self._feature_key = None  # a view that shows another block has let the maps go
         self._each_view("set_block", name, block_type)
         self._update_capture()
+        self._features_when_idle()
 
     def set_feature_capture(self, on: bool) -> None:
         """Capture feature maps only while a view shows them."""
         self.feature_capture = bool(on)
         self._update_capture()
+        self._features_when_idle()
 
     def _update_capture(self) -> None:
         if self._control is not None:
             blocks = [self.feature_block] if self.feature_block and self.feature_capture else []
             self._control.set_feature_blocks(blocks)
+
+    def _features_when_idle(self) -> None:
+        """With no run going, the selected block's feature maps on the probe sample with the trained model,
+        computed here (the GUI thread, serially: one small forward pass), or a note saying what is missing."""
+        if self.running or not self.feature_block or not self.feature_capture:
+            return
+        note = self._idle_features(self.feature_block)
+        self._each_view("set_feature_note", note)
+
+    def _idle_features(self, block: str) -> str | None:
+        model, bundle = self.model, self._bundle
+        if model is None:
+            return f"Train the network (or open a trained model) to see {block}'s output on a sample."
+        if block not in getattr(model, "block_nodes", {}):
+            return f"{block} is not in the trained model (it was added or renamed after training): train again " \
+                   "to see its output."
+        if bundle is None:
+            return f"Load the data (Data panel → Load & preview) to see {block}'s output on the probe sample."
+        shape = self.predictor.input_shape
+        if tuple(bundle.info.input_shapes[0]) != shape:
+            return f"The loaded data ({'×'.join(map(str, bundle.info.input_shapes[0]))}) does not fit the trained " \
+                   f"model's Input ({'×'.join(map(str, shape or ()))}), so there is no probe sample for {block}."
+        key = (id(model), block, id(bundle))
+        if key == self._feature_key:
+            return None
+        import torch
+
+        from layerloom.core.training.instrument import FeatureTap, feature_map_events, probe_sample
+        from layerloom.core.training.threads import keep_this_thread_serial
+
+        keep_this_thread_serial()  # the GUI thread computes serially (core/training/threads.py)
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        try:
+            index, inputs, label = probe_sample(bundle, PROBE_INDEX)
+            step, epoch = self._model_step
+            events = feature_map_events(FeatureTap(model), [block], tuple(x.to(device) for x in inputs),
+                                        sample_index=index, label=label, step=step, epoch=epoch)
+        except Exception as err:  # a model that cannot take the probe: say so on the view
+            return f"{block}'s output could not be computed: {err}"
+        self._feature_key = key
+        for event in events:
+            self._each_view("on_event", event)
+        return None
 
     # --- the drain timer ------------------------------------------------------------------------------
 
@@ -320,6 +343,7 @@ class TrainingController(QObject):
     def _on_data_loaded(self, bundle, key: str) -> None:
         self._bundle, self._bundle_key = bundle, key
         self.data_loaded.emit(bundle, key)
+        self.data_available.emit(bundle, key)
 
     def _finish(self) -> None:
         worker = self._worker
@@ -329,24 +353,28 @@ class TrainingController(QObject):
         self._thread, self._worker = None, None
         self.drain()
         self._timer.stop()
+        last = self.last
+        if last is None:  # should not happen: the worker always ends with one
+            from layerloom.core.training.events import Failed
+
+            last = self.last = Failed(message="training ended without a result", reason="error")
         if worker is not None:
-            self.result = worker.result if hasattr(worker, "result") else None
             trainer = worker.trainer
             if trainer is not None and trainer.model is not None:
                 self.model = trainer.model
                 self.model.eval()
                 self.data_info = worker.bundle.info if worker.bundle is not None else self.data_info
+                self._model_graph = worker.project.graph
+                self._model_step = (getattr(last, "step", 0), getattr(last, "epochs", 0))
+                self.trained_source = self._run_source(worker, last) if last.kind == "finished" else None
+                self._adopted = None  # the run's weights are the trained model now; the next Train starts fresh
+                self._feature_key = None
             elif worker.bundle is not None:
                 self.data_info = worker.bundle.info
             self.result = trainer.result if trainer is not None else None
         self._control = None
         self.document.set_locked(None)
         self._set_state(IDLE)
-        last = self.last
-        if last is None:  # should not happen: the worker always ends with one
-            from layerloom.core.training.events import Failed
-
-            last = self.last = Failed(message="training ended without a result", reason="error")
         if last.kind == "failed":
             self.message.emit(f"Training failed: {last.message}")
         else:
@@ -355,6 +383,7 @@ class TrainingController(QObject):
             self.message.emit(f"Training {word} after {last.epochs} epoch{'s' if last.epochs != 1 else ''}{best}")
         self.run_finished.emit(last)
         self.predictor_changed.emit(self.predictor if self.model is not None else None)
+        self._features_when_idle()
 
     def _announce_failure(self, message: str) -> None:
         from layerloom.core.training.events import Failed
@@ -368,3 +397,76 @@ class TrainingController(QObject):
         if self._worker is not None and self._worker.bundle is not None:
             return self._worker.bundle.info
         return self.data_info
+
+    # --- the trained model ----------------------------------------------------------------------------
+
+    def _run_source(self, worker, last):
+        """The finished run as a Source: its run folder (history, settings, preprocessing), or else the
+        trained weights in memory with the data's preprocessing."""
+        from layerloom.core.errors import LayerloomError
+        from layerloom.core.export.base import open_source, source_from
+
+        if getattr(last, "run_dir", None):
+            try:
+                return open_source(last.run_dir, "last")
+            except LayerloomError:
+                pass
+        from layerloom.core.data.preprocessing import Preprocessing
+
+        pre = Preprocessing.from_info(worker.bundle.info) if worker.bundle is not None else None
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        return source_from(worker.project, state, preprocessing=pre)
+
+    def adopt_trained(self, source) -> None:
+        """Make a trained model (a `layerloom.core.export.base.Source`: a run folder, a bundle…) the one that
+        predictions, feature maps and the confusion view use, with its preprocessing (class names,
+        normalization, vocabulary). Not while a run trains (RuntimeError)."""
+        if self.running:
+            raise RuntimeError("a run is training: stop it before opening a trained model")
+        from layerloom.core.training.threads import keep_this_thread_serial
+
+        keep_this_thread_serial()  # building the model is torch work on the GUI thread
+        model = source.live_model()
+        self.model, self.trained_source, self.data_info = model, source, None
+        self._adopted = source  # Train fine-tunes from these weights
+        self._model_graph = source.graph
+        history = source.history or []
+        self._model_step = (int(history[-1].get("step", 0)), len(history)) if history else (0, 0)
+        self._feature_key = None
+        self.predictor_changed.emit(self.predictor)
+        names = self.predictor.class_names
+        self._each_view("show_trained_history", list(history), names)
+        self._features_when_idle()
+
+    def forget_trained(self) -> None:
+        """No trained model any more (another project was opened)."""
+        self.model = self.trained_source = self.data_info = self._model_graph = self._adopted = None
+        self._model_step = (0, 0)
+        self._feature_key = None
+        self.predictor_changed.emit(None)
+        self._features_when_idle()
+
+    def model_graph(self):
+        """The graph of the model predictions use: the running project's, the trained model's, else the
+        window's."""
+        if self._worker is not None:
+            return self._worker.project.graph
+        if self.model is not None and self._model_graph is not None:
+            return self._model_graph
+        return self.document.graph
+
+    def preprocessing(self):
+        """The Preprocessing in use (raw data → model input): from the running or last run's data, else the
+        trained model's own (an adopted one), else the loaded data's; None when unknown."""
+        info = self.info_for_predictions()
+        if info is None and self.trained_source is not None and self.trained_source.preprocessing is not None:
+            return self.trained_source.preprocessing
+        if info is None and self._bundle is not None:
+            info = self._bundle.info
+        if info is None:
+            return None
+        if self._pre_cache is None or self._pre_cache[0] is not info:
+            from layerloom.core.data.preprocessing import Preprocessing
+
+            self._pre_cache = (info, Preprocessing.from_info(info))
+        return self._pre_cache[1]

@@ -57,7 +57,7 @@ class LiveViews(QTabWidget):
             controller.add_view(view)
         self.currentChanged.connect(lambda _i: self.update_capture())
         controller.predictor_changed.connect(self._predictor_changed)
-        controller.data_loaded.connect(self.set_data)
+        controller.data_available.connect(self.set_data)
         controller.run_started.connect(self._run_started)
         controller.run_finished.connect(lambda _e: self._refresh_runs())
         self.update_capture()
@@ -82,24 +82,31 @@ class LiveViews(QTabWidget):
         self.update_capture()
 
     def _predictor_changed(self, predictor) -> None:
+        """A model to predict with (None: none): the prediction view and the misclassified gallery."""
         view = self.views["predictions"]
         with contextlib.suppress(AttributeError):
-            view.set_predictor(predictor)
+            view.set_preprocessing(self.controller.preprocessing())
+        for key in ("predictions", "confusion"):
+            with contextlib.suppress(AttributeError):
+                self.views[key].set_predictor(predictor)
 
     def set_data(self, bundle, _key: str = "") -> None:
-        """Samples for the prediction view and the misclassified gallery."""
+        """Samples for the prediction view and the misclassified gallery (loaded by the data panel's Load &
+        preview or by a run)."""
         from layerloom.core.data.preview import preview
 
         try:
             pv = preview(bundle, 64, "val" if len(bundle.val) else "train")
         except Exception:
             return
+        view = self.views["predictions"]
         with contextlib.suppress(AttributeError):
-            self.views["predictions"].set_samples(pv)
+            view.set_preprocessing(self.controller.preprocessing())
+            view.set_samples(pv)
         view = self.views["confusion"]
         if hasattr(view, "set_validation_samples"):
             full = preview(bundle, min(len(bundle.val), 5000), "val") if len(bundle.val) else pv
-            view.set_validation_samples(full.samples, full.labels, bundle.info.class_names)
+            view.set_validation_samples(full.samples, full.labels, bundle.info.class_names, texts=full.texts)
 
     def set_runs_root(self, path: str | list[str], project_name: str) -> None:
         with contextlib.suppress(AttributeError):

@@ -1,14 +1,18 @@
 """Predictions for the prediction view: on the live model while a run goes on (served by the trainer
-between two steps, through `TrainControl.request_prediction`), on the trained model afterwards.
+between two steps, through `TrainControl.request_prediction`), on the trained model afterwards (a run's,
+or one adopted with `TrainingController.adopt_trained`).
 
     p = controller.predictor
+    p.kind                          # "image", "text", "vector", "sequence", "signal", "series" (None: unknown)
     p.input_shape                   # (1, 28, 28): one sample as the model's first Input takes it
     probs = p.predict(images)       # N×… images as a person sees them (0..1 floats or uint8 0..255)
-    probs.sum(axis=1)               # 1 for classifiers (softmax; [1-p, p] for one sigmoid output)
+    probs = p.predict(["great film"])   # texts, tokenized with the run's vocabulary
+    p.predict(rows)                 # feature rows / sequences / series windows in the data's units
 
-Inputs are what a person sees (pixel values in 0..1, or 0..255 as uint8); the predictor applies the data's
-normalization (fitted on the training data) before the model sees them. `normalized=True` skips that
-(for samples taken straight from a split).
+Raw inputs become the model's input through the model's `Preprocessing.prepare` (the same code as the
+exports and the command line). `normalized=True` takes samples straight from a split instead (already
+what the model takes: normalized features, token ids). Classifiers give probabilities (rows sum to 1);
+other models their outputs in the data's units (`Preprocessing.to_units`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ PREDICT_TIMEOUT_S = 10.0
 
 
 class PredictionError(RuntimeError):
-    """Predictions are not possible now (no model yet, or a shape the model cannot take)."""
+    """Predictions are not possible now (no model yet, or an input the model cannot take)."""
 
 
 class Predictor:
@@ -30,7 +34,7 @@ class Predictor:
 
     @property
     def graph(self):
-        return self.controller.document.graph
+        return self.controller.model_graph()
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
@@ -40,10 +44,35 @@ class Predictor:
         return None
 
     @property
+    def input_dtype(self) -> str:
+        """"float32", or "int64" for token ids."""
+        for node in self.graph:
+            if node.type == "Input":
+                return str(node.params.get("dtype", "float32"))
+        return "float32"
+
+    @property
+    def preprocessing(self):
+        """The model's Preprocessing (None when unknown)."""
+        return self.controller.preprocessing()
+
+    @property
+    def kind(self) -> str | None:
+        pre = self.preprocessing
+        return pre.kind if pre is not None else None
+
+    @property
+    def task(self) -> str:
+        pre = self.preprocessing
+        if pre is not None and pre.facts.get("task"):
+            return str(pre.facts["task"])
+        return "classification" if self._loss() in ("cross_entropy", "bce_with_logits") else "regression"
+
+    @property
     def class_names(self) -> list[str] | None:
-        info = self.controller.info_for_predictions()
-        if info is not None and info.class_names:
-            return list(info.class_names)
+        pre = self.preprocessing
+        if pre is not None and pre.class_names:
+            return list(pre.class_names)
         run = self.controller.run
         if run is not None and run.class_names:
             return list(run.class_names)
@@ -60,48 +89,40 @@ class Predictor:
                 return str(node.params.get("loss", "cross_entropy"))
         return "cross_entropy"
 
-    # --- predicting ---------------------------------------------------------------------------------
+    # --- inputs -------------------------------------------------------------------------------------
 
-    def normalize(self, x: np.ndarray) -> np.ndarray:
-        """Images as a person sees them → what the model was trained on."""
-        x = np.asarray(x)
-        if x.dtype == np.uint8:
-            x = x.astype(np.float32) / 255.0
-        x = x.astype(np.float32)
-        info = self.controller.info_for_predictions()
-        norm = (info.normalization or {}) if info is not None else {}
-        if norm.get("kind") == "per_channel" and info.image_shape is not None:
-            mean = np.asarray(norm.get("mean", [0.0]), np.float32)
-            std = np.asarray(norm.get("std", [1.0]), np.float32)
-            c = len(mean)
-            shape = x.shape
-            flat = x.reshape(shape[0], c, -1) if x.size == shape[0] * c * (x[0].size // c) else None
-            if flat is not None:
-                flat = (flat - mean.reshape(1, c, 1)) / std.reshape(1, c, 1)
-                x = flat.reshape(shape)
-        elif norm.get("kind") == "per_feature":
-            mean = np.asarray(norm.get("mean", [0.0]), np.float32)
-            std = np.asarray(norm.get("std", [1.0]), np.float32)
-            x = (x - mean) / std
-        return x
+    def model_input(self, inputs, normalized: bool = False):
+        """What the model takes (a torch tensor, batch first) for raw `inputs`, or for split samples when
+        `normalized`."""
+        import torch
 
-    def _prepare(self, inputs, normalized: bool) -> np.ndarray:
+        from layerloom.core.data.preprocessing import PreprocessError
+        from layerloom.core.training.threads import keep_this_thread_serial
+
+        keep_this_thread_serial()  # preparing is torch work too: serially on the GUI thread (threads.py)
         shape = self.input_shape
-        x = np.asarray(inputs)
         if shape is None:
             raise PredictionError("the network has no Input block")
-        size = int(np.prod(shape))
-        if x.size == size:  # one sample
-            x = x.reshape(1, *shape)
-        elif x.size % size == 0:
-            x = x.reshape(-1, *shape)
-        else:
-            raise PredictionError(f"the model takes samples of {'×'.join(map(str, shape))}; got {x.shape}")
-        return x.astype(np.float32) if normalized else self.normalize(x)
+        pre = self.preprocessing
+        if normalized or pre is None:
+            if not normalized and _is_texts(inputs):
+                raise PredictionError("the model's vocabulary is unknown, so texts cannot be turned into tokens")
+            x = np.asarray(inputs)
+            x = _batch(x.astype(np.float32) / 255.0 if x.dtype == np.uint8 and not normalized else x, shape)
+            ids = self.input_dtype == "int64"
+            return torch.from_numpy(np.ascontiguousarray(x.astype(np.int64 if ids else np.float32)))
+        if pre.kind == "image" and not _is_texts(inputs):
+            inputs = _image_batch(np.asarray(inputs), shape, pre.facts["image"])
+        try:
+            return pre.prepare(inputs)
+        except PreprocessError as err:
+            raise PredictionError(str(err)) from None
+
+    # --- predicting ---------------------------------------------------------------------------------
 
     def raw_outputs(self, inputs, normalized: bool = False) -> np.ndarray:
-        """The model's output (first Output) for `inputs`: logits for classifiers."""
-        x = self._prepare(inputs, normalized)
+        """The model's output (first Output) for `inputs`: logits for classifiers, scaled values otherwise."""
+        x = self.model_input(inputs, normalized)
         c = self.controller
         if c.running and c.control is not None and c.run is not None:
             future = c.control.request_prediction((x,))
@@ -124,23 +145,52 @@ class Predictor:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         model.eval()
         with torch.no_grad():
-            out = model(torch.from_numpy(np.ascontiguousarray(x)).to(device))
+            out = model(x.to(device))
         if isinstance(out, tuple):
             out = out[0]
         return out.float().cpu().numpy()
 
     def predict(self, inputs, normalized: bool = False) -> np.ndarray:
-        """Class probabilities (rows sum to 1) for classifiers; the raw outputs otherwise."""
+        """Class probabilities (rows sum to 1) for classifiers; the outputs in the data's units otherwise."""
         out = self.raw_outputs(inputs, normalized)
-        out = out.reshape(out.shape[0], -1).astype(np.float64)
         loss = self._loss()
         if loss == "cross_entropy":
+            out = out.reshape(out.shape[0], -1).astype(np.float64)
             out = out - out.max(axis=1, keepdims=True)
             e = np.exp(out)
             return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
         if loss == "bce_with_logits":
+            out = out.reshape(out.shape[0], -1).astype(np.float64)
             p = 1.0 / (1.0 + np.exp(-out))
             if p.shape[1] == 1:
                 return np.concatenate([1.0 - p, p], axis=1).astype(np.float32)
             return p.astype(np.float32)
-        return out.astype(np.float32)
+        pre = self.preprocessing
+        if pre is not None and pre.facts.get("target"):
+            import torch
+
+            out = pre.to_units(torch.from_numpy(np.ascontiguousarray(out, np.float32))).numpy()
+        return np.asarray(out, np.float32)
+
+
+def _is_texts(inputs) -> bool:
+    return isinstance(inputs, str) or (isinstance(inputs, list | tuple) and bool(inputs)
+                                       and all(isinstance(t, str) for t in inputs))
+
+
+def _batch(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """One sample or a batch, reshaped to N × shape."""
+    size = int(np.prod(shape))
+    if x.size == 0 or x.size % size:
+        raise PredictionError(f"the model takes samples of {'×'.join(map(str, shape))}; got {x.shape}")
+    return x.reshape(-1, *shape)
+
+
+def _image_batch(x: np.ndarray, shape: tuple[int, ...], image: dict) -> np.ndarray:
+    """Images given as the model takes them (flattened, or C×H×W) as N×C×H×W for `prepare`; images of
+    other sizes are left as they are (prepare resizes them)."""
+    chw = (int(image["channels"]), int(image["height"]), int(image["width"]))
+    n = len(shape)
+    if x.ndim >= n and tuple(x.shape[x.ndim - n:]) == shape:
+        return x.reshape(-1, *chw)
+    return x
