@@ -43,6 +43,7 @@ def adopt(window, source) -> None:
         window.training.adopt_trained(source)
     finally:
         QApplication.restoreOverrideCursor()
+    window.data_panel.preview_if_cheap()  # built-in data: a probe sample, so Feature maps show at once
 
 
 def adopt_opened(window, opened) -> str | None:

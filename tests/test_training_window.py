@@ -108,18 +108,11 @@ def test_one_epoch_through_the_window_feeds_the_views(qtbot, window, tmp_path):
     assert rec.resets == 1
     assert rec.kinds("steps") and rec.kinds("epoch_end")
     curves = w.live_views.view("curves")
-    if hasattr(curves, "loss"):
-        assert len(curves.loss) > 0 and len(curves.epochs) == 1
+    assert len(curves.loss) > 0 and len(curves.epochs) == 1
     maps = [e for e in rec.kinds("feature_maps") if e.block == "conv1"]
     assert maps and maps[-1].maps.shape[0] == 6
     feature_view = w.live_views.view("features")
-    for attr in ("tile_count", "tiles"):
-        if hasattr(feature_view, attr):
-            def tiles(attr=attr):
-                v = getattr(feature_view, attr)
-                return v() if callable(v) else v if isinstance(v, int) else len(v)
-
-            qtbot.waitUntil(lambda tiles=tiles: tiles() == 6, timeout=5000)  # views redraw on the next tick
+    qtbot.waitUntil(lambda: feature_view.mode == "tiles" and feature_view.tile_count == 6, timeout=5000)
     assert w.training_panel.progress.value() == 1000
     assert "samples/s" in w.training_panel.status.text()
     assert glob.glob(str(tmp_path / "runs" / "*" / "*.safetensors"))
