@@ -7,18 +7,15 @@ from __future__ import annotations
 import os
 import textwrap
 
+import PySide6  # noqa: F401  (a hard test dependency: fail loudly if missing)
 import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QDesktopServices
 
-pytest.importorskip("PySide6")
-torch = pytest.importorskip("torch")
-
-from PySide6.QtCore import QSettings  # noqa: E402
-from PySide6.QtGui import QDesktopServices  # noqa: E402
-
-from layerloom.core import Graph  # noqa: E402
-from layerloom.core.project import Project  # noqa: E402
-from layerloom.gui.export_dialog import ExportDialog, add_export_actions, open_bundle_dialog  # noqa: E402
-from layerloom.gui.import_dialog import ImportDialog, parse_shapes  # noqa: E402
+from layerloom.core import Graph
+from layerloom.core.project import Project
+from layerloom.gui.export_dialog import ExportDialog, add_export_actions, open_bundle_dialog
+from layerloom.gui.import_dialog import ImportDialog, parse_shapes
 
 
 def project() -> Project:

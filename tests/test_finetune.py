@@ -5,14 +5,13 @@ unfreeze the top blocks, train together."""
 from __future__ import annotations
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from layerloom.core import Graph  # noqa: E402
-from layerloom.core.data.base import DataBundle, DataInfo, TensorSplit  # noqa: E402
-from layerloom.core.edits import SetFrozen  # noqa: E402
-from layerloom.core.settings import TrainingSettings  # noqa: E402
-from layerloom.core.training import EventBuffer, Trainer  # noqa: E402
+from layerloom.core import Graph
+from layerloom.core.data.base import DataBundle, DataInfo, TensorSplit
+from layerloom.core.edits import SetFrozen
+from layerloom.core.settings import TrainingSettings
+from layerloom.core.training import EventBuffer, Trainer
 
 BASE = ("base1", "bn", "base2")
 

@@ -144,7 +144,7 @@ def test_text_model_journey(qtbot, make_window, tmp_path):
                       data=DataSettings(str(data), options={"seq_len": 8}), meta={"name": "Messages"})
     w = _train_save_reopen(qtbot, make_window, project, tmp_path / "messages.json")
 
-    texts = ["loved it, a delight", "hated it, an awful plot", "wonderful acting and unheard-of words"]
+    texts = ["loved it and more a delight", "hated it, really an awful plot", "wonderful acting and more zebras"]
     in_window = w.training.predictor.predict(texts)
     assert [w.training.predictor.class_names[i] for i in in_window.argmax(1)] == ["spam", "ham", "spam"]
 

@@ -9,17 +9,16 @@ import os
 import shutil
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from layerloom.core import Graph  # noqa: E402
-from layerloom.core.errors import ProjectError  # noqa: E402
-from layerloom.core.export import export, load_bundle, open_source  # noqa: E402
-from layerloom.core.export.bundle import BundleError  # noqa: E402
-from layerloom.core.opening import BUNDLE, PROJECT, open_document, problems_of, sniff  # noqa: E402
-from layerloom.core.project import Project, load_project, save_project  # noqa: E402
-from layerloom.core.settings import DataSettings, TrainingSettings  # noqa: E402
-from layerloom.core.trained import (  # noqa: E402
+from layerloom.core import Graph
+from layerloom.core.errors import ProjectError
+from layerloom.core.export import export, load_bundle, open_source
+from layerloom.core.export.bundle import BundleError
+from layerloom.core.opening import BUNDLE, PROJECT, open_document, problems_of, sniff
+from layerloom.core.project import Project, load_project, save_project
+from layerloom.core.settings import DataSettings, TrainingSettings
+from layerloom.core.trained import (
     TrainedRunError,
     fits,
     link_for,

@@ -13,9 +13,7 @@ os.environ.setdefault("LAYERLOOM_NO_PRELOAD", "1")
 
 import numpy as np
 import pytest
-
-pytest.importorskip("pytestqt")
-
+import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 import torch
 import torch.fx
 from PySide6.QtCore import QPoint, QSettings, Qt

@@ -15,21 +15,19 @@ os.environ.setdefault("LAYERLOOM_NO_PRELOAD", "1")
 
 import numpy as np
 import pytest
+import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
+import torch
+from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox
 
-pytest.importorskip("pytestqt")
-torch = pytest.importorskip("torch")
-
-from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox  # noqa: E402
-
-from layerloom.core import Graph  # noqa: E402
-from layerloom.core.export import export, load_bundle, open_source  # noqa: E402
-from layerloom.core.project import Project, load_project  # noqa: E402
-from layerloom.core.settings import DataSettings, TrainingSettings  # noqa: E402
-from layerloom.core.training.checkpoint import load_checkpoint  # noqa: E402
-from layerloom.gui.main_window import MainWindow  # noqa: E402
-from layerloom.gui.recovery import Recovery  # noqa: E402
+from layerloom.core import Graph
+from layerloom.core.export import export, load_bundle, open_source
+from layerloom.core.project import Project, load_project
+from layerloom.core.settings import DataSettings, TrainingSettings
+from layerloom.core.training.checkpoint import load_checkpoint
+from layerloom.gui.main_window import MainWindow
+from layerloom.gui.recovery import Recovery
 
 TIMEOUT = 120_000
 

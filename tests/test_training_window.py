@@ -14,9 +14,7 @@ import glob
 
 import numpy as np
 import pytest
-
-pytest.importorskip("pytestqt")
-
+import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox, QTabBar
 

@@ -16,9 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("LAYERLOOM_NO_PRELOAD", "1")
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
+import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
