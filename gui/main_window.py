@@ -427,6 +427,8 @@ class MainWindow(QMainWindow):
         if self._default_docks:  # first start: sizes that suit the docks' contents, once laid out
             self._default_docks = False
             QTimer.singleShot(0, self._default_dock_sizes)
+        else:  # a restored layout leaves the same stray tab bars
+            QTimer.singleShot(0, self._hide_stray_tab_bars)
 
     def _default_dock_sizes(self) -> None:
         self.resizeDocks([self.palette_dock, self.inspector_dock], [275, 345], Qt.Orientation.Horizontal)

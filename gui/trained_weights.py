@@ -43,7 +43,7 @@ def adopt(window, source) -> None:
         window.training.adopt_trained(source)
     finally:
         QApplication.restoreOverrideCursor()
-    window.data_panel.preview_if_cheap()  # built-in data: a probe sample, so Feature maps show at once
+    window.data_panel.load_for_views()  # a probe sample and samples: Feature maps and the picker at once
 
 
 def adopt_opened(window, opened) -> str | None:

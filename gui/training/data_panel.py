@@ -51,6 +51,7 @@ KINDS = {
     "series": ("Time series (CSV)", ("column", "window", "horizon", "normalize"), "Tables (*.csv);;All files (*)"),
 }
 PREVIEW_SAMPLES = 24
+LOAD_FOR_VIEWS_BYTES = 64 * 2**20  # a local data file up to this size is loaded when a trained model opens
 GRID_COLUMNS = 8
 
 
@@ -450,6 +451,27 @@ class DataPanel(QWidget):
                 or not loads_at_once(self.document.project.data.source)):
             return
         self._auto_key = key  # once per settings: a failure is shown, not retried in a loop
+        self._start_load(auto=True)
+
+    def load_for_views(self) -> None:
+        """A trained model was opened: load its data in the background when that is quick (a built-in set,
+        or a local file under LOAD_FOR_VIEWS_BYTES), so feature maps have a probe sample and the sample picker
+        samples. Downloads and large files wait for Load."""
+        from layerloom.core.data.sources import loads_at_once
+
+        source = self.document.project.data.source
+        key = self._current_key()
+        if self.loading or (self.bundle is not None and self.bundle_key == key):
+            return
+        if not loads_at_once(source):
+            path = os.path.expanduser(source)
+            try:
+                small = os.path.isfile(path) and os.path.getsize(path) <= LOAD_FOR_VIEWS_BYTES
+            except OSError:
+                small = False
+            if not small:
+                return
+        self._auto_key = key
         self._start_load(auto=True)
 
     # --- loading ------------------------------------------------------------------------------------
