@@ -286,11 +286,6 @@ def _tolerant_output() -> None:
             stream.reconfigure(errors="replace")
 
 
-def _os_message(err: OSError) -> str:
-    where = f"{err.filename}: " if err.filename else ""
-    return f"{where}{err.strerror or err}"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 bad file or model, 2 wrong usage)."""
     _tolerant_output()
@@ -316,16 +311,18 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
         return 1
-    except OSError as err:
-        _error(_os_message(err))
-        return 1
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
-    except Exception as err:  # the last resort: one line, never a traceback
+    except Exception as err:  # one sentence from core/errors_text.py; a bug is the only "unexpected error"
+        from layerloom.core.errors_text import describe, is_bug
+
+        if not is_bug(err):
+            _error(describe(err))
+            return 1
         if os.environ.get("LAYERLOOM_DEBUG"):
             raise
-        _error(f"unexpected error: {type(err).__name__}: {err} (set LAYERLOOM_DEBUG=1 to see where it happened)")
+        _error(f"{describe(err)} (set LAYERLOOM_DEBUG=1 to see where it happened)")
         return 1
 
 
