@@ -101,3 +101,31 @@ def test_int8_weights_are_not_cast_silently_into_a_model():
     with pytest.raises(WeightsError, match="weight holds int8 numbers"):
         apply_weights(model, {**GOOD, "dense_1.weight": torch.ones(2, 4, dtype=torch.int8)}, strict=True)
     assert apply_weights(model, {k: v.double() for k, v in GOOD.items()}).ok  # float64 → float32 is the same weights
+
+
+def test_resuming_a_run_whose_checkpoint_does_not_fit_names_the_weights(tmp_path, capsys):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from layerloom.core.cli import main
+    from layerloom.core.project import Project, save_project
+    from layerloom.core.settings import DataSettings, TrainingSettings
+
+    g = small_graph()
+    g.set_params(g.find("dense_1"), out_features=3)  # iris has three classes
+    project = tmp_path / "p.json"
+    save_project(Project(g, TrainingSettings(epochs=1, threads=1, device="cpu"), DataSettings("iris")), project)
+    assert main(["train", str(project), "--out", str(tmp_path / "runs")]) == 0
+    capsys.readouterr()
+    run_dir = next((tmp_path / "runs").iterdir())
+    last = run_dir / "last.safetensors"
+    with safe_open(str(last), framework="pt") as f:
+        meta = f.metadata()
+    tensors = load_file(str(last))
+    tensors["model.dense_1.weight"] = torch.ones(3, 4, dtype=torch.int8)
+    save_file(tensors, str(last), metadata=meta)
+    argv = ["train", str(project), "--resume", str(run_dir), "--epochs", "2", "--out", str(tmp_path / "runs")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == (f"layerloom: {last}: the checkpoint does not fit the network (was the graph changed?):\n"
+                   "  - dense_1.weight holds int8 numbers in the file but the network's are float32\n")

@@ -180,6 +180,24 @@ def fit_problems(graph, state: dict) -> list[str]:
     return match_weights(shape_model(graph), state).problems()
 
 
+_SAFETENSORS_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
+                       "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
+
+
+def header_state(header: dict, prefix: str = "") -> dict:
+    """The tensors a safetensors header describes (those named `prefix…`, without it) as meta tensors: their
+    names, shapes and dtypes, with nothing read or allocated — to check a checkpoint before loading it."""
+    import torch
+
+    out = {}
+    for name, entry in header.items():
+        if name == "__metadata__" or not name.startswith(prefix):
+            continue
+        dtype = getattr(torch, _SAFETENSORS_DTYPES.get(entry["dtype"], "uint8"))
+        out[name[len(prefix):]] = torch.empty(entry["shape"], dtype=dtype, device="meta")
+    return out
+
+
 def load_weights(graph, state: dict, *, strict: bool = False, seed: int | None = 0):
     """Compile `graph` and load `state` into it: (model, WeightsReport). Blocks that do not fit keep their
     fresh weights (or, with `strict`, WeightsError)."""

@@ -95,6 +95,7 @@ def run_train(args: argparse.Namespace) -> int:
         _record_data(args, project)
         if args.resume and not os.path.exists(args.resume):
             raise BadInput(f"{args.resume}: the run folder to resume does not exist")
+        _check_resume(args.resume, project)
     except BadInput as err:
         out.fail(str(err))
         if ctx is not None:
@@ -290,6 +291,32 @@ def _load_data(args, project, settings, ctx, out):
     bundle = load() if ctx.is_main else None
     dist.barrier()
     return bundle if bundle is not None else load()
+
+
+def _check_resume(resume: str | None, project) -> None:
+    """The checkpoint to resume from must fit the network: every weight by name, shape and dtype, read from the
+    checkpoint's header alone. (Bundles are checked when they are opened.)"""
+    from layerloom.core.export.bundle import is_bundle
+
+    if not resume or is_bundle(resume):
+        return
+    from layerloom.core.errors import CompileError
+    from layerloom.core.export.safetensors_header import HeaderError, read_header
+    from layerloom.core.export.weights import fit_problems, header_state
+    from layerloom.core.training.run_folder import LAST
+
+    path = os.path.join(resume, LAST) if os.path.isdir(resume) else resume
+    if not os.path.exists(path):
+        return  # the trainer says which file is missing
+    try:
+        problems = fit_problems(project.graph, header_state(read_header(path), "model."))
+    except HeaderError as err:
+        raise BadInput(f"{path}: is not a readable checkpoint ({err})") from None
+    except CompileError:
+        return
+    if problems:
+        raise BadInput(f"{path}: the checkpoint does not fit the network (was the graph changed?):\n"
+                       + "\n".join(f"  - {p}" for p in problems[:20]))
 
 
 def _check_fit(bundle, project) -> None:
