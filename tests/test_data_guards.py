@@ -116,9 +116,12 @@ def test_devices_are_never_read_as_data(tmp_path, device):
 def test_named_pipes_never_hang_a_command(tmp_path):
     fifo = tmp_path / "data.csv"
     os.mkfifo(fifo)
+    model = tmp_path / "model.onnx"
+    os.mkfifo(model)
     project = project_file(tmp_path)
     for argv in (["train", project, "--data", str(fifo), "--out", str(tmp_path)], ["summary", str(fifo)],
-                 ["train", str(fifo)], ["export", str(fifo), "-f", "onnx", "-o", str(tmp_path / "m.onnx")]):
+                 ["train", str(fifo)], ["export", str(fifo), "-f", "onnx", "-o", str(tmp_path / "m.onnx")],
+                 ["predict", str(model), str(fifo)]):
         proc = subprocess.run([sys.executable, "-m", "layerloom.core.cli", *argv], capture_output=True, text=True,
                               timeout=60)
         assert proc.returncode == 1, (argv, proc.stderr)
@@ -127,13 +130,25 @@ def test_named_pipes_never_hang_a_command(tmp_path):
 
 
 def test_a_project_file_that_is_a_pipe_is_refused_by_load_project(tmp_path):
+    import threading
+
     from layerloom.core.errors import ProjectError
     from layerloom.core.project import load_project
 
     fifo = tmp_path / "net.json"
     os.mkfifo(fifo)
-    with pytest.raises(ProjectError, match=r"net.json: is a named pipe \(FIFO\), not a project file"):
-        load_project(fifo)  # returns at once: it is never opened for a blocking read
+    errors = []
+
+    def attempt():
+        try:
+            load_project(fifo)
+        except ProjectError as err:
+            errors.append(str(err))
+
+    t = threading.Thread(target=attempt, daemon=True)  # a blocking open() would leave it stuck: the test fails
+    t.start()
+    t.join(20)
+    assert errors and errors[0].startswith(f"{fifo}: is a named pipe (FIFO), not a project file")
 
 
 def test_the_limit_can_be_raised_or_lowered(tmp_path, monkeypatch):
@@ -218,3 +233,18 @@ def test_a_zip_member_that_is_not_an_array_is_named(tmp_path):
     with pytest.raises(DataError, match=r"odd.npz: the array x is not in NumPy's .npy format; it may be a Python "
                                         r"pickle, which is never loaded"):
         load_data(str(tmp_path / "odd.npz"))
+
+
+def test_a_run_folder_holding_a_pipe_is_refused(tmp_path, capsys):
+    project = project_file(tmp_path)
+    assert main(["train", project, "--out", str(tmp_path / "runs")]) == 0
+    capsys.readouterr()
+    run_dir = next((tmp_path / "runs").iterdir())
+    (run_dir / "settings.json").unlink()
+    os.mkfifo(run_dir / "settings.json")
+    proc = subprocess.run([sys.executable, "-m", "layerloom.core.cli", "export", str(run_dir), "-f", "onnx", "-o",
+                           str(tmp_path / "m.onnx")], capture_output=True, text=True, timeout=60)  # a hang fails
+    assert proc.returncode == 1
+    assert proc.stderr == (f"layerloom: {run_dir / 'settings.json'}: is a named pipe (FIFO), not a regular file; give "
+                           "the path of a regular file (pipes and devices are never read: they can block or never "
+                           "end)\n")

@@ -196,6 +196,12 @@ def _open_run(path: str, checkpoint: str) -> Source:
     project_file = os.path.join(path, "project.json")
     if not os.path.exists(project_file):
         raise ExportError(f"{path}: is not a run folder (project.json is missing)")
+    from layerloom.core.resources import not_regular
+
+    for name in ("project.json", "settings.json", "epochs.jsonl", "preprocessing.json", BEST, LAST):
+        odd = not_regular(os.path.join(path, name), "regular file")  # a pipe here would hang the reading
+        if odd is not None:
+            raise ExportError(str(odd))
     try:
         project = load_project(project_file)
     except ProjectError as err:

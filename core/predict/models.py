@@ -158,7 +158,11 @@ def open_model(path: str | os.PathLike, checkpoint: str = "best") -> TrainedMode
             return _from_source(path, checkpoint)
         return _from_export_folder(path)
     from layerloom.core.export.bundle import is_bundle
+    from layerloom.core.resources import not_regular
 
+    odd = not_regular(path, "model file")  # a pipe or a device could block or never end
+    if odd is not None:
+        raise PredictError(str(odd))
     if is_bundle(path):
         return _from_source(path)
     if path.lower().endswith(".onnx"):
