@@ -82,7 +82,7 @@ def run_train(args: argparse.Namespace) -> int:
     main = ctx is None or ctx.is_main
     out = _Output(json_mode=bool(args.json), enabled=main)
     try:
-        _check_paths(args)
+        _check_paths(args, probe=main)  # only rank 0 writes the run folder (and probes for it)
         project, settings = _project_and_settings(args)
         settings = _usable_threads(settings, out)
         if ctx is not None:
@@ -126,7 +126,7 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_paths(args) -> None:
+def _check_paths(args, probe: bool = True) -> None:
     """The flags that name data and folders: never empty, and --out a folder the run folder can go in."""
     for attr, flag in (("data", "--data"), ("val_data", "--val-data"), ("out", "--out"), ("resume", "--resume")):
         value = getattr(args, attr, None)
@@ -137,10 +137,10 @@ def _check_paths(args) -> None:
                     "out": "the folder the run folders go in (default: runs)",
                     "resume": "the run folder to resume (or leave --resume out)"}[attr]
             raise BadInput(f"{flag} is empty; give {what}", status=2)
-    _check_out(args.out)
+    _check_out(args.out, probe)
 
 
-def _check_out(out: str) -> None:
+def _check_out(out: str, probe: bool = True) -> None:
     """--out must be a folder that exists or can be made, and that can be written to: checked before anything
     is loaded, so a run never starts without a place for its checkpoints."""
     import stat
@@ -154,6 +154,8 @@ def _check_out(out: str) -> None:
         kind = "a file" if stat.S_ISREG(mode) else "a device or pipe"
         raise BadInput(f"--out {out} is {kind}, not a folder; give the folder the run folders go in (it is created "
                        "when missing)", status=2)
+    if not probe:
+        return
     made: list[str] = []  # the folders this check makes, removed again: nothing is left before the run starts
     try:
         missing, parent = [], os.path.abspath(out)
