@@ -16,7 +16,7 @@ from typing import Any
 
 from layerloom.core.errors import CompileError
 from layerloom.core.graph import Graph
-from layerloom.core.inference import infer
+from layerloom.core.inference import infer, memory_problem
 
 
 class _EmitContext:
@@ -68,6 +68,9 @@ def build_model(graph: Graph, *, seed: int | None = None):
     problems = [p.message for p in report.errors]
     if problems:
         raise CompileError(problems)
+    memory = memory_problem(report)
+    if memory is not None and _default_device(torch) != "meta":  # meta tensors take no memory
+        raise CompileError([memory[1]])
 
     leads_to_output = _nodes_leading_to_outputs(graph)
     fx_graph = torch.fx.Graph()
@@ -75,6 +78,7 @@ def build_model(graph: Graph, *, seed: int | None = None):
     values: dict[str, Any] = {}
     outputs = []
     input_names, output_names, block_nodes = [], [], {}
+    position = {n.id: i for i, n in enumerate(graph)}  # the order blocks were added, which orders the Outputs
 
     rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
     with rng:
@@ -91,7 +95,7 @@ def build_model(graph: Graph, *, seed: int | None = None):
                 continue
             args = [values[e.src] for e in graph.in_edges(nid)]
             if node.type == "Output":
-                outputs.append((graph.index_of(nid), node.name, args[0]))
+                outputs.append((position[nid], node.name, args[0]))
                 continue
             spec = node.spec
             in_specs = [report[e.src].output for e in graph.in_edges(nid)]
@@ -112,6 +116,11 @@ def build_model(graph: Graph, *, seed: int | None = None):
     model.output_names = output_names
     model.block_nodes = block_nodes
     return model
+
+
+def _default_device(torch) -> str:
+    get = getattr(torch, "get_default_device", None)
+    return get().type if get is not None else "cpu"
 
 
 def _nodes_leading_to_outputs(graph: Graph) -> set[str]:

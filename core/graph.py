@@ -289,6 +289,20 @@ class Graph:
         self._insert_edge(edge, len(self._edges))
         return edge
 
+    def _connect_loaded(self, edge: Edge, check_cycle: bool) -> None:
+        """Used by the loader: add an edge of a file, with the cycle check left for one pass at the end
+        (checking each edge walks everything downstream: quadratic for a long chain stored back to front)."""
+        self._check_edge(edge, check_cycle=check_cycle)
+        self._insert_edge(edge, len(self._edges))
+
+    def _clear_edges(self) -> None:
+        """Used by the loader: remove every edge at once, without events (nobody listens yet)."""
+        self._edges.clear()
+        self._edge_set.clear()
+        for adj in self._adj.values():
+            adj.ins.clear()
+            adj.outs.clear()
+
     def can_connect(self, src: NodeRef, dst: NodeRef) -> str | None:
         """None if the connection is allowed, else the reason in plain words."""
         try:
@@ -446,7 +460,7 @@ class Graph:
             raise GraphError(f"{node.label()} has no {'output' if output else 'input'} port {port!r} ({names})")
         return node_id, port
 
-    def _check_edge(self, edge: Edge) -> None:
+    def _check_edge(self, edge: Edge, check_cycle: bool = True) -> None:
         src, dst = self.node(edge.src), self.node(edge.dst)
         if edge.src == edge.dst:
             raise GraphError(f"{src.label()} cannot be connected to itself")
@@ -460,7 +474,7 @@ class Graph:
                 f"{dst.label()} already has an input; use Add or Concat to combine several, "
                 "or remove the existing connection first"
             )
-        if edge.src in self.descendants(edge.dst):
+        if check_cycle and edge.src in self.descendants(edge.dst):
             raise GraphError(
                 f"connecting {src.label()} to {dst.label()} would make a cycle; "
                 "a network must flow in one direction"

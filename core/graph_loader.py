@@ -41,19 +41,36 @@ def load_graph(graph, data: Any, where: str = ""):
     for node in accepted:
         graph.emit_loaded(node)
 
+    read: list[tuple[int, object]] = []
+    found: list[tuple[int, str]] = []  # edge problems by the edge's index
     for i, raw in enumerate(edges):
-        place = f"{prefix}edges[{i}]"
-        edge = _read_edge(raw, place, problems, by_id)
-        if edge is None:
-            continue
-        try:
-            graph.connect((edge.src, edge.src_port), (edge.dst, edge.dst_port))
-        except GraphError as err:
-            problems.append(f"{place}: {err}")
+        mine: list[str] = []
+        edge = _read_edge(raw, f"{prefix}edges[{i}]", mine, by_id)
+        found += [(i, p) for p in mine]
+        if edge is not None:
+            read.append((i, edge))
+    connected = _connect(graph, read, prefix, check_cycle=False)
+    if len(graph.topological_order()) < len(graph):
+        # a cycle, only in a broken file: connect again one edge at a time, as the editor does, so that the
+        # problem names the edge that closes it
+        graph._clear_edges()
+        connected = _connect(graph, read, prefix, check_cycle=True)
+    problems += [p for _, p in sorted(found + connected, key=lambda item: item[0])]
 
     if problems:
         raise ProjectError(None, problems)
     return graph
+
+
+def _connect(graph, read, prefix: str, check_cycle: bool) -> list[tuple[int, str]]:
+    """Add the edges that were read; the problems of those refused, by index."""
+    found = []
+    for i, edge in read:
+        try:
+            graph._connect_loaded(edge, check_cycle)
+        except GraphError as err:
+            found.append((i, f"{prefix}edges[{i}]: {err}"))
+    return found
 
 
 def _read_node(graph, raw, place, problems, ids, names):

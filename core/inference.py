@@ -126,6 +126,8 @@ def _apply_rule(type_id: str, params: dict[str, Any], inputs: tuple[TensorSpec, 
         result: Inferred | str = get_spec(type_id).infer(params, list(inputs))
     except BlockProblem as problem:
         result = str(problem)
+    except OverflowError:  # sizes beyond what floating point arithmetic holds
+        result = "has sizes too large to work out; give its parameters realistic values"
     if len(_RULE_CACHE) >= _RULE_CACHE_LIMIT:
         _RULE_CACHE.pop(next(iter(_RULE_CACHE)))
     _RULE_CACHE[key] = result
@@ -199,12 +201,73 @@ class Inferencer:
                 blocker = up.waiting_on if up is not None and up.waiting_on else graph.node(e.src).name
                 return NodeReport(**base, status=WAITING, waiting_on=blocker)
             inputs.append(up.output)
+        too_big = _param_too_big(node.params)
+        if too_big:
+            return NodeReport(**base, status=ERROR, error=f"{label} {too_big}")
         result = _apply_rule(node.type, node.params, tuple(inputs))
         if isinstance(result, str):
             return NodeReport(**base, status=ERROR, error=f"{label} {result}")
+        too_big = _result_too_big(result)
+        if too_big:
+            return NodeReport(**base, status=ERROR, error=f"{label} {too_big}")
         warnings = tuple(f"{label} {w}" for w in result.warnings)
         return NodeReport(**base, status=OK, output=result.output, param_count=result.params,
                           macs=result.macs, warnings=warnings)
+
+
+# --- sizes PyTorch cannot hold ----------------------------------------------------------------------
+
+INT64_MAX = 2**63 - 1  # the largest size, stride or count PyTorch takes
+BYTES_PER_PARAM = 4  # float32
+
+
+def _big(n: int) -> str:
+    return f"{n:,}" if abs(n) < 10**15 else f"{n:.3g}"
+
+
+def _param_too_big(params: dict[str, Any]) -> str | None:
+    """The first whole-number parameter beyond PyTorch's int64, in words (None when all fit)."""
+    for key, value in params.items():
+        values = value if isinstance(value, list | tuple) else (value,)
+        for v in values:
+            if isinstance(v, int) and not isinstance(v, bool) and abs(v) > INT64_MAX:
+                return (f"{key} is {_big(v)}, more than PyTorch can take (at most {INT64_MAX:,}); "
+                        f"give {key} a realistic value")
+    return None
+
+
+def _result_too_big(result: Inferred) -> str | None:
+    shape = result.output.shape
+    if any(s > INT64_MAX for s in shape) or result.output.numel > INT64_MAX:
+        return (f"would output {_big(result.output.numel)} values per sample, more than a PyTorch tensor can hold; "
+                "make the block smaller")
+    if result.params > INT64_MAX:
+        return f"would hold {_big(result.params)} parameters, more than PyTorch can count; make the block smaller"
+    return None
+
+
+def parameter_memory(params: int) -> int:
+    """Bytes `params` float32 parameters take."""
+    return params * BYTES_PER_PARAM
+
+
+def memory_problem(report: Report) -> tuple[str, str] | None:
+    """(node id, message) when the model's parameters alone need more memory than this computer has
+    available: the message goes on the block with the largest share. None when they fit (or it is unknown)."""
+    from layerloom.core.resources import available_memory, size_text
+
+    need = parameter_memory(report.total_params)
+    if need < 2**28:  # 256 MB fit anywhere Layerloom runs; no need to ask the system
+        return None
+    available = available_memory()
+    if available is None or need <= available:
+        return None
+    biggest = max((r for r in report.values() if r.ok), key=lambda r: r.param_count)
+    share = parameter_memory(biggest.param_count)
+    label = f"{biggest.type} '{biggest.name}'"
+    return biggest.node_id, (f"{label} holds {_big(biggest.param_count)} parameters ({size_text(share)}); the "
+                             f"model's parameters need {size_text(need)} of memory but this computer has "
+                             f"{size_text(available)} available — make {label} smaller")
 
 
 def _graph_checks(graph: Graph, order: list[str], local: dict[str, NodeReport]) -> Report:
@@ -222,7 +285,8 @@ def _graph_checks(graph: Graph, order: list[str], local: dict[str, NodeReport]) 
     leads_to_output = _closure(outputs, lambda n: (e.src for e in graph.in_edges(n)))
 
     reports: dict[str, NodeReport] = {}
-    ordered = order if len(order) == len(nodes) else order + [n for n in nodes if n not in set(order)]
+    placed = set(order)
+    ordered = order if len(order) == len(nodes) else order + [n for n in nodes if n not in placed]
     for nid in ordered:
         r = local.get(nid)
         node = nodes[nid]
@@ -243,7 +307,12 @@ def _graph_checks(graph: Graph, order: list[str], local: dict[str, NodeReport]) 
         if extra:
             r = _replace(r, warnings=r.warnings + tuple(extra))
         reports[nid] = r
-    return Report(reports, graph_problems)
+    report = Report(reports, graph_problems)
+    memory = memory_problem(report)
+    if memory is not None:
+        nid, message = memory
+        reports[nid] = _replace(reports[nid], warnings=(*reports[nid].warnings, message))
+    return report
 
 
 def _activation_before_loss(graph: Graph, node, nodes) -> list[str]:

@@ -16,6 +16,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable
@@ -234,13 +235,17 @@ def parse_json(text: str | bytes, path: str | None = None) -> Any:
 
 def load_project(path: str | os.PathLike) -> Project:
     """Read and check a project file; ProjectError lists every problem with its place."""
+    from layerloom.core.resources import NotRegularFile, open_regular
+
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, "project file") as f:
             size = os.fstat(f.fileno()).st_size
             if size > MAX_FILE_BYTES:
                 raise ProjectError(path, [_too_big(size)])
             raw = f.read(MAX_FILE_BYTES + 1)
+    except NotRegularFile as err:
+        raise ProjectError(path, [err.reason]) from None
     except FileNotFoundError:
         raise ProjectError(path, ["the file does not exist"]) from None
     except IsADirectoryError:
@@ -278,6 +283,12 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
         raise ProjectError(path, err.problems) from None
     target = os.path.realpath(path)  # saving through a link updates the file it points to
     folder, base = os.path.split(target)
+    from layerloom.core.resources import NotRegularFile, check_target
+
+    try:
+        check_target(target, "project file")
+    except NotRegularFile as err:
+        raise ProjectError(path, [f"cannot be saved: {err.reason}"]) from None
     tmp = None
     try:
         fd, tmp = _create_temp(folder, base)
@@ -329,8 +340,17 @@ def _sync_folder(folder: str) -> None:
 
 
 def dumps(value: Any) -> str:
-    """JSON text for people and diffs: two-space indents, short lists and flat objects on one line."""
-    return _dump(value, "") + "\n"
+    """JSON text for people and diffs: two-space indents, short lists and flat objects on one line. A lone
+    surrogate (from a "\\ud800" escape in a file, or a file name that is not UTF-8) is written as that same
+    escape, so the text always encodes as UTF-8 and reads back the same."""
+    return _SURROGATE.sub(_escape, _dump(value, "") + "\n")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 _INLINE_WIDTH = 110

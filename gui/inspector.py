@@ -34,6 +34,9 @@ from PySide6.QtWidgets import (
 from layerloom.core.blocks import fmt_shape, get_spec
 from layerloom.core.blocks.spec import ParamSpec
 from layerloom.core.edits import Rename, SetFrozen, SetParams
+from layerloom.core.inference import parameter_memory
+from layerloom.core.resources import size_text
+from layerloom.core.text_preview import preview
 from layerloom.gui import theme
 from layerloom.gui.colors import ERROR_COLOR, WAITING_COLOR, WARNING_COLOR, category_color
 
@@ -443,9 +446,10 @@ class Inspector(QWidget):
             params = sum(report[i].param_count for i in self._selection if report and i in report)
             detail = f"{human(params)} parameters in the selection."
         else:
-            title.setText(self.document.title)
+            title.setText(preview(self.document.title, 200, 2))
             total = report.total_params if report else 0
-            detail = (f"{len(graph)} blocks, {len(graph.edges)} connections, {human(total)} parameters.\n\n"
+            detail = (f"{len(graph)} blocks, {len(graph.edges)} connections, {human(total)} parameters "
+                      f"({size_text(parameter_memory(total))} of memory).\n\n"
                       "Select a block to see what it outputs and to edit its parameters.")
         title.setWordWrap(True)
         layout.addWidget(title)
@@ -456,8 +460,9 @@ class Inspector(QWidget):
         if self._selection:
             self._add_frozen_check(layout)
         description = self.document.project.meta.get("description") if not self._selection else None
-        if description:
-            d = QLabel(str(description))
+        if description:  # a preview: laying out megabytes of wrapped text froze the window for minutes
+            d = QLabel(preview(str(description)))
+            d.setTextFormat(Qt.TextFormat.PlainText)
             d.setWordWrap(True)
             layout.addWidget(d)
 
@@ -498,7 +503,8 @@ class Inspector(QWidget):
         stats = QFormLayout()
         stats.setHorizontalSpacing(14)
         stats.setVerticalSpacing(3)
-        for key, label in (("input", "Input"), ("output", "Output"), ("params", "Parameters"), ("macs", "MACs")):
+        for key, label in (("input", "Input"), ("output", "Output"), ("params", "Parameters"), ("memory", "Memory"),
+                           ("macs", "MACs")):
             value = QLabel("–")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             name = QLabel(label)
@@ -506,6 +512,7 @@ class Inspector(QWidget):
             stats.addRow(name, value)
             self._stats[key] = value
         self._stats["macs"].setToolTip("Multiply-accumulate operations per sample")
+        self._stats["memory"].setToolTip("Memory the block's parameters take (float32)")
         layout.addLayout(stats)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
@@ -752,6 +759,7 @@ class Inspector(QWidget):
         self._stats["input"].setText(", ".join(inputs) if inputs else "–")
         self._stats["output"].setText(fmt_shape(r.output_shape) if r.output is not None else "–")
         self._stats["params"].setText(human(r.param_count) if r.ok else "–")
+        self._stats["memory"].setText(size_text(parameter_memory(r.param_count)) if r.ok else "–")
         self._stats["macs"].setText(human_macs(r.macs) if r.ok else "–")
         lines = []
         if r.error:

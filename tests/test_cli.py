@@ -126,11 +126,12 @@ def test_summary_json(tmp_path, capsys):
     assert cli.main(["summary", str(path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["totals"]["params"] == 61_706 and data["totals"]["blocks"] == 14
+    assert data["totals"]["param_bytes"] == 4 * 61_706
     assert data["problems"] == [] and data["ok"] is True
     conv1 = next(b for b in data["blocks"] if b["name"] == "conv1")
     assert conv1 == {"id": conv1["id"], "name": "conv1", "type": "Conv2d", "output_shape": [6, 28, 28],
-                     "dtype": "float32", "params": 156, "macs": 117_600, "status": "ok", "error": None,
-                     "waiting_on": None, "warnings": []}
+                     "dtype": "float32", "params": 156, "param_bytes": 624, "macs": 117_600, "status": "ok",
+                     "error": None, "waiting_on": None, "warnings": []}
 
 
 def test_summary_shows_waiting_blocks_and_lists_errors_under_the_table(tmp_path, capsys):

@@ -227,3 +227,29 @@ def test_every_block_gets_a_form_that_shows_its_values(qtbot):
         for p in spec.params:
             assert inspector.editors[p.name].value() == g.node(nid).params[p.name], (type_id, p.name)
         assert inspector.name_edit.text() == g.node(nid).name
+
+
+def test_a_very_long_description_is_shown_as_a_preview_and_kept_whole(qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    text = "A long story. " * 400_000  # 5.6 MB: laid out in full, it froze the window
+    doc = Document(Project(lenet_like(), meta={"name": "net", "description": text}))
+    inspector = Inspector(doc)
+    qtbot.addWidget(inspector)
+    inspector.set_selection([])
+    shown = [w.text() for w in inspector.findChildren(QLabel) if w.text().startswith("A long story.")]
+    assert len(shown) == 1 and len(shown[0]) < 2_100
+    assert shown[0].endswith(f"… ({len(text):,} characters in all)")
+    assert doc.project.meta["description"] == text
+
+
+def test_the_parameter_memory_is_shown_for_a_block_and_the_model(setup):
+    from PySide6.QtWidgets import QLabel
+
+    doc, inspector = setup
+    select(doc, inspector, "conv1")
+    assert inspector._stats["memory"].text() == "624 bytes"  # 156 float32 parameters
+    inspector.set_selection([])
+    texts = [w.text() for w in inspector.findChildren(QLabel)]
+    total = doc.report.total_params
+    assert any(f"{total:,} parameters (" in t and "KB of memory)" in t for t in texts), texts

@@ -132,7 +132,8 @@ def _check_inputs(info: DataInfo, graph, inputs) -> list[str]:
                        f"Input's shape to {_list(data_shape)}" + (f" or {fix}" if fix else ""))
         if data_dtype == "int64" and info.vocabulary:
             vocab = len(info.vocabulary)
-            for nid in sorted(graph.descendants(node.id), key=graph.index_of):
+            position = {n.id: k for k, n in enumerate(graph)}  # index_of is a scan: sorting by it was quadratic
+            for nid in sorted(graph.descendants(node.id), key=position.__getitem__):
                 emb = graph.node(nid)
                 if emb.type != "Embedding":
                     continue

@@ -134,10 +134,19 @@ def _float(v: str) -> float | None:
     return f if math.isfinite(f) else None
 
 
+TEXT_MEMORY_FACTOR = 12  # memory of a delimited file read into rows of strings, per byte on disk (an estimate)
+
+
 def _decode(path: str) -> tuple[str, list[str]]:
+    from layerloom.core.resources import MemoryLimitError, NotRegularFile, check_fits, open_regular
+
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, "data file") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            check_fits(size * TEXT_MEMORY_FACTOR, f"{os.path.basename(path)} ({size:,} bytes of text, read into rows)")
             data = fh.read()
+    except (NotRegularFile, MemoryLimitError) as exc:
+        raise DataError(str(exc), path=path) from None
     except FileNotFoundError:
         raise DataError(f"file not found: {path}", path=path) from None
     except OSError as exc:
@@ -157,7 +166,10 @@ def _guess_delimiter(text: str, default: str) -> str:
     lines = [ln for ln in text.splitlines()[:_SAMPLE_LINES] if ln.strip()]
     best, best_score = default, -1.0
     for delim in dict.fromkeys([default, ",", "\t", ";", "|"]):
-        counts = [len(r) for r in csv.reader(lines, delimiter=delim)]
+        try:
+            counts = [len(r) for r in csv.reader(lines, delimiter=delim)]
+        except csv.Error:  # such as a field past the limit: not this delimiter (read_table words it)
+            continue
         if not counts:
             continue
         width, freq = Counter(counts).most_common(1)[0]
@@ -205,6 +217,11 @@ def read_table(path: str, opts: Options, default_delimiter: str = ",", named: tu
                 lines.append(start)
             start = reader.line_num + 1
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise DataError(f"{os.path.basename(path)}, line {reader.line_num}: a value is longer than "
+                            f"{csv.field_size_limit():,} characters, the most a field of a delimited file may hold; "
+                            "a quote mark that is never closed joins the lines after it into one value — check the "
+                            "quoting (or split the long text)", path=path, line=reader.line_num) from None
         raise DataError(f"{os.path.basename(path)}, line {reader.line_num}: cannot be read as delimited text "
                         f"({exc})", path=path, line=reader.line_num) from None
     if not rows:

@@ -167,9 +167,11 @@ def read_image_folder(path: str, opts: Options) -> Raw:
     arrays: list[np.ndarray] = []
     gray_modes = {"1", "L", "LA", "I", "I;16", "F", "P"}
     all_gray = True
+    memory = _ImageMemory(path, len(files))
     for f, _ in files:
         try:
-            with Image.open(f) as img:
+            with _open_image(f) as img:
+                memory.add(f, img)
                 img.load()
                 mode = img.mode
                 if mode == "P":
@@ -208,6 +210,62 @@ def read_image_folder(path: str, opts: Options) -> Raw:
                where=path)
 
 
+class _ImageMemory:
+    """The memory a folder's decoded images take, counted from each image's header before it is decoded:
+    a DataError when one image is too large, or the images together would not fit the memory."""
+
+    def __init__(self, folder: str, count: int):
+        from layerloom.core.resources import memory_budget
+
+        self.folder = folder
+        self.count = count
+        self.total = 0
+        self.seen = 0
+        self.budget = memory_budget()
+
+    def add(self, file: str, img) -> None:
+        from layerloom.core.resources import MAX_IMAGE_PIXELS, check_fits, image_too_large
+
+        width, height = img.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise DataError(f"{file}: {image_too_large(width, height)}", path=file)
+        self.total += width * height * (len(img.getbands()) + 3)  # decoded, and its RGB copy
+        self.seen += 1
+        if self.budget is not None and self.total > self.budget:
+            from layerloom.core.resources import MemoryLimitError
+
+            try:
+                check_fits(self.total * self.count // self.seen,
+                           f"the {self.count:,} images of {self.folder} (at the size of the first {self.seen:,})")
+            except MemoryLimitError as err:
+                raise DataError(str(err), path=self.folder) from None
+
+
+def _open_image(file: str):
+    """Image.open of a regular file, with PIL's own size refusal worded as ours (and its warning silenced:
+    our limit is checked right after)."""
+    import warnings
+
+    from PIL import Image
+
+    from layerloom.core.resources import NotRegularFile, check_regular, image_too_large
+
+    try:
+        check_regular(file, "image file")
+    except NotRegularFile as err:
+        raise DataError(str(err), path=file) from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(file)
+    except Image.DecompressionBombError as err:
+        import re
+
+        pixels = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"{int(pixels.group(1)):,} pixels" if pixels else "too many pixels"
+        raise DataError(f"{file}: {image_too_large(None, None, size)}", path=file) from None
+
+
 # --- NumPy .npz -----------------------------------------------------------------------------------
 
 
@@ -222,6 +280,7 @@ def read_npz(path: str, opts: Options) -> Raw:
     if task in ("text", "timeseries"):
         raise opts.error("task", "classification, regression or reconstruction for a .npz file")
     name = _base(path)
+    _check_npz(path, name)
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.files)
@@ -291,6 +350,44 @@ def read_npz(path: str, opts: Options) -> Raw:
         raise DataError(f"{name}: y must hold numbers or words (it is {y.dtype})", path=path)
     y_out, task_out, names, label_notes = make_labels(y, task, name, path=path)
     return Raw(kind, x, y_out, task_out, name, names, notes + label_notes, scale=scale, where=path)
+
+
+def _check_npz(path: str, name: str) -> None:
+    """What the arrays' headers declare, checked before anything is loaded: arrays of numbers (no Python
+    objects, no pickles) whose size the file really holds and the memory can take."""
+    import zipfile
+
+    from layerloom.core.data.npy_header import NotAnArray, npz_arrays
+    from layerloom.core.resources import MemoryLimitError, NotRegularFile, check_fits, size_text
+
+    try:
+        arrays = npz_arrays(path)
+    except NotRegularFile as err:
+        raise DataError(str(err), path=path) from None
+    except NotAnArray as err:
+        raise DataError(f"{name}: {err}; it may be a Python pickle, which is never loaded — save plain number "
+                        "arrays with np.savez(path, x=..., y=...)", path=path) from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise DataError(f"{name} cannot be read as a NumPy .npz file ({err})", path=path) from None
+    need = 0
+    for key in ("x", "y"):
+        a = arrays.get(key)
+        if a is None:
+            continue
+        if a.dtype.hasobject:
+            raise DataError(f"{name} holds Python objects, which are not loaded for safety (the array {key}); save "
+                            "plain number arrays (x and y)", path=path)
+        if a.nbytes > a.stored:
+            raise DataError(f"{name} is damaged: {key} declares {a.shape_text()} {a.dtype} ({size_text(a.nbytes)}) "
+                            f"but the file holds {size_text(a.stored)} for it", path=path)
+        need += a.nbytes + (a.count * 4 if a.dtype != np.float32 else 0)  # and its float32 copy
+    x = arrays.get("x")
+    if x is None:
+        return
+    try:
+        check_fits(need, f"{name} (x: {x.shape_text()} {x.dtype})")
+    except MemoryLimitError as err:
+        raise DataError(str(err), path=path) from None
 
 
 # --- delimited text files ---------------------------------------------------------------------------

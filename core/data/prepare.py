@@ -255,14 +255,14 @@ def _images(train: Raw, val: Raw, opts: Options, info: DataInfo, normalize: bool
         tt = torch.from_numpy(np.ascontiguousarray(xt))
         tv = torch.from_numpy(np.ascontiguousarray(xv))
         if flatten:
-            tt, tv = tt.reshape(len(tt), -1), tv.reshape(len(tv), -1)
+            tt, tv = tt.reshape(len(tt), c * h * w), tv.reshape(len(tv), c * h * w)  # -1 fails on an empty split
         train_tf = ImageBatch((c, h, w), scale=a, shift=b, crop=crop, hflip=hflip, pad=pad, flatten=flatten)
         val_tf = ImageBatch((c, h, w), scale=a, shift=b, flatten=flatten)
     else:
         tt = _to_float(xt, a, b)
         tv = _to_float(xv, a, b)
         if flatten:
-            tt, tv = tt.reshape(len(tt), -1), tv.reshape(len(tv), -1)
+            tt, tv = tt.reshape(len(tt), c * h * w), tv.reshape(len(tv), c * h * w)  # -1 fails on an empty split
         train_tf = ImageBatch((c, h, w), crop=crop, hflip=hflip, pad=pad, flatten=flatten) if crop or hflip else None
         val_tf = None
     if flatten:

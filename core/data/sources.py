@@ -77,6 +77,7 @@ def _looks_like_path(source: str) -> bool:
 def _read(source: str, opts: Options, cache_dir, progress, cancel):
     """The Raw of a source name or path."""
     from layerloom.core.data import files
+    from layerloom.core.resources import not_regular
 
     if not isinstance(source, str) or not source.strip():
         raise DataError(f"the data source must be a data set name such as 'digits' or a file path (got {source!r})")
@@ -97,6 +98,9 @@ def _read(source: str, opts: Options, cache_dir, progress, cancel):
             raise DataError(f"unknown data source {key!r}{hint} Known sources: {', '.join(SOURCES)}; or give the "
                             "path of a folder of images, a .npz, .csv, .tsv or .txt file")
         raise DataError(f"file not found: {path}", path=path)
+    odd = not_regular(path, "data file")  # a pipe or a device (/dev/zero) could block or never end
+    if odd is not None:
+        raise DataError(str(odd), path=path)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".npz":
         return files.read_npz(path, opts)
@@ -139,5 +143,14 @@ def load_data(source: str, options: dict | None = None, *, val_fraction: float =
     except MemoryError:
         raise DataError(f"{source}: not enough memory to load this data; use a smaller set or the option "
                         "limit (downloads) or resize to a smaller size") from None
+    except DataError:
+        raise
+    except Exception as exc:  # text, images or memory the readers did not word themselves; bugs go on as they are
+        from layerloom.core.errors_text import plain
+
+        text = plain(exc, str(source))
+        if text is None:
+            raise
+        raise DataError(text, path=str(source)) from None
     opts.check_unknown()
     return bundle

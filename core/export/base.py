@@ -196,6 +196,12 @@ def _open_run(path: str, checkpoint: str) -> Source:
     project_file = os.path.join(path, "project.json")
     if not os.path.exists(project_file):
         raise ExportError(f"{path}: is not a run folder (project.json is missing)")
+    from layerloom.core.resources import not_regular
+
+    for name in ("project.json", "settings.json", "epochs.jsonl", "preprocessing.json", BEST, LAST):
+        odd = not_regular(os.path.join(path, name), "regular file")  # a pipe here would hang the reading
+        if odd is not None:
+            raise ExportError(str(odd))
     try:
         project = load_project(project_file)
     except ProjectError as err:
@@ -249,22 +255,28 @@ class Staging:
             os.makedirs(folder, exist_ok=True)
             self.dir = tempfile.mkdtemp(prefix=".layerloom-export-", dir=folder)
         except OSError as err:
-            raise ExportError(f"{destination}: cannot be written: {err.strerror or err}") from None
+            raise ExportError(_cannot_write(destination, err)) from None
 
     def file(self, name: str) -> str:
         return os.path.join(self.dir, name)
 
     def commit(self, moves: dict[str, str]) -> list[str]:
         """Move staged files (staged name → final path) into place; returns the final paths."""
+        from layerloom.core.resources import NotRegularFile, check_target
+
         done = []
         try:
             for name, final in moves.items():
                 if os.path.isdir(final):
                     raise ExportError(f"{final}: is a folder; give a file name")
+                try:
+                    check_target(final)
+                except NotRegularFile as err:
+                    raise ExportError(str(err)) from None
                 os.replace(self.file(name), final)
                 done.append(final)
         except OSError as err:
-            raise ExportError(f"{final}: cannot be written: {err.strerror or err}") from None
+            raise ExportError(_cannot_write(final, err)) from None
         return done
 
     def close(self) -> None:
@@ -275,3 +287,8 @@ class Staging:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _cannot_write(path: str, err: OSError) -> str:
+    reason = (err.strerror or str(err)).lower()
+    return f"{path}: cannot be written ({reason}); choose a folder you can write to"

@@ -89,14 +89,14 @@ def _unsafe_name(name: str) -> bool:
     return any(part in ("", ".", "..") for part in name.split("/"))
 
 
-def _looks_pickled(data: bytes) -> bool:
-    # a pickle starts with the PROTO opcode (0x80) and a protocol number; torch.save writes a zip with data.pkl
-    return (len(data) >= 2 and data[0] == 0x80 and 1 <= data[1] <= 5) or data[:2] == b"PK"
-
-
 def read_members(path: str) -> dict[str, bytes]:
     """The members of a bundle as bytes, after every safety check (see the module's text)."""
+    from layerloom.core.resources import not_regular
+
     where = f"{path}:"
+    odd = not_regular(path, "bundle")  # a pipe or a device is never opened: it could block or never end
+    if odd is not None:
+        raise BundleError(str(odd))
     try:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
@@ -182,9 +182,18 @@ def _json(data: bytes, name: str, where: str, allow_nan: bool = False) -> Any:
 
 
 def _tensors(data: bytes, name: str, where: str) -> dict:
-    if _looks_pickled(data):
-        raise BundleError(f"{where} {name} holds a Python pickle instead of safetensors weights; Layerloom never "
-                          "unpickles files, so the bundle is refused")
+    """The tensors of a safetensors member, after its header was parsed and checked (a pickle, a torch.save
+    zip or any other file is refused before a loader sees it)."""
+    from layerloom.core.export.safetensors_header import HeaderError, looks_like_pickle, parse_header
+
+    try:
+        parse_header(data)
+    except HeaderError as err:
+        if looks_like_pickle(data):
+            raise BundleError(f"{where} {name} holds a Python pickle instead of safetensors weights; Layerloom never "
+                              "unpickles files, so the bundle is refused") from None
+        raise BundleError(f"{where} {name} is not a readable safetensors file ({err}); the bundle is refused") \
+            from None
     from safetensors.torch import load
 
     try:
@@ -194,18 +203,49 @@ def _tensors(data: bytes, name: str, where: str) -> dict:
 
 
 def safetensors_metadata(data: bytes) -> dict:
-    """The `__metadata__` of safetensors bytes (the JSON header), {} when there is none."""
-    if len(data) < 8:
-        return {}
-    n = int.from_bytes(data[:8], "little")
-    if n > len(data) - 8 or n > 100 * MiB:
-        return {}
+    """The `__metadata__` of safetensors bytes (the JSON header), {} when there is none or no valid header."""
+    from layerloom.core.export.safetensors_header import HeaderError, metadata, parse_header
+
     try:
-        header = json.loads(data[8:8 + n])
-    except ValueError:
+        return metadata(parse_header(data))
+    except HeaderError:
         return {}
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    return meta if isinstance(meta, dict) else {}
+
+
+def _check_fit(project, state: dict, name: str, where: str) -> None:
+    """Refuse weights that do not fit the bundle's own network (shape, dtype, missing or extra names)."""
+    from layerloom.core.errors import CompileError
+    from layerloom.core.export.weights import fit_problems
+
+    try:
+        problems = fit_problems(project.graph, state)
+    except CompileError:
+        return  # a network with errors: they are shown with it, and nothing can run it anyway
+    if problems:
+        shown = problems[:20] + ([f"…and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        raise BundleError(f"{where} {name} does not fit the bundle's network (export the bundle again from its "
+                          "run folder):\n" + "\n".join(f"  - {p}" for p in shown))
+
+
+_WHOLE_FIELDS = ("epoch", "step")
+
+
+def _check_history(history: list[dict], where: str) -> None:
+    """Every epoch record's numbers are numbers: its epoch and step whole numbers, its metrics numbers or null."""
+    from layerloom.core.training.run_folder import EPOCH_SCALARS
+
+    for i, record in enumerate(history):
+        for key in EPOCH_SCALARS:
+            if key not in record or record[key] is None:
+                continue
+            value = record[key]
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if key in _WHOLE_FIELDS and not (number and float(value).is_integer() and value >= 0):
+                raise BundleError(f"{where} {METRICS}, epoch record {i + 1}: {key} must be a whole number of at "
+                                  f"least 0 (got {value!r}); the file is damaged — export the bundle again")
+            if not number:
+                raise BundleError(f"{where} {METRICS}, epoch record {i + 1}: {key} must be a number (got {value!r}); "
+                                  "the file is damaged — export the bundle again")
 
 
 @dataclass(eq=False)
@@ -264,12 +304,15 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     except ProjectError as err:
         raise BundleError(str(err)) from None
     state = _tensors(members[WEIGHTS], WEIGHTS, where)
+    _check_fit(project, state, WEIGHTS, where)
     checkpoint = None
     if CHECKPOINT in members:
         data = members[CHECKPOINT]
-        _tensors(data, CHECKPOINT, where)  # refuses a pickle, checks the file
+        tensors = _tensors(data, CHECKPOINT, where)  # refuses a pickle, checks the file
         if safetensors_metadata(data).get("format") != "layerloom-checkpoint":
             raise BundleError(f"{where} {CHECKPOINT} is not a Layerloom training checkpoint")
+        _check_fit(project, {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")},
+                   CHECKPOINT, where)
         checkpoint = data
     settings = _json(members[SETTINGS], SETTINGS, where, allow_nan=True) if SETTINGS in members else {}
     metrics = _json(members[METRICS], METRICS, where, allow_nan=True) if METRICS in members else {}
@@ -278,6 +321,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     if not isinstance(metrics, dict) or not isinstance(metrics.get("epochs", []), list):
         raise BundleError(f"{where} {METRICS} must hold an object with a list of epochs")
     history = [r for r in metrics.get("epochs", []) if isinstance(r, dict)]
+    _check_history(history, where)
     summary = metrics.get("summary", {}) if isinstance(metrics.get("summary", {}), dict) else {}
     from layerloom.core.data.preprocessing import Preprocessing, PreprocessingError, from_settings
 

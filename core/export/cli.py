@@ -184,9 +184,11 @@ def _write_import(result, out: str) -> list[str]:
     from layerloom.core.export.base import Source
     from layerloom.core.export.bundle import save_bundle
     from layerloom.core.project import save_project
+    from layerloom.core.resources import check_target
 
     folder = os.path.dirname(os.path.abspath(out))
     os.makedirs(folder, exist_ok=True)
+    check_target(out)
     if out.endswith(".layerloom"):
         save_bundle(Source(result.project, result.state, kind="import"), out)
         return [out]

@@ -65,6 +65,12 @@ def export(src, fmt: str, path: str | os.PathLike, *, tolerance: float = TOLERAN
     path = os.path.abspath(os.fspath(path))
     if fmt != "python" and os.path.isdir(path):
         raise ExportError(f"{path}: is a folder; give the name of the {fmt} file to write")
+    from layerloom.core.resources import NotRegularFile, check_target
+
+    try:
+        check_target(path, f"{fmt} file")
+    except NotRegularFile as err:
+        raise ExportError(str(err)) from None
     bake = options.pop("bake_preprocessing", None)
     if bake and fmt not in pe.BAKE_FORMATS:
         raise ExportError(f"baking the preprocessing into the file works for {', '.join(pe.BAKE_FORMATS)}, not {fmt}")
@@ -88,6 +94,15 @@ def export(src, fmt: str, path: str | os.PathLike, *, tolerance: float = TOLERAN
             staged = fn(target, path, staging, tolerance, **options)
         except CompileError as err:
             raise ExportError(str(err)) from None
+        except ExportError:
+            raise
+        except Exception as err:  # memory, disk, text: one sentence (core/errors_text.py); a bug goes on
+            from layerloom.core.errors_text import plain
+
+            text = plain(err, path)
+            if text is None:
+                raise
+            raise ExportError(text) from None
         require(staged.difference, fmt, tolerance)
         main_final = next((f for f in staged.moves.values() if f.endswith(".py")), None) if fmt == "python" else \
             next(iter(staged.moves.values()))

@@ -213,6 +213,7 @@ def generate_source(source: Source, weights_name: str = "model.safetensors") -> 
     keep = _nodes_leading_to_outputs(graph)
     var = {}
     inputs, outputs, ctors, body, classes = [], [], [], [], {}
+    position = {n.id: i for i, n in enumerate(graph)}  # the order blocks were added, which orders the Outputs
     for nid in graph.topological_order():
         node = graph.node(nid)
         v = node.name + "_out" if node.name in SHADOWED else node.name
@@ -224,7 +225,7 @@ def generate_source(source: Source, weights_name: str = "model.safetensors") -> 
             continue
         args = [var[e.src] for e in graph.in_edges(nid)]
         if node.type == "Output":
-            outputs.append((graph.index_of(nid), node, args[0]))
+            outputs.append((position[nid], node, args[0]))
             continue
         ins = [report[e.src].output for e in graph.in_edges(nid)]
         if node.type not in MODULE_FREE:

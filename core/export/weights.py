@@ -36,15 +36,16 @@ class WeightsReport:
     missing: dict[str, list[str]] = field(default_factory=dict)  # in the model, not in the weights
     unexpected: dict[str, list[str]] = field(default_factory=dict)  # in the weights, not in the model
     shapes: dict[str, list[tuple[str, tuple, tuple]]] = field(default_factory=dict)  # (name, model's, weights')
+    dtypes: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # (name, model's, weights')
     skipped: dict[str, list[str]] = field(default_factory=dict)  # matched, but their block did not fit as a whole
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.unexpected or self.shapes)
+        return not (self.missing or self.unexpected or self.shapes or self.dtypes)
 
     @property
     def mismatched_blocks(self) -> list[str]:
-        return list(dict.fromkeys([*self.shapes, *self.missing, *self.unexpected]))
+        return list(dict.fromkeys([*self.shapes, *self.dtypes, *self.missing, *self.unexpected]))
 
     def messages(self) -> list[str]:
         """One line per block that does not fit, in plain words."""
@@ -53,15 +54,31 @@ class WeightsReport:
             parts = [f"{name} is {_shape(got)} in the weights but {_shape(want)} in the model"
                      for name, want, got in items]
             out.append(f"{block}: {'; '.join(parts)} (kept its own weights)")
-        for block, names in self.missing.items():
+        for block, items in self.dtypes.items():
             if block in self.shapes:
+                continue
+            parts = [f"{name} holds {got} numbers in the weights but {want} in the model" for name, want, got in items]
+            out.append(f"{block}: {'; '.join(parts)} (kept its own weights)")
+        for block, names in self.missing.items():
+            if block in self.shapes or block in self.dtypes:
                 continue
             what = f"misses {', '.join(names)}" if block in self.skipped else "has no weights in the file"
             out.append(f"{block}: {what} (kept its own weights)")
         for block in self.unexpected:
-            if block in self.shapes or block in self.missing:
+            if block in self.shapes or block in self.missing or block in self.dtypes:
                 continue
             out.append(f"{block}: is in the weights but not in the model (ignored)")
+        return out
+
+    def problems(self) -> list[str]:
+        """Every parameter that does not fit, by its full name, in plain words (for refusing a file)."""
+        out = [f"{b}.{n} is {_shape(got)} in the file but {_shape(want)} in the network"
+               for b, items in self.shapes.items() for n, want, got in items]
+        out += [f"{b}.{n} holds {got} numbers in the file but the network's are {want}"
+                for b, items in self.dtypes.items() for n, want, got in items]
+        out += [f"{b}.{n} is missing from the file" for b, names in self.missing.items() for n in names]
+        out += [f"{b}.{n} is in the file but not in the network" if n else f"{b} is in the file but not in the network"
+                for b, names in self.unexpected.items() for n in names]
         return out
 
     def notes(self) -> list[str]:
@@ -73,7 +90,32 @@ class WeightsReport:
     def to_dict(self) -> dict:
         return {"ok": self.ok, "loaded": self.loaded, "missing": self.missing, "unexpected": self.unexpected,
                 "shapes": {b: [[n, list(w), list(g)] for n, w, g in items] for b, items in self.shapes.items()},
+                "dtypes": {b: [list(item) for item in items] for b, items in self.dtypes.items()},
                 "messages": self.messages()}
+
+
+def dtype_name(dtype) -> str:
+    """torch.float32 → 'float32'."""
+    return str(dtype).removeprefix("torch.")
+
+
+def same_kind(want, got) -> bool:
+    """Whether weights of dtype `got` may be copied into a tensor of dtype `want`: the same dtype, or both
+    floating point (float16 weights into a float32 model), or both whole numbers. int8 (quantized) or bool
+    values into float weights are not the same weights."""
+    if want == got:
+        return True
+    if want.is_floating_point or got.is_floating_point:
+        return want.is_floating_point and got.is_floating_point
+    if want.is_complex or got.is_complex:
+        return False
+    return (want == _bool()) == (got == _bool())
+
+
+def _bool():
+    import torch
+
+    return torch.bool
 
 
 def match_weights(model, state: dict) -> WeightsReport:
@@ -88,6 +130,8 @@ def match_weights(model, state: dict) -> WeightsReport:
         got = tuple(state[name].shape)
         if got != tuple(tensor.shape):
             report.shapes.setdefault(block, []).append((rest, tuple(tensor.shape), got))
+        elif not same_kind(tensor.dtype, state[name].dtype):
+            report.dtypes.setdefault(block, []).append((rest, dtype_name(tensor.dtype), dtype_name(state[name].dtype)))
         else:
             report.loaded.setdefault(block, []).append(rest)
     for name in state:
@@ -95,7 +139,7 @@ def match_weights(model, state: dict) -> WeightsReport:
             report.unexpected.setdefault(_block(name), []).append(name.partition(".")[2])
     # a block only partly loaded keeps all its own weights: half a layer from elsewhere is no use
     for block in list(report.loaded):
-        if block in report.shapes or block in report.missing:
+        if block in report.shapes or block in report.missing or block in report.dtypes:
             report.skipped[block] = report.loaded.pop(block)
     return report
 
@@ -117,6 +161,41 @@ def apply_weights(model, state: dict, *, strict: bool = False) -> WeightsReport:
                 key = f"{block}.{rest}"
                 own[key].copy_(state[key].to(dtype=own[key].dtype, device=own[key].device))
     return report
+
+
+def shape_model(graph):
+    """The model `graph` compiles to, built on the meta device: its state dict has every name, shape and
+    dtype, and no memory is allocated (so a file can be checked against a network of any size)."""
+    import torch
+
+    from layerloom.core.export.base import compile_for_weights
+
+    with torch.device("meta"):
+        return compile_for_weights(graph, seed=0)
+
+
+def fit_problems(graph, state: dict) -> list[str]:
+    """How `state` does not fit `graph`, one line per parameter (empty when it fits); CompileError when the
+    graph cannot be compiled."""
+    return match_weights(shape_model(graph), state).problems()
+
+
+_SAFETENSORS_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
+                       "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
+
+
+def header_state(header: dict, prefix: str = "") -> dict:
+    """The tensors a safetensors header describes (those named `prefix…`, without it) as meta tensors: their
+    names, shapes and dtypes, with nothing read or allocated — to check a checkpoint before loading it."""
+    import torch
+
+    out = {}
+    for name, entry in header.items():
+        if name == "__metadata__" or not name.startswith(prefix):
+            continue
+        dtype = getattr(torch, _SAFETENSORS_DTYPES.get(entry["dtype"], "uint8"))
+        out[name[len(prefix):]] = torch.empty(entry["shape"], dtype=dtype, device="meta")
+    return out
 
 
 def load_weights(graph, state: dict, *, strict: bool = False, seed: int | None = 0):
@@ -143,14 +222,32 @@ def read_weights(path: str | os.PathLike) -> dict:
         except ExportError as err:
             raise WeightsError(str(err)) from None
     from layerloom.core.export.bundle import is_bundle, load_bundle
+    from layerloom.core.export.safetensors_header import HeaderError, read_header
+    from layerloom.core.resources import not_regular
 
+    odd = not_regular(path, "weights file")
+    if odd is not None:
+        raise WeightsError(str(odd))
     if is_bundle(path):
         return load_bundle(path).state
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if head[:1] == b"\x80" or head[:2] == b"PK" or path.endswith((".pt", ".pth", ".bin")):
-        return _torch_state_dict(path)
+    try:
+        read_header(path)  # a safetensors file whatever its first bytes (a header length of 384 is 80 01 …)
+    except HeaderError as err:
+        if path.endswith((".pt", ".pth", ".bin")) or _starts_like_pickle(path):
+            return _torch_state_dict(path)
+        raise WeightsError(f"{path}: is not a readable safetensors file ({err})") from None
+    except OSError as err:
+        from layerloom.core.errors_text import describe
+
+        raise WeightsError(describe(err, path)) from None
     return _safetensors_state_dict(path)
+
+
+def _starts_like_pickle(path: str) -> bool:
+    from layerloom.core.export.safetensors_header import looks_like_pickle
+
+    with open(path, "rb") as f:
+        return looks_like_pickle(f.read(2))
 
 
 def _safetensors_state_dict(path: str) -> dict:

@@ -130,6 +130,7 @@ def _images(paths: list[str], pre):
 def _array(path: str) -> np.ndarray:
     """`x` of a .npz (or the array of a .npy), read without unpickling."""
     _regular(path)
+    _check_declared(path)
     try:
         if path.lower().endswith(".npy"):
             x = np.load(path, allow_pickle=False)
@@ -152,6 +153,28 @@ def _array(path: str) -> np.ndarray:
     return x
 
 
+def _check_declared(path: str) -> None:
+    """What the file's array headers declare, before anything is loaded: arrays (not pickles), of numbers (not
+    Python objects), that fit the memory."""
+    import zipfile
+
+    from layerloom.core.data.npy_header import NotAnArray, npy_array, npz_arrays
+    from layerloom.core.resources import check_fits
+
+    try:
+        arrays = {"x": npy_array(path)} if path.lower().endswith(".npy") else npz_arrays(path)
+    except NotAnArray as err:
+        raise PredictError(f"{path}: {err}; it may be a Python pickle, which is never loaded — save plain number "
+                           "arrays with np.save or np.savez") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise PredictError(f"{path}: cannot be read as a NumPy file ({err})") from None
+    for name, a in arrays.items():
+        if a.dtype.hasobject:
+            raise PredictError(f"{path}: holds Python objects (the array {name}), which are not loaded")
+    check_fits(sum(a.nbytes + a.count * 4 for a in arrays.values()), f"{path} (arrays of "
+               + ", ".join(f"{a.shape_text()} {a.dtype}" for a in arrays.values()) + ")")
+
+
 # --- rows, sequences, series -----------------------------------------------------------------------
 
 
@@ -164,7 +187,9 @@ def _csv_rows(path: str) -> tuple[list[str] | None, list[list[str]], list[int]]:
             delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
             rows = [(i, r) for i, r in enumerate(csv.reader(f, delimiter=delimiter), 1) if any(c.strip() for c in r)]
     except (OSError, csv.Error, UnicodeDecodeError) as err:
-        raise PredictError(f"{path}: cannot be read as CSV ({err})") from None
+        from layerloom.core.errors_text import describe
+
+        raise PredictError(describe(err, path)) from None
     if not rows:
         raise PredictError(f"{path}: holds no rows")
     header = None

@@ -158,7 +158,11 @@ def open_model(path: str | os.PathLike, checkpoint: str = "best") -> TrainedMode
             return _from_source(path, checkpoint)
         return _from_export_folder(path)
     from layerloom.core.export.bundle import is_bundle
+    from layerloom.core.resources import not_regular
 
+    odd = not_regular(path, "model file")  # a pipe or a device could block or never end
+    if odd is not None:
+        raise PredictError(str(odd))
     if is_bundle(path):
         return _from_source(path)
     if path.lower().endswith(".onnx"):
@@ -275,17 +279,17 @@ def _onnx_metadata(path: str):
 def _from_weights(weights: str, folder: str) -> TrainedModel:
     """A Python or safetensors export: the weights file carries the project; the facts are beside it."""
     from layerloom.core.export.base import source_from
-    from layerloom.core.export.bundle import safetensors_metadata
+    from layerloom.core.export.safetensors_header import HeaderError, metadata, read_header
     from layerloom.core.project import Project
 
     try:
-        with open(weights, "rb") as f:
-            head = f.read(8)
-            n = int.from_bytes(head, "little") if len(head) == 8 else 0
-            header = head + f.read(min(n, 100 * 2**20))
+        meta = metadata(read_header(weights))
+    except HeaderError as err:
+        raise PredictError(f"{weights}: is not a readable safetensors file ({err})") from None
     except OSError as err:
-        raise PredictError(f"{weights}: cannot be read ({err.strerror or err})") from None
-    meta = safetensors_metadata(header)
+        from layerloom.core.errors_text import describe
+
+        raise PredictError(describe(err, weights)) from None
     project_text = meta.get("layerloom_project")
     if not project_text:
         raise PredictError(f"{weights}: does not carry its network (exports made before Layerloom wrote it); "

@@ -82,7 +82,9 @@ def run_train(args: argparse.Namespace) -> int:
     main = ctx is None or ctx.is_main
     out = _Output(json_mode=bool(args.json), enabled=main)
     try:
+        _check_paths(args, probe=main)  # only rank 0 writes the run folder (and probes for it)
         project, settings = _project_and_settings(args)
+        settings = _usable_threads(settings, out)
         if ctx is not None:
             try:
                 ctx.init(settings.device)
@@ -93,6 +95,7 @@ def run_train(args: argparse.Namespace) -> int:
         _record_data(args, project)
         if args.resume and not os.path.exists(args.resume):
             raise BadInput(f"{args.resume}: the run folder to resume does not exist")
+        _check_resume(args.resume, project)
     except BadInput as err:
         out.fail(str(err))
         if ctx is not None:
@@ -121,6 +124,70 @@ def run_train(args: argparse.Namespace) -> int:
     if result.status == "stopped":
         return 130 if interrupted.count else 0
     return 0
+
+
+def _check_paths(args, probe: bool = True) -> None:
+    """The flags that name data and folders: never empty, and --out a folder the run folder can go in."""
+    for attr, flag in (("data", "--data"), ("val_data", "--val-data"), ("out", "--out"), ("resume", "--resume")):
+        value = getattr(args, attr, None)
+        if value is not None and not str(value).strip():
+            what = {"data": "a data set name such as 'digits' or the path of a data file (or leave --data out to "
+                            "train on the project's data)",
+                    "val_data": "the path of a validation data file (or leave --val-data out)",
+                    "out": "the folder the run folders go in (default: runs)",
+                    "resume": "the run folder to resume (or leave --resume out)"}[attr]
+            raise BadInput(f"{flag} is empty; give {what}", status=2)
+    _check_out(args.out, probe)
+
+
+def _check_out(out: str, probe: bool = True) -> None:
+    """--out must be a folder that exists or can be made, and that can be written to: checked before anything
+    is loaded, so a run never starts without a place for its checkpoints."""
+    import stat
+    import tempfile
+
+    try:
+        mode = os.stat(out).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISDIR(mode):
+        kind = "a file" if stat.S_ISREG(mode) else "a device or pipe"
+        raise BadInput(f"--out {out} is {kind}, not a folder; give the folder the run folders go in (it is created "
+                       "when missing)", status=2)
+    if not probe:
+        return
+    made: list[str] = []  # the folders this check makes, removed again: nothing is left before the run starts
+    try:
+        missing, parent = [], os.path.abspath(out)
+        while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+            missing.append(parent)
+            parent = os.path.dirname(parent)
+        for folder in reversed(missing):
+            os.mkdir(folder)
+            made.append(folder)
+        os.rmdir(tempfile.mkdtemp(prefix=".layerloom-write-check-", dir=out))
+    except OSError as err:
+        reason = (err.strerror or str(err)).lower()
+        raise BadInput(f"--out {out}: a run folder cannot be made there ({reason}); choose a folder you can write "
+                       "to") from None
+    finally:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+
+
+def _usable_threads(settings, out):
+    """More threads than CPUs only slow training down, and dozens can make the system refuse to start them
+    (libgomp then ends the process): the count is capped, with a note."""
+    import dataclasses
+
+    from layerloom.core.resources import usable_threads
+
+    threads, note = usable_threads(settings.threads)
+    if note is None:
+        return settings
+    out.note(note)
+    return dataclasses.replace(settings, threads=threads)
 
 
 def _project_and_settings(args):
@@ -213,8 +280,12 @@ def _load_data(args, project, settings, ctx, out):
             raise BadInput(str(err)) from None
         except FileNotFoundError as err:
             raise BadInput(f"{err.filename or source}: the data file does not exist") from None
-        except OSError as err:
-            raise BadInput(f"{err.filename or source}: {err.strerror or err}") from None
+        except Exception as err:  # worded by core/errors_text.py; a bug goes on to the last resort
+            from layerloom.core.errors_text import is_bug, plain
+
+            if is_bug(err):
+                raise
+            raise BadInput(plain(err, source)) from None
 
     if ctx is None:
         return load()
@@ -224,6 +295,32 @@ def _load_data(args, project, settings, ctx, out):
     bundle = load() if ctx.is_main else None
     dist.barrier()
     return bundle if bundle is not None else load()
+
+
+def _check_resume(resume: str | None, project) -> None:
+    """The checkpoint to resume from must fit the network: every weight by name, shape and dtype, read from the
+    checkpoint's header alone. (Bundles are checked when they are opened.)"""
+    from layerloom.core.export.bundle import is_bundle
+
+    if not resume or is_bundle(resume):
+        return
+    from layerloom.core.errors import CompileError
+    from layerloom.core.export.safetensors_header import HeaderError, read_header
+    from layerloom.core.export.weights import fit_problems, header_state
+    from layerloom.core.training.run_folder import LAST
+
+    path = os.path.join(resume, LAST) if os.path.isdir(resume) else resume
+    if not os.path.exists(path):
+        return  # the trainer says which file is missing
+    try:
+        problems = fit_problems(project.graph, header_state(read_header(path), "model."))
+    except HeaderError as err:
+        raise BadInput(f"{path}: is not a readable checkpoint ({err})") from None
+    except CompileError:
+        return
+    if problems:
+        raise BadInput(f"{path}: the checkpoint does not fit the network (was the graph changed?):\n"
+                       + "\n".join(f"  - {p}" for p in problems[:20]))
 
 
 def _check_fit(bundle, project) -> None:
@@ -313,6 +410,10 @@ class _Output:
         if self.json_mode:
             print(json.dumps({"status": "failed", "message": message, "epochs": 0, "final": {}, "best": None,
                               "run_dir": None, "samples_per_s": 0.0}), flush=True)
+
+    def note(self, message: str) -> None:
+        if self.enabled:
+            print(f"note: {message}", file=self.err, flush=True)
 
     def download_progress(self, *args) -> None:
         """Progress of a download: (done, total) bytes or a message; printed at most twice a second."""
@@ -473,10 +574,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("layerloom: interrupted", file=sys.stderr)
         return 130
-    except Exception as err:  # the last resort: one line, never a traceback
-        if os.environ.get("LAYERLOOM_DEBUG"):
+    except Exception as err:  # the last resort: one sentence (core/errors_text.py), never a traceback
+        from layerloom.core.errors_text import describe, is_bug
+
+        if is_bug(err) and os.environ.get("LAYERLOOM_DEBUG"):
             raise
-        print(f"layerloom: unexpected error: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"layerloom: {describe(err)}", file=sys.stderr)
         return 1
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from layerloom.core.errors import LayerloomError
+from layerloom.core.errors_text import describe
 from layerloom.core.training import events as ev
 from layerloom.core.training.checkpoint import CheckpointError, atomic_write, checkpoint_bytes, load_checkpoint
 from layerloom.core.training.control import TrainControl, fail_predictions
@@ -230,10 +231,9 @@ class Trainer:
             if "out of memory" in str(err).lower() or "can't allocate memory" in str(err):
                 result = self._failure(self._oom_message(), "out_of_memory")
             else:
-                result = self._failure(f"training failed: {err}", "error", details=traceback.format_exc())
+                result = self._failure(f"training failed: {describe(err)}", "error", details=traceback.format_exc())
         except Exception as err:
-            result = self._failure(f"training failed: {type(err).__name__}: {err}", "error",
-                                   details=traceback.format_exc())
+            result = self._failure(f"training failed: {describe(err)}", "error", details=traceback.format_exc())
         finally:
             if self._folder is not None:
                 self._folder.close()

@@ -34,6 +34,17 @@ def load_bundle(source: str, options: dict, val_fraction: float, seed: int, prog
         raise DataError(f"{err.filename or source}: {err.strerror or err}") from None
 
 
+def _usable_threads(settings):
+    """training.threads capped to the CPUs: more only slow training down, and dozens can make libgomp end the
+    process ("Thread creation failed")."""
+    import dataclasses
+
+    from layerloom.core.resources import usable_threads
+
+    threads, _note = usable_threads(settings.threads)
+    return settings if threads == settings.threads else dataclasses.replace(settings, threads=threads)
+
+
 class TrainWorker:
     """One training run: loads the data (unless a loaded bundle is given), then `Trainer.run(buffer, control)`,
     from `weights` when given (fine-tuning: matched by block name and shape), else from fresh weights.
@@ -86,14 +97,17 @@ class TrainWorker:
             saved = torch.get_num_threads()
             if self.threads and not self.settings.threads:
                 torch.set_num_threads(self.threads)
+            settings = _usable_threads(self.settings)
             try:
-                self.trainer = Trainer(self.project, self.bundle, settings=self.settings, run_root=self.run_root,
+                self.trainer = Trainer(self.project, self.bundle, settings=settings, run_root=self.run_root,
                                        project_name=self.project.name or "project", weights=self.weights)
                 result = self.trainer.run(self.buffer, self.control)
             finally:
                 torch.set_num_threads(saved)
         except Exception as err:  # anything the trainer did not catch itself: a message, not a dead thread
-            self.buffer(Failed(message=f"training failed: {type(err).__name__}: {err}", reason="error",
+            from layerloom.core.errors_text import describe
+
+            self.buffer(Failed(message=f"training failed: {describe(err)}", reason="error",
                                details=traceback.format_exc()))
         finally:
             self.result = result
