@@ -156,7 +156,7 @@ def test_conv_autoencoder_rebuilds_its_input_shape():
     assert report[out.id].output_shape == (1, 28, 28)
     assert {"Conv2d", "MaxPool2d", "ConvTranspose2d", "Sigmoid"} <= set(types(project))
     assert out.params["loss"] == "mse"
-    assert project.data.options == {"resize": [28, 28], "target": "input"}
+    assert project.data.options == {"resize": [28, 28], "task": "reconstruction", "normalize": False}  # 0–1 targets for the sigmoid
 
 
 def test_templates_are_package_resources():
@@ -180,3 +180,16 @@ def test_unknown_template_names_the_close_one():
     assert "mlp" in str(exc.value)
     with pytest.raises(ProjectError):
         template_path("../graph")
+
+
+def test_the_autoencoder_template_loads_its_data_as_its_own_target():
+    from layerloom.core.data import load_data
+    from layerloom.resources import load_template
+
+    project = load_template("conv_autoencoder")
+    bundle = load_data(project.data.source, project.data.options, val_fraction=0.2, seed=0)
+    assert bundle.info.task == "reconstruction" and bundle.info.target_shapes == [(1, 28, 28)]
+    xs, ys = next(bundle.train.batches(4))
+    assert xs[0].shape == ys[0].shape == (4, 1, 28, 28)
+    old = load_data("digits", {"resize": [28, 28], "target": "input"}, val_fraction=0.2, seed=0)  # older spelling
+    assert old.info.task == "reconstruction"

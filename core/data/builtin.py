@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 
-from layerloom.core.data.base import CLASSIFICATION, IMAGE, VECTOR
+from layerloom.core.data.base import CLASSIFICATION, IMAGE, RECONSTRUCTION, VECTOR
 from layerloom.core.data.options import Options
 from layerloom.core.data.prepare import Raw
 
@@ -62,10 +62,18 @@ def _sklearn(name: str):
 
 def digits(opts: Options) -> Raw:
     """1,797 grey 8×8 images of handwritten digits (pixel values 0–16), 10 classes. Image 1×8×8; with
-    `flatten: true` a vector of 64; with `resize: [28, 28]` an MNIST-sized 1×28×28."""
+    `flatten: true` a vector of 64; with `resize: [28, 28]` an MNIST-sized 1×28×28; with
+    `task: reconstruction` the image is its own target (autoencoders)."""
+    task = opts.choice("task", CLASSIFICATION, (CLASSIFICATION, RECONSTRUCTION))
+    if opts.raw("target") is not None:  # `target: input`: the autoencoder template's older spelling
+        if opts.raw("target") != "input":
+            raise opts.error("target", "input (the image is its own target), or leave it out")
+        task = RECONSTRUCTION
     images, target, names = _sklearn("digits")
     x = images.astype(np.float32)[:, None]  # N×1×8×8, 0..16
     notes = ["scikit-learn's handwritten digits (pixel values 0–16, scaled to 0–1, then normalized)"]
+    if task == RECONSTRUCTION:
+        return Raw(IMAGE, x, None, RECONSTRUCTION, "digits", None, notes, scale=16.0, where="digits")
     return Raw(IMAGE, x, target.copy(), CLASSIFICATION, "digits", names, notes, scale=16.0, where="digits")
 
 

@@ -245,7 +245,7 @@ def conv_autoencoder() -> Project:
     return finish(
         g, "Convolutional autoencoder",
         "A convolutional autoencoder: squeezes 28×28 digits into an 8×7×7 code and rebuilds them.",
-        DataSettings("digits", {"resize": [28, 28], "target": "input"}),
+        DataSettings("digits", {"resize": [28, 28], "task": "reconstruction", "normalize": False}),
         TrainingSettings(epochs=20, batch_size=64, lr=1e-3),
     )
 
