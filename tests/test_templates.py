@@ -156,7 +156,8 @@ def test_conv_autoencoder_rebuilds_its_input_shape():
     assert report[out.id].output_shape == (1, 28, 28)
     assert {"Conv2d", "MaxPool2d", "ConvTranspose2d", "Sigmoid"} <= set(types(project))
     assert out.params["loss"] == "mse"
-    assert project.data.options == {"resize": [28, 28], "task": "reconstruction", "normalize": False}  # 0–1 targets for the sigmoid
+    # unnormalized: 0–1 targets that the sigmoid output can reach
+    assert project.data.options == {"resize": [28, 28], "task": "reconstruction", "normalize": False}
 
 
 def test_templates_are_package_resources():
