@@ -58,28 +58,28 @@ def _as_float_tensor(x, white):
 
 
 def _channels_first(t, channels):
-    """One image (H×W, H×W×C or C×H×W) as C×H×W: a last dimension of at most 4 after a larger first one
-    is taken as channels."""
-    if t.dim() == 2:
-        return t.unsqueeze(0)
-    if t.dim() != 3:
-        raise PreprocessError(f"an image must have 2 or 3 dimensions (H×W, H×W×C or C×H×W); got {tuple(t.shape)}")
-    if t.shape[-1] <= 4 < t.shape[0] or (t.shape[-1] == channels and t.shape[0] != channels):
-        return t.permute(2, 0, 1)
+    """A batch of images (N×H×W, N×H×W×C or N×C×H×W) as N×C×H×W: a last dimension of at most 4 after a
+    larger one is taken as channels."""
+    if t.dim() == 3:
+        return t.unsqueeze(1)
+    h_or_c, last = t.shape[1], t.shape[-1]
+    if last <= 4 < h_or_c or (last == channels and h_or_c != channels):
+        return t.permute(0, 3, 1, 2)
     return t
 
 
 def _match_channels(t, channels):
-    c = t.shape[0]
+    """N×C×H×W with the model's channel count: RGBA loses alpha, colour becomes grey (luma), grey is repeated."""
+    c = t.shape[1]
     if c == channels:
         return t
     if c == 4 and channels in (1, 3):  # RGBA: the alpha channel is dropped
-        t, c = t[:3], 3
+        t, c = t[:, :3], 3
     if c == 3 and channels == 1:
-        w = torch.tensor(_LUMA, dtype=t.dtype).view(3, 1, 1)
-        return (t * w).sum(0, keepdim=True)
+        w = torch.tensor(_LUMA, dtype=t.dtype).view(1, 3, 1, 1)
+        return (t * w).sum(1, keepdim=True)
     if c == 1 and channels == 3:
-        return t.expand(3, -1, -1)
+        return t.expand(-1, 3, -1, -1)
     if c == channels:
         return t
     raise PreprocessError(f"the model takes images with {channels} channel(s); this image has {c}")
@@ -92,12 +92,12 @@ def _is_gray_batch(t, channels):
     return not (channels != 1 and t.shape[0] in (channels, 3, 4))
 
 
-def _one_image(x, facts):
+def _image_batch(t, facts):
+    """A batch of same-sized images (N×H×W, N×H×W×C, N×C×H×W) → N×C×H×W 0–1 floats at the model's size."""
     img = facts["image"]
     channels, size = int(img["channels"]), (int(img["height"]), int(img["width"]))
-    is_uint8 = (x.dtype == torch.uint8) if isinstance(x, torch.Tensor) else str(getattr(x, "dtype", "")) == "uint8"
-    t = _channels_first(_as_float_tensor(x, float(img.get("scale", 255.0))), channels)
-    t = _match_channels(t, channels).unsqueeze(0)
+    is_uint8 = t.dtype == torch.uint8
+    t = _match_channels(_channels_first(_as_float_tensor(t, float(img.get("scale", 255.0))), channels), channels)
     if tuple(t.shape[-2:]) != size:
         t = F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(0.0, 1.0)
         if is_uint8:  # as training resized 8-bit images: back to whole grey levels
@@ -105,10 +105,19 @@ def _one_image(x, facts):
     return t
 
 
+def _one_image(x, facts):
+    """One image (H×W, H×W×C or C×H×W) → 1×C×H×W."""
+    t = x if isinstance(x, torch.Tensor) else torch.tensor(x)
+    if t.dim() not in (2, 3):
+        raise PreprocessError(f"an image must have 2 or 3 dimensions (H×W, H×W×C or C×H×W); got {tuple(t.shape)}")
+    return _image_batch(t.unsqueeze(0), facts)
+
+
 def prepare_images(images, facts):
     """Images of any size as N×C×H×W float32 normalized as in training (or N×C·H·W when the model takes
     them flattened): uint8 pixels are divided by 255, floats are taken as 0–1 (see `_as_float_tensor`),
-    resized (bilinear, antialiased), colour converted to the model's channel count."""
+    resized (bilinear, antialiased), colour converted to the model's channel count. An array of images is
+    prepared as one batch; a list may hold images of different sizes."""
     img = facts["image"]
     if isinstance(images, (list, tuple)):
         if not images:
@@ -120,7 +129,7 @@ def prepare_images(images, facts):
         if t.dim() == 4 or (t.dim() == 3 and _is_gray_batch(t, channels)):
             if not t.shape[0]:
                 raise PreprocessError("no images were given")
-            batch = torch.cat([_one_image(t[i], facts) for i in range(t.shape[0])])
+            batch = _image_batch(t, facts)
         else:
             batch = _one_image(t, facts)
     mean = torch.tensor(img["mean"], dtype=torch.float32).view(1, -1, 1, 1)
