@@ -30,14 +30,21 @@ class Opened:
     source: Any = None  # a Source with the bundle's weights, history and preprocessing
 
 
+def _head(path: str) -> bytes:
+    """A file's first bytes; none for what cannot be read or is no regular file (a pipe would block)."""
+    from layerloom.core.resources import NotRegularFile, open_regular
+
+    try:
+        with open_regular(path) as f:
+            return f.read(64)
+    except (OSError, NotRegularFile):
+        return b""
+
+
 def sniff(path: str | os.PathLike) -> str:
     """BUNDLE or PROJECT, from the file's first bytes (its name only when they tell neither)."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError:
-        head = b""
+    head = _head(path)
     if head.startswith(_ZIP):
         return BUNDLE
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
@@ -54,11 +61,7 @@ def recognised(path: str | os.PathLike) -> bool:
         return False
     if path.lower().endswith(SUFFIXES):
         return True
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError:
-        return False
+    head = _head(path)
     return head.startswith(_ZIP) or head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
 
 
