@@ -17,13 +17,12 @@ import numpy as np
 import pytest
 import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 from data_fixtures import image_classifier, text_classifier, text_tsv
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
+from windows import Windows
 
 from layerloom.core.project import Project
 from layerloom.core.settings import DataSettings, TrainingSettings
-from layerloom.gui.main_window import MainWindow
-from layerloom.gui.recovery import Recovery
 
 TIMEOUT = 180_000
 
@@ -31,24 +30,8 @@ TIMEOUT = 180_000
 @pytest.fixture
 def make_window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "exec", lambda box: QMessageBox.StandardButton.Discard)
-    made: list[MainWindow] = []
-
-    def make() -> MainWindow:
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        settings.setValue("training/runs_dir", str(tmp_path / "runs"))
-        w = MainWindow(settings=settings, recovery=Recovery(tmp_path / "recovery"))
-        w.show()
-        qtbot.waitExposed(w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        if w.training.running:
-            w.training.stop_and_wait()
-        w.document.undo_stack.setClean()
-        w.close()
-        w.deleteLater()
+    with Windows(qtbot, tmp_path) as windows:
+        yield windows.make
 
 
 def _train_save_reopen(qtbot, make_window, project, path):

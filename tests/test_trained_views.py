@@ -16,16 +16,15 @@ import pytest
 import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 import torch
 import torch.fx
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QLineEdit, QMessageBox, QTabBar
+from windows import Windows
 
 from layerloom.core.data import load_data
 from layerloom.core.data.preprocessing import Preprocessing
 from layerloom.core.export.base import source_from
 from layerloom.core.graph import Graph
 from layerloom.core.project import Project
-from layerloom.gui.main_window import MainWindow
-from layerloom.gui.recovery import Recovery
 from layerloom.resources import load_template
 
 TIMEOUT = 120_000
@@ -37,26 +36,8 @@ def make_window(qtbot, tmp_path, monkeypatch):
         raise AssertionError(f"unexpected dialog: {box.text()!r}")
 
     monkeypatch.setattr(QMessageBox, "exec", unexpected)
-    made = []
-
-    def make(project):
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        settings.setValue("training/runs_dir", str(tmp_path / "runs"))
-        w = MainWindow(settings=settings, recovery=Recovery(tmp_path / "recovery"))
-        w.set_project(project, None)
-        w.resize(1400, 900)
-        w.show()
-        qtbot.waitExposed(w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        if w.training.running:
-            w.training.stop_and_wait()
-        w.document.undo_stack.setClean()
-        w.close()
-        w.deleteLater()
+    with Windows(qtbot, tmp_path) as windows:
+        yield lambda project: windows.make(project, size=(1400, 900))
 
 
 def softmax(logits: torch.Tensor) -> np.ndarray:

@@ -20,6 +20,7 @@ import torch
 from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox
+from windows import Windows
 
 from layerloom.core import Graph
 from layerloom.core.export import export, load_bundle, open_source
@@ -83,24 +84,11 @@ def boxes(monkeypatch):
 
 @pytest.fixture
 def make_window(qtbot, tmp_path, boxes):
-    made: list[MainWindow] = []
+    with Windows(qtbot, tmp_path) as windows:
+        def make(runs_dir: str | None = str(tmp_path / "runs"), recovery: str = "recovery") -> MainWindow:
+            return windows.make(runs_dir=runs_dir, recovery=recovery)
 
-    def make(runs_dir: str | None = str(tmp_path / "runs"), recovery: str = "recovery") -> MainWindow:
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        settings.setValue("training/runs_dir", runs_dir or "")
-        w = MainWindow(settings=settings, recovery=Recovery(tmp_path / recovery))
-        w.show()
-        qtbot.waitExposed(w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        if w.training.running:
-            w.training.stop_and_wait()
-        w.document.undo_stack.setClean()
-        w.close()
-        w.deleteLater()
+        yield make
 
 
 def train_in(qtbot, w) -> str:
