@@ -9,6 +9,8 @@
     last.safetensors    the latest checkpoint (model + optimizer + schedule + position): resume from it
     best.safetensors    the checkpoint of the best epoch by the watched metric
     events.out.tfevents.*   TensorBoard scalars: `tensorboard --logdir runs` shows every run
+    status.json         what the run is (running, finished, stopped, failed; "interrupted" when its process is
+                        gone) and what its checkpoints hold (see run_status.py)
 
 The logs are appended as the run goes: at the end of an epoch once LOG_WRITE_INTERVAL seconds have passed
 since the last write, within a long epoch every STEPS_WRITE_INTERVAL seconds, before every checkpoint, when
