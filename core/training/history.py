@@ -1,7 +1,8 @@
 """The run history of a project, read from its run folders (no Qt, no torch).
 
-    runs = list_runs("runs", "lenet5")   # newest first: RunSummary(path, name, started, epochs_done, …)
+    runs = list_runs("runs", "lenet5")   # newest first: RunSummary(path, name, started, epochs_done, status, …)
     curves = load_run(runs[0].path)      # RunCurves: epoch records and the steps' arrays
+    delete_run(runs[-1].path)            # the folder and everything in it; refused while the run is running
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import csv
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from layerloom.core.errors import LayerloomError
 from layerloom.core.training.metric_text import metric_text
 from layerloom.core.training.run_folder import read_epochs, slug
+from layerloom.core.training.run_status import read_status
 
 _STAMP = re.compile(r"-(\d{8}-\d{6})(?:-\d+)?$")
 HIGHER_IS_BETTER = ("val_accuracy", "train_accuracy", "val_r2")
@@ -38,6 +42,8 @@ class RunSummary:
     final: dict[str, Any] = field(default_factory=dict)  # the last epoch's record
     device_name: str = ""
     data_name: str = ""
+    status: str = ""  # running, finished, stopped, failed, interrupted; "" for runs from before status.json
+    status_text: str = ""  # the status in a line (a failed run's message, the last checkpoint)
 
     @property
     def settings_text(self) -> str:
@@ -125,15 +131,37 @@ def summarize_run(path: str) -> RunSummary:
         with contextlib.suppress(OSError):
             started = datetime.fromtimestamp(os.path.getmtime(path))
     data = settings.get("data") or {}
+    status = read_status(path)
     return RunSummary(path=path, name=name, started=started, epochs_done=len(records),
                       epochs_planned=training.get("epochs"), training=training, metric=metric, best=best,
                       best_epoch=best_epoch, final=records[-1] if records else {},
-                      device_name=str(settings.get("device_name", "")), data_name=str(data.get("name") or ""))
+                      device_name=str(settings.get("device_name", "")), data_name=str(data.get("name") or ""),
+                      status=status.state, status_text=status.describe() if status.state else "")
 
 
 def is_run_folder(path: str) -> bool:
     return os.path.isdir(path) and any(os.path.exists(os.path.join(path, f)) for f in
-                                       ("settings.json", "epochs.jsonl", "steps.csv"))
+                                       ("settings.json", "epochs.jsonl", "steps.csv", "status.json"))
+
+
+class RunDeleteError(LayerloomError):
+    """A run folder that cannot or must not be deleted."""
+
+
+def delete_run(path: str) -> None:
+    """Remove a run folder and everything in it. Refused while its run is running (in this process or
+    another), and for anything that is not a run folder (a link, a folder of other files)."""
+    if os.path.islink(path) or not is_run_folder(path):
+        raise RunDeleteError(f"{path}: is not a run folder; nothing was deleted")
+    status = read_status(path)
+    if status.running:
+        where = f" on {status.host}" if status.elsewhere else ""
+        raise RunDeleteError(f"{os.path.basename(path)} is still running (process {status.pid}{where}); stop it "
+                             "before deleting it")
+    try:
+        shutil.rmtree(path)
+    except OSError as err:
+        raise RunDeleteError(f"{path}: could not be deleted completely: {err.strerror or err}") from None
 
 
 def list_runs(root: str, project_name: str | None = None) -> list[RunSummary]:
