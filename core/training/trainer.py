@@ -550,6 +550,7 @@ class Trainer:
                 raise TrainingError(f"{self.run_dir}: this run is still running (process {running.pid}{where}); "
                                     "stop it before resuming it")
             cleanup_stale(self.run_dir, depth=0)
+            cleanup_stale(os.path.dirname(os.path.abspath(self.run_dir)), depth=0)  # the runs folder it is in
             truncate_logs(self.run_dir, epochs_done=self._epochs_done, step=self._step)
         else:
             self.run_dir = new_run_dir(self.run_root, self.project_name)
