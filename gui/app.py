@@ -137,10 +137,12 @@ def preload_torch() -> threading.Thread | None:
 def create_window(path: str | os.PathLike | None = None, *, offer_recovery: bool = True):
     """The main window on `path` (or the lenet5 template), shown. Returns (window, deferred) where
     `deferred` is run once the event loop turns: a broken file's problems, or the recovery offer."""
+    from layerloom.core.cleanup import cleanup_stale
     from layerloom.core.errors import ProjectError
     from layerloom.gui.main_window import MainWindow
 
     window = MainWindow()
+    cleanup_stale(window.training.runs_root)  # what runs and exports killed in the middle left behind
     problems: list[str] | None = None
     opened = False
     if path:
