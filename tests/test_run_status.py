@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -215,7 +216,7 @@ def test_a_running_run_is_neither_resumed_nor_deleted(tmp_path):
     _, first = run(mlp(), classes(), run_root=str(tmp_path), epochs=1)
     raw = read_raw(first.run_dir)
     _write_status(first.run_dir, checkpoints=raw["checkpoints"])  # as if this process were training in it
-    log = tmp_path / first.run_dir / "epochs.jsonl"
+    log = Path(first.run_dir) / "epochs.jsonl"
     before = log.read_text()
     _, again = run(mlp(), classes(), run_root=str(tmp_path), resume=first.run_dir, epochs=2)
     assert again.status == "failed" and "still running" in again.message
@@ -266,3 +267,32 @@ def test_cleanup_removes_only_stale_leftovers(tmp_path):
     assert later == {str(paths["live_tmp"]), str(paths["root_tmp"])}
     assert paths["not_ours"].exists() and paths["checkpoint"].exists() and link.is_symlink()
     assert cleanup_stale(None) == [] and cleanup_stale(tmp_path / "missing") == []
+
+
+def test_a_run_folder_with_a_link_or_a_fifo_is_refused_and_nothing_outside_is_written(tmp_path):
+    """A run folder is never written through a link (the fuzzer's case: steps.csv → a file elsewhere, which
+    resuming used to truncate and append to), and a FIFO in it blocks nothing."""
+    from layerloom.core.export import ExportError, open_source
+
+    _, first = run(mlp(), classes(), run_root=str(tmp_path / "runs"), epochs=1)
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me\n")
+    steps = Path(first.run_dir) / "steps.csv"
+    steps.unlink()
+    steps.symlink_to(outside)
+    _, again = run(mlp(), classes(), run_root=str(tmp_path / "runs"), resume=first.run_dir, epochs=2)
+    assert again.status == "failed" and "steps.csv: is a link" in again.message
+    with pytest.raises(ExportError, match="is a link"):
+        open_source(first.run_dir)
+    assert outside.read_text() == "keep me\n"
+
+    steps.unlink()
+    os.mkfifo(steps)
+    status = Path(first.run_dir) / STATUS
+    status.unlink()
+    os.mkfifo(status)
+    t0 = time.monotonic()
+    assert [r.status for r in list_runs(str(tmp_path / "runs"))] == [""]  # listed, without reading the FIFOs
+    with pytest.raises(ExportError, match="not a regular file"):
+        open_source(first.run_dir)
+    assert time.monotonic() - t0 < 5

@@ -192,10 +192,14 @@ def _open_run(path: str, checkpoint: str) -> Source:
     from layerloom.core.errors import ProjectError
     from layerloom.core.project import load_project
     from layerloom.core.training.checkpoint import CheckpointError, checkpoint_from_bytes
-    from layerloom.core.training.run_folder import BEST, LAST, read_epochs
+    from layerloom.core.training.run_folder import BEST, LAST, RunFolderError, check_run_files, read_epochs
 
     if checkpoint not in ("best", "last"):
         raise ExportError(f"checkpoint must be 'best' or 'last' (got {checkpoint!r})")
+    try:
+        check_run_files(path)
+    except RunFolderError as err:
+        raise ExportError(str(err)) from None
     project_file = os.path.join(path, "project.json")
     if not os.path.exists(project_file):
         raise ExportError(f"{path}: is not a run folder (project.json is missing)")
@@ -217,7 +221,8 @@ def _open_run(path: str, checkpoint: str) -> Source:
         raise ExportError(str(err)) from None
     held = weights_held(ckpt.meta, os.path.basename(found[0]))
     settings = {}
-    with contextlib.suppress(OSError, ValueError), open(os.path.join(path, "settings.json"), encoding="utf-8") as f:
+    with contextlib.suppress(OSError, ValueError, RecursionError), open(os.path.join(path, "settings.json"),
+                                                                        encoding="utf-8") as f:
         settings = json.load(f)
     from layerloom.core.data.base import DataError
     from layerloom.core.training.run_folder import read_preprocessing

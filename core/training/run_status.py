@@ -146,9 +146,14 @@ class RunStatus:
 
 
 def read_raw(run_dir: str) -> dict:
-    """The content of status.json, {} when missing or unreadable."""
+    """The content of status.json, {} when missing or unreadable (or not a regular file: a FIFO would block)."""
+    from layerloom.core.training.run_folder import is_regular
+
+    file = os.path.join(run_dir, STATUS)
+    if not is_regular(file):
+        return {}
     try:
-        with open(os.path.join(run_dir, STATUS), encoding="utf-8") as f:
+        with open(file, encoding="utf-8") as f:
             data = json.load(f)
     except (OSError, ValueError, RecursionError):
         return {}
@@ -178,13 +183,26 @@ def read_status(run_dir: str) -> RunStatus:
 # --- writing --------------------------------------------------------------------------------------------
 
 
+def _scalars(info: dict) -> dict:
+    """The plain values of a checkpoint's description (strict JSON: no NaN, nothing nested)."""
+    out = {}
+    for k, v in info.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None
+        if v is None or isinstance(v, bool | int | float | str):
+            out[str(k)] = v
+    return out
+
+
 class StatusFile:
     """The trainer's writer of a run folder's status.json (kept whole in memory, rewritten atomically)."""
 
     def __init__(self, run_dir: str):
         self.path = os.path.join(run_dir, STATUS)
         kept = read_raw(run_dir).get("checkpoints")  # a resumed run keeps what its checkpoints hold
-        self.data: dict[str, Any] = {"checkpoints": kept if isinstance(kept, dict) else {}}
+        kept = kept if isinstance(kept, dict) else {}
+        self.data: dict[str, Any] = {"checkpoints": {role: _scalars(kept[role]) for role in ("last", "best")
+                                                     if isinstance(kept.get(role), dict)}}
 
     def _write(self) -> None:
         from layerloom.core.training.checkpoint import atomic_write
@@ -200,8 +218,7 @@ class StatusFile:
 
     def checkpoint(self, role: str, info: dict) -> None:
         """The checkpoint of `role` ("last" or "best") now holds `info` (file, epoch, batch, step, metric, value)."""
-        self.data["checkpoints"][role] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                                          for k, v in info.items()}
+        self.data["checkpoints"][role] = _scalars(info)
         self._write()
 
     def end(self, state: str, reason: str = "", message: str = "") -> None:

@@ -42,7 +42,7 @@ from layerloom.core.training.optim import (
     is_per_step,
     rescale_lr,
 )
-from layerloom.core.training.run_folder import BEST, LAST, RunFolder, new_run_dir, truncate_logs
+from layerloom.core.training.run_folder import BEST, LAST, RunFolder, check_run_files, new_run_dir, truncate_logs
 from layerloom.core.training.run_status import StatusFile, read_status
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
@@ -478,6 +478,8 @@ class Trainer:
         if is_bundle(self.resume_dir):
             ckpt, path = self._bundle_checkpoint(), self.resume_dir
         else:
+            if os.path.isdir(self.resume_dir):
+                check_run_files(self.resume_dir)
             path = os.path.join(self.resume_dir, LAST) if os.path.isdir(self.resume_dir) else self.resume_dir
             if not os.path.exists(path):
                 raise TrainingError(f"{self.resume_dir}: there is no checkpoint to resume from ({LAST} is missing)")
@@ -491,9 +493,33 @@ class Trainer:
         if ckpt.optimizer is not None:
             try:
                 self._opt.load_state_dict(ckpt.optimizer)
-            except (ValueError, KeyError) as err:
+            except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError) as err:
                 raise TrainingError(f"{path}: the optimizer state does not fit ({err}); resume with the optimizer "
                                     "the run used") from None
+        meta = ckpt.meta
+        try:
+            self._restore_state(ckpt)
+            self._epochs_done = _count(meta, "epoch")
+            self._skip_batches = _count(meta, "batch")
+            self._step = _count(meta, "step")
+            self._best_epoch = _count(meta, "best_epoch") if meta.get("best_epoch") is not None else None
+            self._bad_epochs = _count(meta, "bad_epochs")
+            self._train_samples = _count(meta, "train_samples")
+            final = meta.get("final", {})
+            if not isinstance(final, dict):
+                raise ValueError("its final metrics are not an object")
+        except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError, OverflowError) as err:
+            raise TrainingError(f"{path}: the checkpoint is damaged ({err}); resume from another one") from None
+        self._epoch = self._epochs_done
+        self._best = _real(meta, "best")
+        self._final = {str(k): _real(final, k) for k in final}
+        self._train_time = _real(meta, "train_time") or 0.0
+        self._resumed_from = path
+        if self._skip_batches >= self._steps_per_epoch:  # stopped after the last batch of an epoch
+            self._skip_batches = 0
+
+    def _restore_state(self, ckpt) -> None:
+        """The schedule, gradient scaler, random generators and the order of a part-done epoch of a checkpoint."""
         meta = ckpt.meta
         if ckpt.scheduler is not None and self._sched is not None and meta.get("scheduler") == self.settings.scheduler:
             self._sched.load_state_dict(ckpt.scheduler)
@@ -510,20 +536,10 @@ class Trainer:
         if "shuffle" in ckpt.rng:
             self._gen.set_state(ckpt.rng["shuffle"])
         if "perm" in ckpt.rng and meta.get("batch", 0) and self.dist is None:
-            self._perm = ckpt.rng["perm"]
-        self._epochs_done = int(meta.get("epoch", 0))
-        self._epoch = self._epochs_done
-        self._skip_batches = int(meta.get("batch", 0))
-        self._step = int(meta.get("step", 0))
-        self._best = meta.get("best")
-        self._best_epoch = meta.get("best_epoch")
-        self._bad_epochs = int(meta.get("bad_epochs", 0))
-        self._final = dict(meta.get("final", {}))
-        self._train_time = float(meta.get("train_time", 0.0))
-        self._train_samples = int(meta.get("train_samples", 0))
-        self._resumed_from = path
-        if self._skip_batches >= self._steps_per_epoch:  # stopped after the last batch of an epoch
-            self._skip_batches = 0
+            perm, n = ckpt.rng["perm"], len(self.data.train)
+            if perm.dtype != torch.int64 or perm.shape != (n,) or not torch.equal(perm.sort().values, torch.arange(n)):
+                raise ValueError(f"its epoch order is not an order of the {n} training samples")
+            self._perm = perm
 
     def _bundle_checkpoint(self):
         """The checkpoint inside a bundle; rank 0 unpacks the bundle into a new run folder that the run
@@ -1135,6 +1151,19 @@ class Trainer:
             self.dist.close()
         if self.device is not None and self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def _count(meta: dict, key: str) -> int:
+    """A whole number ≥ 0 of a checkpoint's position (0 when absent); ValueError when it is something else."""
+    value = meta.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"its {key} is {str(value)[:40]!r}, not a whole number")
+    return value
+
+
+def _real(meta: dict, key: str) -> float | None:
+    value = meta.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def data_problems(info, graph) -> list[str]:
