@@ -1,6 +1,7 @@
 # Layerloom: one command sets everything up and runs the app, one sets everything up and runs the tests.
 #   make run    - create .venv if missing, install Layerloom, open the window
-#   make test   - the same set-up plus Qt's system libraries, then the whole test suite
+#   make test   - the same set-up plus Qt's system libraries, then the whole test suite (a small fuzz budget included)
+#   make fuzz   - the long fuzz run: 5000 mutated inputs (FUZZ_ARGS="--cases 20000 --seed 7" for another)
 # Both are idempotent and quiet once set up.
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.layerloom-installed
 
-.PHONY: run test lint bench setup sysdeps clean package
+.PHONY: run test lint bench fuzz setup sysdeps clean package
 
 run: setup
 	$(VENV)/bin/layerloom $(ARGS)
@@ -22,6 +23,9 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+fuzz: setup
+	$(PY) fuzz/run_fuzz.py --cases 5000 $(FUZZ_ARGS)
 
 setup: $(STAMP)
 

@@ -138,11 +138,13 @@ def create_window(path: str | os.PathLike | None = None, *, offer_recovery: bool
     """The main window on `path` (a project or a bundle, told apart by content; else the lenet5 template),
     shown. Returns (window, deferred) where `deferred` is run once the event loop turns: a broken file's
     problems, why its trained weights were not loaded, or the recovery offer."""
+    from layerloom.core.cleanup import cleanup_stale
     from layerloom.core.errors import LayerloomError, ProjectError
     from layerloom.core.opening import problems_of
     from layerloom.gui.main_window import MainWindow
 
     window = MainWindow()
+    cleanup_stale(window.training.runs_root)  # what runs and exports killed in the middle left behind
     problems: list[str] | None = None
     trouble: str | None = None
     opened = False

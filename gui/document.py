@@ -32,11 +32,14 @@ class Document(QObject):
     modified_changed = Signal(bool)
     settings_changed = Signal(str)  # "training" or "data": the project's settings changed (edit, undo, redo)
     locked_changed = Signal(str)  # the reason structural edits are refused ("" when they are allowed again)
+    edited = Signal()  # after any change of the project, graph or settings (edit, undo, redo); see `revision`
 
     def __init__(self, project=None, parent: QObject | None = None):
         super().__init__(parent)
+        self.revision = 0  # bumped on every change of the project (the graph's own counter misses settings)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self.settings_changed.connect(self._edited)
         self._infer_timer = QTimer(self)
         self._infer_timer.setSingleShot(True)
         self._infer_timer.setInterval(INFER_DELAY_MS)
@@ -124,8 +127,13 @@ class Document(QObject):
         self.undo_stack.push(EditCommand(self.graph, edit, text))
         return True
 
+    def _edited(self, *_args) -> None:
+        self.revision += 1
+        self.edited.emit()
+
     def _on_graph_event(self, event: GraphEvent) -> None:
         self.graph_changed.emit(event)
+        self._edited()
         if event.kind != "node_moved":
             self._infer_timer.start()
 

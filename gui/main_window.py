@@ -35,7 +35,7 @@ from layerloom.gui.document import Document
 from layerloom.gui.inspector import Inspector, human, human_macs
 from layerloom.gui.palette import BlockPalette
 from layerloom.gui.problems import ProblemsPanel
-from layerloom.gui.recovery import AUTOSAVE_INTERVAL_MS, Recovery
+from layerloom.gui.recovery import AUTOSAVE_INTERVAL_MS, AutosaveSoon, Recovery
 from layerloom.gui.training import DataPanel, LiveViews, TrainingController, TrainingPanel
 
 APP_NAME = "Layerloom"
@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
         self.autosave_timer.timeout.connect(self.autosave_now)
         self.autosave_timer.start()
+        self.autosave_soon = AutosaveSoon(self.document, self.autosave_now, self)  # and seconds after each edit
 
         self._restore_layout()
         self._zoom_changed(self.canvas.zoom_level())
@@ -828,12 +829,13 @@ class MainWindow(QMainWindow):
     # --- autosave and recovery ------------------------------------------------------------------------
 
     def autosave_now(self) -> Path | None:
-        """Write the unsaved project to the recovery file (every 60 s); nothing when it is saved."""
+        """Write the unsaved project to the recovery file (seconds after an edit, and every 60 s); nothing when
+        it is saved."""
         if not self.document.modified:
             self.recovery.discard_autosave()
             self._autosaved_revision = None
             return None
-        revision = self.document.graph.revision
+        revision = self.document.revision
         if revision == self._autosaved_revision and self.recovery.project_file.exists():
             return self.recovery.project_file
         written = self.recovery.autosave(self.document.project, self.document.path, self.document.title)

@@ -5,6 +5,10 @@ Each running window holds a session in the recovery folder (QStandardPaths AppDa
 latest autosave of an unsaved project and `<session>.meta.json` says which file it belongs to. A clean
 exit deletes all three. At start, a session whose lock nobody holds any more but whose autosave is still
 there is a crash to recover from — the lock, not a PID, decides, so a reused PID cannot fool it.
+
+An edit is autosaved within seconds (AutosaveSoon: AUTOSAVE_DELAY_MS after the last edit of a burst, at most
+AUTOSAVE_MAX_DELAY_MS after its first), and every AUTOSAVE_INTERVAL_MS as well. The files are replaced
+atomically but not flushed to disk (no fsync on the GUI thread): they survive the program being killed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from PySide6.QtCore import QElapsedTimer, QObject, QTimer
+
 AUTOSAVE_INTERVAL_MS = 60_000
+AUTOSAVE_DELAY_MS = 1_500
+AUTOSAVE_MAX_DELAY_MS = 5_000
 
 
 def default_folder() -> Path:
@@ -44,6 +52,36 @@ def _lock(fd: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `path` through a temporary file and a rename: the old file or the whole new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+class AutosaveSoon(QObject):
+    """Calls `save` shortly after edits of `document` (its `edited` signal): AUTOSAVE_DELAY_MS after the last
+    edit of a burst, and at most AUTOSAVE_MAX_DELAY_MS after the first one, however long the burst."""
+
+    def __init__(self, document, save, parent: QObject | None = None):
+        super().__init__(parent)
+        self._first = QElapsedTimer()  # since the first edit not yet saved
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(save)
+        document.edited.connect(self._edited)
+
+    def _edited(self) -> None:
+        if not self.timer.isActive():
+            self._first.start()
+        waited = self._first.elapsed()
+        self.timer.start(max(0, min(AUTOSAVE_DELAY_MS, AUTOSAVE_MAX_DELAY_MS - waited)))
 
 
 @dataclass(frozen=True)
@@ -108,16 +146,14 @@ class Recovery:
     def autosave(self, project, original_path: str | os.PathLike | None, title: str) -> Path | None:
         """Write the project to this session's recovery file (atomically); None when it could not."""
         from layerloom.core.errors import LayerloomError
-        from layerloom.core.project import save_project
 
         self.start()
         try:
-            save_project(project, self.project_file)
+            text = project.to_json().encode("utf-8", errors="backslashreplace")  # as save_project writes it
+            _replace(self.project_file, text)
             meta = {"path": os.fspath(original_path) if original_path else None, "title": title,
                     "saved_at": time.time(), "pid": os.getpid()}
-            tmp = self.meta_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(meta), encoding="utf-8")
-            os.replace(tmp, self.meta_file)
+            _replace(self.meta_file, json.dumps(meta).encode("utf-8"))
         except (LayerloomError, OSError):
             return None
         return self.project_file

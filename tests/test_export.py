@@ -212,12 +212,13 @@ def test_run_folder_to_bundle_and_back(tmp_path):
     trainer, result = _train(two_outputs(), tmp_path / "runs", epochs=2)
     assert result.status == "finished"
     run_dir = result.run_dir
-    out = export(run_dir, "bundle", tmp_path / "two.layerloom")
+    out = export(run_dir, "bundle", tmp_path / "two.layerloom", checkpoint="last")
     bundle = load_bundle(out.path)
     assert bundle.project.graph.to_dict() == trainer.graph.to_dict()
     assert len(bundle.history) == 2 and bundle.summary["epochs"] == 2
+    assert bundle.manifest["weights"]["checkpoint"] == "last" and bundle.manifest["weights"]["epoch"] == 2
     assert bundle.settings["device"] == "cpu" and bundle.checkpoint is not None
-    source = open_source(run_dir)
+    source = open_source(run_dir, "last")
     for k, v in source.state.items():
         assert torch.equal(bundle.state[k], v)
     # a bundle exports like a run folder

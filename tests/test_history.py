@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -127,3 +128,90 @@ def test_a_hidden_history_view_reads_the_run_folders_when_it_shows(qtbot):
     qtbot.waitUntil(lambda: reloads == [1], timeout=2000)
     view.reload_when_shown()  # on screen: at once
     assert reloads == [1, 1]
+
+
+def _say(path, state, **fields):
+    from layerloom.core.training.run_status import STATUS, this_process
+
+    with open(os.path.join(path, STATUS), "w", encoding="utf-8") as f:
+        json.dump({"state": state, **this_process(), "checkpoints": {}, **fields}, f)
+
+
+def _click_row(qtbot, view, name):
+    from PySide6.QtCore import Qt
+
+    for i in range(view.table.topLevelItemCount()):
+        item = view.table.topLevelItem(i)
+        if item.text(0) == name:
+            rect = view.table.visualItemRect(item)
+            qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+            return item
+    raise AssertionError(f"{name} is not listed")
+
+
+def _answer_next_box(qtbot, text):
+    """Click the button `text` of the next modal message box, as a person would."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    seen = []
+
+    def click():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, click)
+            return
+        seen.append(box.text())
+        button = next(b for b in box.buttons() if b.text().replace("&", "") == text)
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, click)
+    return seen
+
+
+def test_runs_tab_shows_statuses_and_deletes_a_failed_run(qtbot, runs_root):
+    import subprocess
+    import sys
+
+    from PySide6.QtCore import Qt
+
+    from layerloom.gui.plots import RunHistoryView
+    from layerloom.gui.plots.history import STATUS_COLUMN
+
+    failed = os.path.join(runs_root, "lenet5-20240101-100000")
+    running = os.path.join(runs_root, "lenet5-20240102-090000")
+    gone = _write_run(runs_root, "lenet5-20240103-090000", [0.4])
+    _say(failed, "failed", reason="nan", message="the training loss became NaN at step 9")
+    _say(running, "running")  # this process: alive
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    _say(gone, "running", pid=child.pid)  # says running, but its process is gone
+
+    view = RunHistoryView()
+    qtbot.addWidget(view)
+    view.resize(900, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_runs_root(runs_root, "lenet5")
+    statuses = {view.table.topLevelItem(i).text(0): view.table.topLevelItem(i).text(STATUS_COLUMN)
+                for i in range(view.table.topLevelItemCount())}
+    assert statuses == {"lenet5-20240101-100000": "failed", "lenet5-20240102-090000": "running",
+                        "lenet5-20240103-090000": "interrupted"}
+    item = _click_row(qtbot, view, "lenet5-20240101-100000")
+    assert "NaN at step 9" in item.toolTip(STATUS_COLUMN)
+    assert view.delete_button.isEnabled()
+    _click_row(qtbot, view, "lenet5-20240102-090000")
+    assert view.selected == [running] and not view.delete_button.isEnabled()  # never a running run
+    assert view.delete_runs([running]) == [] and os.path.isdir(running)
+
+    _click_row(qtbot, view, "lenet5-20240101-100000")
+    seen = _answer_next_box(qtbot, "Cancel")
+    qtbot.mouseClick(view.delete_button, Qt.MouseButton.LeftButton)
+    assert seen == ["Delete lenet5-20240101-100000?"] and os.path.isdir(failed)  # cancelled: kept
+
+    seen = _answer_next_box(qtbot, "Delete")
+    qtbot.mouseClick(view.delete_button, Qt.MouseButton.LeftButton)
+    assert seen and not os.path.exists(failed)
+    names = [view.table.topLevelItem(i).text(0) for i in range(view.table.topLevelItemCount())]
+    assert names == ["lenet5-20240103-090000", "lenet5-20240102-090000"]
+    assert os.path.isdir(gone) and os.path.isdir(running)

@@ -185,8 +185,7 @@ class _PoisonAfter:
 def test_nan_loss_stops_with_the_step_and_keeps_a_usable_checkpoint(tmp_path):
     data = classes(transform=_PoisonAfter(9))  # 6 steps per epoch: step 9 is epoch 2, batch 3
     got = []
-    trainer, result = run(mlp(), data, got.append, run_root=str(tmp_path), epochs=4, event_interval=0,
-                          checkpoint_interval=0)  # a checkpoint at every epoch end
+    trainer, result = run(mlp(), data, got.append, run_root=str(tmp_path), epochs=4, event_interval=0)
     assert result.status == "failed" and result.reason == "nan"
     assert "step 9" in result.message and "epoch 2" in result.message and "NaN" in result.message
     assert got[-1].kind == "failed" and got[-1].message == result.message

@@ -98,11 +98,13 @@ class Source:
     """A project with trained weights, and what is known of its training.
 
     state:       the model's state dict (names as the compiled graph's: `conv2d_1.weight`)
-    history:     the epoch records (epochs.jsonl), oldest first
+    history:     the epoch records the weights went through (epochs.jsonl up to the weights' epoch), oldest first
     settings:    the resolved settings of the run (settings.json), {} when unknown
-    checkpoint:  the bytes of the run's last training checkpoint (model, optimizer, position), so a bundle
-                 resumes training exactly; None when there is none
+    checkpoint:  the bytes of the training checkpoint the weights come from (model, optimizer, position), so a
+                 bundle resumes training exactly from them; None when there is none
     preprocessing: raw data → model input as trained (a `Preprocessing`), None when unknown
+    weights:     which checkpoint the weights are: {"checkpoint": "best", "file", "epoch", "batch", "step",
+                 "metric", "value"} (epoch: whole epochs they hold); {} when unknown
     """
 
     project: Any
@@ -114,6 +116,7 @@ class Source:
     kind: str = "live"  # "run", "bundle" or "live"
     weights_from: str = ""
     preprocessing: Any = None
+    weights: dict = field(default_factory=dict)
     _model: Any = None
 
     @property
@@ -188,11 +191,15 @@ def open_source(path: str | os.PathLike, checkpoint: str = "best") -> Source:
 def _open_run(path: str, checkpoint: str) -> Source:
     from layerloom.core.errors import ProjectError
     from layerloom.core.project import load_project
-    from layerloom.core.training.checkpoint import CheckpointError, load_checkpoint
-    from layerloom.core.training.run_folder import BEST, LAST, read_epochs
+    from layerloom.core.training.checkpoint import CheckpointError, checkpoint_from_bytes
+    from layerloom.core.training.run_folder import BEST, LAST, RunFolderError, check_run_files, read_epochs
 
     if checkpoint not in ("best", "last"):
         raise ExportError(f"checkpoint must be 'best' or 'last' (got {checkpoint!r})")
+    try:
+        check_run_files(path)
+    except RunFolderError as err:
+        raise ExportError(str(err)) from None
     project_file = os.path.join(path, "project.json")
     if not os.path.exists(project_file):
         raise ExportError(f"{path}: is not a run folder (project.json is missing)")
@@ -211,16 +218,17 @@ def _open_run(path: str, checkpoint: str) -> Source:
     if not found:
         raise ExportError(f"{path}: the run has no checkpoint yet ({BEST} and {LAST} are missing)")
     try:
-        ckpt = load_checkpoint(found[0])
+        with open(found[0], "rb") as f:
+            raw = f.read()  # once: the weights, their position and the bundle's checkpoint are the same file
+        ckpt = checkpoint_from_bytes(raw, found[0])
+    except OSError as err:
+        raise ExportError(f"{found[0]}: cannot be read: {err.strerror or err}") from None
     except CheckpointError as err:
         raise ExportError(str(err)) from None
-    last = os.path.join(path, LAST)
-    raw = None
-    if os.path.exists(last):
-        with open(last, "rb") as f:
-            raw = f.read()
+    held = weights_held(ckpt.meta, os.path.basename(found[0]))
     settings = {}
-    with contextlib.suppress(OSError, ValueError), open(os.path.join(path, "settings.json"), encoding="utf-8") as f:
+    with contextlib.suppress(OSError, ValueError, RecursionError), open(os.path.join(path, "settings.json"),
+                                                                        encoding="utf-8") as f:
         settings = json.load(f)
     from layerloom.core.data.base import DataError
     from layerloom.core.training.run_folder import read_preprocessing
@@ -229,8 +237,36 @@ def _open_run(path: str, checkpoint: str) -> Source:
         pre = read_preprocessing(path)
     except DataError as err:
         raise ExportError(str(err)) from None
-    return Source(project, ckpt.model, read_epochs(path), settings if isinstance(settings, dict) else {}, raw,
-                  path, "run", os.path.basename(found[0]), pre)
+    history = history_of_weights(read_epochs(path), held.get("epoch"))
+    return Source(project, ckpt.model, history, settings if isinstance(settings, dict) else {}, raw,
+                  path, "run", os.path.basename(found[0]), pre, held)
+
+
+def weights_held(meta: dict, file: str) -> dict:
+    """What a checkpoint's weights are, from its position: checkpoint ("best"/"last"), file, epoch (whole
+    epochs done), batch, step, metric and value (the watched metric of these weights, when known)."""
+    held: dict[str, Any] = {"checkpoint": "best" if file.startswith("best") else "last", "file": file}
+    for key in ("epoch", "batch", "step"):
+        if isinstance(meta.get(key), int) and not isinstance(meta.get(key), bool):
+            held[key] = meta[key]
+    if isinstance(meta.get("metric"), str):
+        held["metric"] = meta["metric"]
+    if isinstance(meta.get("value"), int | float) and not isinstance(meta.get("value"), bool):
+        held["value"] = meta["value"]
+    return held
+
+
+def history_of_weights(history: list[dict], epochs: int | None) -> list[dict]:
+    """The epoch records that weights holding `epochs` whole epochs went through (all when unknown): a log
+    that ran on past its checkpoint (a killed run) says nothing about these weights."""
+    if epochs is None:
+        return list(history)
+    kept = []
+    for i, record in enumerate(history):
+        epoch = record.get("epoch", i)
+        if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch < epochs:
+            kept.append(record)
+    return kept
 
 
 def latest_run(project_name: str, root: str | list[str] | None = "runs") -> str | None:
@@ -253,7 +289,10 @@ class Staging:
         folder = os.path.dirname(self.destination)
         try:
             os.makedirs(folder, exist_ok=True)
-            self.dir = tempfile.mkdtemp(prefix=".layerloom-export-", dir=folder)
+            from layerloom.core.cleanup import STAGING_PREFIX, cleanup_stale
+
+            cleanup_stale(folder, depth=0)  # what exports killed in the middle left here
+            self.dir = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder)
         except OSError as err:
             raise ExportError(_cannot_write(destination, err)) from None
 

@@ -2,11 +2,12 @@
 
 A bundle is a zip holding exactly these members, nothing else:
 
-    manifest.json            {"format": "layerloom-bundle", "version": 1, "app_version", "created", "name", …}
+    manifest.json            {"format": "layerloom-bundle", "version": 1, "app_version", "created", "name",
+                             "weights": which checkpoint the weights are (best/last, epoch, step, value), …}
     project.json             the project (graph, data and training settings), as a project file
     weights.safetensors      the model's state dict
-    checkpoint.safetensors   (optional) the run's last training checkpoint: optimizer state and position,
-                             so `layerloom train --resume BUNDLE` continues exactly
+    checkpoint.safetensors   (optional) the training checkpoint the weights come from: optimizer state and
+                             position, so `layerloom train --resume BUNDLE` continues exactly from them
     settings.json            (optional) the resolved settings of the run that trained it
     metrics.json             (optional) {"summary": {epochs, final, best, best_metric, best_epoch}, "epochs": [...]}
     preprocessing.json       (optional) raw data → model input as trained: scaling, normalization, vocabulary,
@@ -32,7 +33,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from layerloom.core.export.base import ExportError, Source, Staged
+from layerloom.core.export.base import ExportError, Source, Staged, history_of_weights
 
 FORMAT = "layerloom-bundle"
 VERSION = 1
@@ -263,8 +264,10 @@ class Bundle:
     preprocessing: Any = None
 
     def source(self) -> Source:
+        weights = self.manifest.get("weights")
         return Source(self.project, self.state, list(self.history), dict(self.settings), self.checkpoint,
-                      self.path, "bundle", str(self.manifest.get("weights_from", WEIGHTS)), self.preprocessing)
+                      self.path, "bundle", str(self.manifest.get("weights_from", WEIGHTS)), self.preprocessing,
+                      dict(weights) if isinstance(weights, dict) else {})
 
     def training_checkpoint(self):
         """The training checkpoint to resume from: the bundle's own, or one made of its weights (a fresh
@@ -386,7 +389,8 @@ def _data_words(source: Source) -> str | None:
 
 
 def save_bundle(source: Source, path: str, *, include_checkpoint: bool = True) -> str:
-    """Write `source` as a bundle at `path` (written as it goes: callers write to a staging file)."""
+    """Write `source` as a bundle at `path` (written as it goes: callers write to a staging file). The history
+    and summary are those of the weights: the epochs up to the checkpoint they come from."""
     from safetensors.torch import save as st_save
 
     from layerloom import __version__
@@ -394,15 +398,17 @@ def save_bundle(source: Source, path: str, *, include_checkpoint: bool = True) -
 
     state = {k: v.detach().cpu().contiguous().clone() for k, v in source.state.items()}
     weights = st_save(state, {"format": "pt", "producer": "layerloom"})
-    summary = _clean(metrics_summary(source.history))
+    records = history_of_weights(source.history, source.weights.get("epoch"))  # what these weights went through
+    summary = _clean(metrics_summary(records))
     manifest = {"format": FORMAT, "version": VERSION, "app_version": __version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "name": source.name,
                 "weights_from": source.weights_from or WEIGHTS, "source": source.kind,
                 "trained_from": source.path if source.kind == "run" else None,
                 "epochs_trained": summary["epochs"], "best": summary["best"], "best_metric": summary["best_metric"],
-                "best_epoch": summary["best_epoch"], "data": _data_words(source),
+                "best_epoch": summary["best_epoch"], "weights": _clean(source.weights) or None,
+                "data": _data_words(source),
                 "preprocessing": source.preprocessing.describe() if source.preprocessing is not None else None}
-    history = [_clean(r) for r in source.history]
+    history = [_clean(r) for r in records]
     deflated, stored = zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED
     try:
         with zipfile.ZipFile(path, "w") as zf:

@@ -163,6 +163,27 @@ def load_checkpoint(path: str) -> Checkpoint:
         raise CheckpointError(f"{path}: the checkpoint does not exist") from None
     except Exception as err:  # safetensors raises its own error types for a damaged file
         raise CheckpointError(f"{path}: is not a readable checkpoint ({err})") from None
+    return _checkpoint(tensors, metadata, path)
+
+
+def checkpoint_from_bytes(data: bytes, where: str) -> Checkpoint:
+    """A checkpoint from the bytes of its file (read once, so that they match what is parsed); `where`
+    names it in messages."""
+    from safetensors.torch import load
+
+    try:
+        n = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or n > len(data) - 8:
+            raise ValueError("the file is cut short")
+        header = json.loads(data[8:8 + n])
+        metadata = header.get("__metadata__") if isinstance(header, dict) else None
+        tensors = load(data)
+    except Exception as err:  # safetensors raises its own error types for a damaged file
+        raise CheckpointError(f"{where}: is not a readable checkpoint ({err})") from None
+    return _checkpoint(tensors, metadata if isinstance(metadata, dict) else {}, where)
+
+
+def _checkpoint(tensors: dict[str, torch.Tensor], metadata: dict, path: str) -> Checkpoint:
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path}: is not a Layerloom checkpoint")
     try:
@@ -176,8 +197,10 @@ def load_checkpoint(path: str) -> Checkpoint:
         for name in ("optimizer", "scheduler", "scaler"):
             if name in metadata:
                 setattr(ckpt, name, _decode(json.loads(metadata[name]), tensors))
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, RecursionError) as err:
         raise CheckpointError(f"{path}: the checkpoint is damaged ({err})") from None
+    if not isinstance(ckpt.meta, dict):
+        raise CheckpointError(f"{path}: the checkpoint is damaged (its position is not an object)")
     return ckpt
 
 

@@ -9,6 +9,8 @@
     last.safetensors    the latest checkpoint (model + optimizer + schedule + position): resume from it
     best.safetensors    the checkpoint of the best epoch by the watched metric
     events.out.tfevents.*   TensorBoard scalars: `tensorboard --logdir runs` shows every run
+    status.json         what the run is (running, finished, stopped, failed; "interrupted" when its process is
+                        gone) and what its checkpoints hold (see run_status.py)
 
 The logs are appended as the run goes: at the end of an epoch once LOG_WRITE_INTERVAL seconds have passed
 since the last write, within a long epoch every STEPS_WRITE_INTERVAL seconds, before every checkpoint, when
@@ -21,13 +23,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import re
+import stat
 import time
 from typing import Any
 
 import numpy as np
+
+from layerloom.core.errors import LayerloomError
 
 LAST = "last.safetensors"
 TB_INTERVAL = 1.0  # seconds of training between two TensorBoard points of the step loss
@@ -38,6 +44,43 @@ PREPROCESSING = "preprocessing.json"
 STEP_COLUMNS = ("step", "epoch", "loss", "lr", "time")
 EPOCH_SCALARS = ("epoch", "step", "train_loss", "val_loss", "val_accuracy", "train_accuracy", "val_mae", "val_r2",
                  "lr", "seconds", "samples_per_s")
+
+
+RUN_FILES = ("project.json", "settings.json", PREPROCESSING, "epochs.jsonl", "epochs.csv", "steps.csv", LAST, BEST,
+             "status.json")
+
+
+class RunFolderError(LayerloomError):
+    """A run folder that cannot be used as one (a file of it is a FIFO, a device, a folder…)."""
+
+
+def is_regular(path: str) -> bool:
+    """True for a regular file (or a link to one): reading it ends. A FIFO would block, a device never end."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def check_run_files(path: str) -> None:
+    """Refuse a run folder whose files are not all regular files (RunFolderError names the first): a link
+    would have the run write where it points, a FIFO block, a device never end."""
+    for name in RUN_FILES:
+        file = os.path.join(path, name)
+        if os.path.islink(file) or (os.path.lexists(file) and not is_regular(file)):
+            what = "a link" if os.path.islink(file) else "not a regular file"
+            raise RunFolderError(f"{file}: is {what}, so the run folder cannot be used (a run folder holds only "
+                                 "the files Layerloom wrote)")
+
+
+def _no_follow(path: str, flags: int) -> int:
+    """An opener that refuses to open a link (the log files are appended to: never through a link)."""
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o666)
+
+
+def _epoch_of(record: dict) -> int | None:
+    epoch = record.get("epoch")
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
 
 
 def slug(name: str) -> str:
@@ -81,12 +124,15 @@ class RunFolder:
     def __init__(self, path: str, *, resume: bool = False, tensorboard: bool = True):
         self.path = path
         os.makedirs(path, exist_ok=True)
-        self._steps = open(os.path.join(path, "steps.csv"), "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._steps = open(os.path.join(path, "steps.csv"), "a", newline="", encoding="utf-8",  # noqa: SIM115
+                           opener=_no_follow)
         self._steps_csv = csv.writer(self._steps)
         if self._steps.tell() == 0:
             self._steps_csv.writerow(STEP_COLUMNS)
-        self._epochs_jsonl = open(os.path.join(path, "epochs.jsonl"), "a", encoding="utf-8")  # noqa: SIM115
-        self._epochs = open(os.path.join(path, "epochs.csv"), "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._epochs_jsonl = open(os.path.join(path, "epochs.jsonl"), "a", encoding="utf-8",  # noqa: SIM115
+                                  opener=_no_follow)
+        self._epochs = open(os.path.join(path, "epochs.csv"), "a", newline="", encoding="utf-8",  # noqa: SIM115
+                            opener=_no_follow)
         self._epochs_csv = csv.writer(self._epochs)
         if self._epochs.tell() == 0:
             self._epochs_csv.writerow(EPOCH_SCALARS)
@@ -221,7 +267,8 @@ class RunFolder:
 def truncate_logs(path: str, *, epochs_done: int, step: int) -> None:
     """Drop the log lines after a checkpoint (epoch records from `epochs_done` on, steps after `step`),
     so a run resumed from that checkpoint does not log the same steps twice."""
-    records = [r for r in read_epochs(path) if int(r.get("epoch", -1)) < epochs_done]
+    check_run_files(path)
+    records = [r for r in read_epochs(path) if _epoch_of(r) is not None and _epoch_of(r) < epochs_done]
     from layerloom.core.training.checkpoint import atomic_write
 
     text = "".join(json.dumps(r, default=_json_default) + "\n" for r in records)
@@ -231,29 +278,32 @@ def truncate_logs(path: str, *, epochs_done: int, step: int) -> None:
         file = os.path.join(path, name)
         if not os.path.exists(file):
             continue
-        with open(file, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-        kept = rows[:1]
-        for row in rows[1:]:
-            with contextlib.suppress(ValueError, IndexError):
-                if keep(row):
-                    kept.append(row)
-        with open(file, "w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(kept)
+        kept = []
+        with open(file, newline="", encoding="utf-8", errors="replace") as f:
+            for i, line in enumerate(f):  # line by line: a damaged line is dropped, not the file
+                with contextlib.suppress(ValueError, IndexError, OverflowError, csv.Error, StopIteration):
+                    row = next(csv.reader([line]))
+                    if i == 0 or keep(row):
+                        kept.append(row)
+        out = io.StringIO(newline="")
+        csv.writer(out).writerows(kept)
+        atomic_write(file, out.getvalue().encode("utf-8"), durable=False)  # replaced: never written through a link
 
 
 def read_epochs(path: str) -> list[dict]:
-    """The epoch records of a run folder (for run history and resume)."""
+    """The epoch records of a run folder (for run history and resume); damaged lines are left out."""
     out = []
-    try:
-        with open(os.path.join(path, "epochs.jsonl"), encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if line:
-                    with contextlib.suppress(ValueError):
-                        out.append(json.loads(line))
-    except FileNotFoundError:
-        pass
+    file = os.path.join(path, "epochs.jsonl")
+    if not is_regular(file):
+        return out
+    with contextlib.suppress(OSError), open(file, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                with contextlib.suppress(ValueError, RecursionError):
+                    record = json.loads(line)
+                    if isinstance(record, dict):
+                        out.append(record)
     return out
 
 
@@ -263,12 +313,17 @@ def read_preprocessing(path: str):
     from layerloom.core.data.preprocessing import Preprocessing, PreprocessingError, from_settings
 
     file = os.path.join(path, PREPROCESSING)
-    if os.path.isfile(file):
+    if os.path.lexists(file):
         try:
+            if not is_regular(file):
+                raise ValueError("it is not a regular file")
             with open(file, encoding="utf-8") as f:
                 return Preprocessing.from_dict(json.load(f), file)
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, RecursionError) as err:
             raise PreprocessingError(f"{file}: cannot be read ({err})") from None
-    with contextlib.suppress(OSError, ValueError), open(os.path.join(path, "settings.json"), encoding="utf-8") as f:
-        return from_settings(json.load(f))
+    settings = os.path.join(path, "settings.json")
+    if is_regular(settings):
+        with contextlib.suppress(OSError, ValueError, RecursionError, TypeError, KeyError, IndexError,
+                                 AttributeError), open(settings, encoding="utf-8") as f:
+            return from_settings(json.load(f))  # a damaged settings.json: the preprocessing is unknown
     return None

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from layerloom.core.cleanup import cleanup_stale
 from layerloom.core.errors import LayerloomError
 from layerloom.core.errors_text import describe
 from layerloom.core.training import events as ev
@@ -42,7 +43,8 @@ from layerloom.core.training.optim import (
     is_per_step,
     rescale_lr,
 )
-from layerloom.core.training.run_folder import BEST, LAST, RunFolder, new_run_dir, truncate_logs
+from layerloom.core.training.run_folder import BEST, LAST, RunFolder, check_run_files, new_run_dir, truncate_logs
+from layerloom.core.training.run_status import StatusFile, read_status
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
 DEVICE_DATA_LIMIT = 2 * 2**30  # data sets up to this size (and a quarter of the free GPU memory) live on the GPU
@@ -152,9 +154,11 @@ class Trainer:
     event_interval:    at most this many seconds between two Steps events (0: one per step); at each, the
                        training accuracy is sampled on the last batch (classifiers)
     distributed:       a DistContext when run under torchrun (see distributed.py)
-    checkpoint_interval:  last.safetensors is written at an epoch's end when this many seconds have passed
-                       since the previous write (0: every epoch), and always after the last epoch, on a stop
-                       and at the start; an improved best.safetensors waits in memory for the next write
+    checkpoint_interval:  last.safetensors is written at every epoch's end, and within an epoch once this many
+                       seconds have passed since the previous write (so a killed run loses at most that much);
+                       a write is flushed to disk (fsync) at most this often, and always after the last epoch
+                       and on a stop; best.safetensors at every epoch end that improved the watched metric.
+                       The folder's status.json says what the run is and what its checkpoints hold
     """
 
     def __init__(self, project, data, *, settings=None, run_root: str | None = "runs", resume: str | None = None,
@@ -203,9 +207,11 @@ class Trainer:
         self._main = self.dist is None or self.dist.is_main
         self._folder: RunFolder | None = None
         self._last_ckpt: str | None = None
-        self._pending_best: bytes | None = None
-        self._pending_start: bytes | None = None
-        self._last_write = -math.inf
+        self._status: StatusFile | None = None
+        self._pending_start: tuple[bytes, dict] | None = None
+        self._last_durable = -math.inf  # when a checkpoint was last flushed to disk
+        self._next_clock_save = math.inf  # when the next checkpoint within an epoch is due
+        self._last_position: tuple | None = None  # (epochs, batch, step) of the last write of last.safetensors
         self._t_start = time.perf_counter()
         saved_threads = torch.get_num_threads()
         saved_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
@@ -241,6 +247,9 @@ class Trainer:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved_cudnn
             fail_predictions(self._control.take_predictions(), "training has ended")
             self._release()
+        if self._status is not None:
+            with contextlib.suppress(CheckpointError):  # unwritable: it reads as interrupted
+                self._status.end(result.status, result.reason, result.message)
         self.result = result
         return result
 
@@ -252,7 +261,6 @@ class Trainer:
 
     def _failure(self, message: str, reason: str, *, epoch=None, step=None, details: str = "") -> TrainResult:
         try:
-            self._write_pending_best()  # the best weights so far were good: keep them
             self._write_pending_start()
         except CheckpointError as err:
             message = f"{message}; also, {err}"
@@ -470,6 +478,8 @@ class Trainer:
         if is_bundle(self.resume_dir):
             ckpt, path = self._bundle_checkpoint(), self.resume_dir
         else:
+            if os.path.isdir(self.resume_dir):
+                check_run_files(self.resume_dir)
             path = os.path.join(self.resume_dir, LAST) if os.path.isdir(self.resume_dir) else self.resume_dir
             if not os.path.exists(path):
                 raise TrainingError(f"{self.resume_dir}: there is no checkpoint to resume from ({LAST} is missing)")
@@ -483,9 +493,33 @@ class Trainer:
         if ckpt.optimizer is not None:
             try:
                 self._opt.load_state_dict(ckpt.optimizer)
-            except (ValueError, KeyError) as err:
+            except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError) as err:
                 raise TrainingError(f"{path}: the optimizer state does not fit ({err}); resume with the optimizer "
                                     "the run used") from None
+        meta = ckpt.meta
+        try:
+            self._restore_state(ckpt)
+            self._epochs_done = _count(meta, "epoch")
+            self._skip_batches = _count(meta, "batch")
+            self._step = _count(meta, "step")
+            self._best_epoch = _count(meta, "best_epoch") if meta.get("best_epoch") is not None else None
+            self._bad_epochs = _count(meta, "bad_epochs")
+            self._train_samples = _count(meta, "train_samples")
+            final = meta.get("final", {})
+            if not isinstance(final, dict):
+                raise ValueError("its final metrics are not an object")
+        except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError, OverflowError) as err:
+            raise TrainingError(f"{path}: the checkpoint is damaged ({err}); resume from another one") from None
+        self._epoch = self._epochs_done
+        self._best = _real(meta, "best")
+        self._final = {str(k): _real(final, k) for k in final}
+        self._train_time = _real(meta, "train_time") or 0.0
+        self._resumed_from = path
+        if self._skip_batches >= self._steps_per_epoch:  # stopped after the last batch of an epoch
+            self._skip_batches = 0
+
+    def _restore_state(self, ckpt) -> None:
+        """The schedule, gradient scaler, random generators and the order of a part-done epoch of a checkpoint."""
         meta = ckpt.meta
         if ckpt.scheduler is not None and self._sched is not None and meta.get("scheduler") == self.settings.scheduler:
             self._sched.load_state_dict(ckpt.scheduler)
@@ -502,20 +536,10 @@ class Trainer:
         if "shuffle" in ckpt.rng:
             self._gen.set_state(ckpt.rng["shuffle"])
         if "perm" in ckpt.rng and meta.get("batch", 0) and self.dist is None:
-            self._perm = ckpt.rng["perm"]
-        self._epochs_done = int(meta.get("epoch", 0))
-        self._epoch = self._epochs_done
-        self._skip_batches = int(meta.get("batch", 0))
-        self._step = int(meta.get("step", 0))
-        self._best = meta.get("best")
-        self._best_epoch = meta.get("best_epoch")
-        self._bad_epochs = int(meta.get("bad_epochs", 0))
-        self._final = dict(meta.get("final", {}))
-        self._train_time = float(meta.get("train_time", 0.0))
-        self._train_samples = int(meta.get("train_samples", 0))
-        self._resumed_from = path
-        if self._skip_batches >= self._steps_per_epoch:  # stopped after the last batch of an epoch
-            self._skip_batches = 0
+            perm, n = ckpt.rng["perm"], len(self.data.train)
+            if perm.dtype != torch.int64 or perm.shape != (n,) or not torch.equal(perm.sort().values, torch.arange(n)):
+                raise ValueError(f"its epoch order is not an order of the {n} training samples")
+            self._perm = perm
 
     def _bundle_checkpoint(self):
         """The checkpoint inside a bundle; rank 0 unpacks the bundle into a new run folder that the run
@@ -533,11 +557,21 @@ class Trainer:
     def _open_folder(self) -> None:
         if not self._main or (self.run_root is None and self.resume_dir is None):
             return
+        cleanup_stale(self.run_root)  # what killed runs left behind
         if self.resume_dir is not None and os.path.isdir(self.resume_dir):
             self.run_dir = self.resume_dir
+            running = read_status(self.run_dir)
+            if running.running:
+                where = f" on {running.host}" if running.elsewhere else ""
+                raise TrainingError(f"{self.run_dir}: this run is still running (process {running.pid}{where}); "
+                                    "stop it before resuming it")
+            cleanup_stale(self.run_dir, depth=0)
+            cleanup_stale(os.path.dirname(os.path.abspath(self.run_dir)), depth=0)  # the runs folder it is in
             truncate_logs(self.run_dir, epochs_done=self._epochs_done, step=self._step)
         else:
             self.run_dir = new_run_dir(self.run_root, self.project_name)
+        self._status = StatusFile(self.run_dir)
+        self._status.start()
         self._folder = RunFolder(self.run_dir, tensorboard=self.tensorboard)
         if self._folder.tensorboard_note:
             self._notes.append(self._folder.tensorboard_note)
@@ -568,6 +602,8 @@ class Trainer:
         control = self._control
         reason = "completed"
         self._batch_in_epoch = 0
+        if self._folder is not None:
+            self._next_clock_save = time.perf_counter() + self.checkpoint_interval
         while self._epoch < self._epochs:
             if self._any_rank_flag(control.stop_requested):  # asked to stop during the last epoch's end
                 reason = "stopped"
@@ -586,7 +622,6 @@ class Trainer:
         if reason == "stopped":
             batch = self._batch_in_epoch if self._batch_in_epoch < self._steps_per_epoch else 0
             self._save("stop", self._epochs_done, batch)
-            self._write_pending_best()
         status = "stopped" if reason == "stopped" else "finished"
         seconds = time.perf_counter() - self._t_start
         self._emit(ev.Finished(status=status, reason=reason, epochs=self._epochs_done, step=self._step,
@@ -719,6 +754,8 @@ class Trainer:
                 due = now + interval
                 if stopped:
                     break
+                if now >= self._next_clock_save and batch_i < self._steps_per_epoch:
+                    self._clock_save(batch_i)
         self._step, self._batch_in_epoch = step, batch_i
         if out is not None and self._pending_losses:
             self._check(out, ys, perf())
@@ -1001,12 +1038,9 @@ class Trainer:
         saved = []
         if self._main and self._folder is not None:
             last_epoch = self._epoch >= self._epochs or self._should_stop_early() or self._control.stop_requested
-            if last_epoch or time.perf_counter() - self._last_write >= self.checkpoint_interval:
-                saved = self._save(["last", "best"] if is_best else ["last"], self._epochs_done, 0, emit=False)
-                if not is_best:
-                    self._write_pending_best()
-            elif is_best:  # not written yet (checkpoint_interval); kept in memory until the next write
-                self._pending_best = self._snapshot(self._epochs_done, 0)
+            durable = last_epoch or time.perf_counter() - self._last_durable >= self.checkpoint_interval
+            saved = self._save(["last", "best"] if is_best else ["last"], self._epochs_done, 0, emit=False,
+                               durable=durable)
         self._emit(ev.EpochEnd(epoch=self._epoch - 1, epochs=self._epochs, step=self._step, train_loss=train_loss,
                                val_loss=val_loss, metrics=metrics, confusion=val.get("confusion"),
                                misclassified=val.get("misclassified"), lr=lr, seconds=epoch_time,
@@ -1020,64 +1054,80 @@ class Trainer:
 
     # --- checkpoints ----------------------------------------------------------------------------------
 
-    def _snapshot(self, epochs_done: int, batch: int) -> bytes:
-        """The run as it is now, as the bytes of a checkpoint file."""
+    def _snapshot(self, epochs_done: int, batch: int) -> tuple[bytes, dict]:
+        """The run as it is now: the bytes of a checkpoint file, and what they hold (for status.json)."""
         rng = {"cpu": torch.get_rng_state(), "shuffle": self._gen.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         if batch:
             rng["perm"] = self._perm_now
+        value = self._final.get(self._metric) if batch == 0 and epochs_done > 0 else None  # these weights' metric
+        held = {"epoch": epochs_done, "batch": batch, "step": self._step, "metric": self._metric, "value": value}
         meta = {"epoch": epochs_done, "batch": batch, "step": self._step, "best": self._best,
                 "best_epoch": self._best_epoch, "bad_epochs": self._bad_epochs, "final": self._final,
                 "epochs": self._epochs, "scheduler": self.settings.scheduler, "optimizer": self.settings.optimizer,
                 "train_time": self._train_time, "train_samples": self._train_samples, "seed": self._seed,
-                "world_size": self._world, "metric": self._metric}
-        return checkpoint_bytes(model_state=self.model.state_dict(), optimizer=self._opt.state_dict(),
+                "world_size": self._world, "metric": self._metric, "value": value}
+        data = checkpoint_bytes(model_state=self.model.state_dict(), optimizer=self._opt.state_dict(),
                                 scheduler=self._sched.state_dict() if self._sched is not None else None,
                                 scaler=self._scaler.state_dict() if self._scaler is not None else None, rng=rng,
                                 meta=meta)
+        return data, held
 
-    def _save(self, roles, epochs_done: int, batch: int, *, emit: bool = True) -> list[tuple[str, str]]:
+    def _save(self, roles, epochs_done: int, batch: int, *, emit: bool = True,
+              durable: bool = True) -> list[tuple[str, str]]:
         """Write the run as it is now as the checkpoint of each role: "last", "best", or "stop" (written as
-        the last one); atomically, in this thread. Returns [(role, path)]."""
+        the last one); atomically, in this thread. last.safetensors is not written again when it already
+        holds this position (unless this write must reach the disk and that one did not).
+        `durable=False` leaves out the fsync. Returns [(role, path)]."""
         if not self._main or self._folder is None:
             return []
         roles = [roles] if isinstance(roles, str) else list(roles)
-        data = self._snapshot(epochs_done, batch)
+        position = (epochs_done, batch, self._step)
         saved = [(role, self._folder.file(BEST if role == "best" else LAST)) for role in roles]
         self._pending_start = None
+        snapshot = None
         for role, path in saved:
-            self._write_checkpoint(path, data)
+            if role != "best" and self._last_position in ((position, True), (position, durable)):
+                continue  # nothing changed since it was written
+            snapshot = snapshot or self._snapshot(epochs_done, batch)
+            self._write_checkpoint(path, snapshot, role, durable=durable)
             if role != "best":
                 self._last_ckpt = path
-            else:
-                self._pending_best = None
-            if emit:
+                self._last_position = (position, durable)
+        if emit:
+            for role, path in saved:
                 self._emit(ev.CheckpointSaved(path=path, role=role, epoch=epochs_done, step=self._step))
-        self._last_write = time.perf_counter()
+        if durable and snapshot is not None:
+            self._last_durable = time.perf_counter()
+        self._next_clock_save = time.perf_counter() + self.checkpoint_interval
         return saved
 
-    def _write_checkpoint(self, path: str, data: bytes) -> None:
-        """One checkpoint file, atomically; the logs are written first, so a checkpoint is never ahead of them
-        (resuming truncates the logs to the checkpoint, which would otherwise lose epochs' records)."""
+    def _write_checkpoint(self, path: str, snapshot: tuple[bytes, dict], role: str, *, durable: bool = True) -> None:
+        """One checkpoint file, atomically, then status.json says what it holds. The logs are written first, so
+        a checkpoint is never ahead of them (resuming truncates the logs to the checkpoint, which would
+        otherwise lose epochs' records)."""
+        data, held = snapshot
         self._folder.write_logs()
-        atomic_write(path, data)
+        atomic_write(path, data, durable=durable)
+        if self._status is not None:
+            self._status.checkpoint("best" if role == "best" else "last", {"file": os.path.basename(path), **held})
 
     def _write_pending_start(self) -> None:
-        data, self._pending_start = self._pending_start, None
-        if data is None or self._folder is None or self._last_ckpt is not None:
+        snapshot, self._pending_start = self._pending_start, None
+        if snapshot is None or self._folder is None or self._last_ckpt is not None:
             return
         path = self._folder.file(LAST)
-        self._write_checkpoint(path, data)
+        self._write_checkpoint(path, snapshot, "last")
         self._last_ckpt = path
 
-    def _write_pending_best(self) -> None:
-        data, self._pending_best = self._pending_best, None
-        if data is None or self._folder is None:
-            return
-        path = self._folder.file(BEST)
-        self._write_checkpoint(path, data)
-        self._emit(ev.CheckpointSaved(path=path, role="best", epoch=(self._best_epoch or 0) + 1, step=self._step))
+    def _clock_save(self, batch: int) -> None:
+        """A checkpoint within a long epoch (checkpoint_interval); its time does not count as training time."""
+        t0 = time.perf_counter()
+        self._save("last", self._epochs_done, batch)
+        spent = time.perf_counter() - t0
+        self._paused_time += spent
+        self._t_window += spent
 
     # --- cleanup --------------------------------------------------------------------------------------
 
@@ -1096,6 +1146,19 @@ class Trainer:
             self.dist.close()
         if self.device is not None and self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def _count(meta: dict, key: str) -> int:
+    """A whole number ≥ 0 of a checkpoint's position (0 when absent); ValueError when it is something else."""
+    value = meta.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"its {key} is {str(value)[:40]!r}, not a whole number")
+    return value
+
+
+def _real(meta: dict, key: str) -> float | None:
+    value = meta.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def data_problems(info, graph) -> list[str]:

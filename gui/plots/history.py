@@ -1,6 +1,7 @@
-"""Run history: the project's runs (date, settings, epochs, best metric), newest first. Select one or two to
-draw their curves on top of each other (smoothed step loss, validation loss, and the watched metric);
-"Open folder" shows a run's files in the file manager.
+"""Run history: the project's runs (date, settings, epochs, best metric, status), newest first. Select one or two
+to draw their curves on top of each other (smoothed step loss, validation loss, and the watched metric);
+"Open folder" shows a run's files in the file manager; "Delete…" removes the selected runs' folders after a
+confirmation (never a run that is still running). A failed or interrupted run says so in the Status column.
 
     view.set_runs_root("runs", "lenet5")   # lists the runs; on_event(Finished/Failed) lists them again
     view.set_runs_root(run_roots(), "lenet5")   # …from several folders (core/runs.py: per-user and ./runs)
@@ -14,11 +15,21 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+)
 
 from layerloom.core.runs import list_project_runs
 from layerloom.core.training.events import Failed, Finished, RunStarted
-from layerloom.core.training.history import RunCurves, RunSummary, load_run
+from layerloom.core.training.history import RunCurves, RunDeleteError, RunSummary, delete_run, load_run
 from layerloom.gui.plots.common import (
     PlotView,
     ema,
@@ -32,7 +43,8 @@ from layerloom.gui.plots.common import (
     write_csv,
 )
 
-COLUMNS = ("Run", "Started", "Epochs", "Settings", "Best")
+COLUMNS = ("Run", "Started", "Epochs", "Settings", "Best", "Status")
+STATUS_COLUMN = 5
 
 
 class RunHistoryView(PlotView):
@@ -56,9 +68,14 @@ class RunHistoryView(PlotView):
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.itemDoubleClicked.connect(
             lambda item, _col: self.open_folder(item.data(0, Qt.ItemDataRole.UserRole)))
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
         self.open_button = QPushButton("Open folder", self)
         self.open_button.setToolTip("Show the selected run's files in the file manager")
         self.open_button.clicked.connect(lambda: self.open_folder(self.selected[-1] if self.selected else None))
+        self.delete_button = QPushButton("Delete…", self)
+        self.delete_button.setToolTip("Delete the selected runs' folders (checkpoints, logs); not a running run")
+        self.delete_button.clicked.connect(lambda: self.delete_runs(list(self.selected)))
         self.refresh_button = QPushButton("Refresh", self)
         self.refresh_button.clicked.connect(self.reload)
         self.info = QLabel(self)
@@ -74,6 +91,7 @@ class RunHistoryView(PlotView):
         head.addWidget(self.info, 1)
         head.addWidget(self.refresh_button)
         head.addWidget(self.open_button)
+        head.addWidget(self.delete_button)
         head.addWidget(self.export_buttons())
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.table)
@@ -128,9 +146,10 @@ class RunHistoryView(PlotView):
             planned = f"/{r.epochs_planned}" if r.epochs_planned else ""
             best = r.best_text + (f" (epoch {r.best_epoch + 1})" if r.best_epoch is not None else "")
             item = QTreeWidgetItem([r.name, r.started.strftime("%Y-%m-%d %H:%M") if r.started else "",
-                                    f"{r.epochs_done}{planned}", r.settings_text, best])
+                                    f"{r.epochs_done}{planned}", r.settings_text, best, r.status])
             item.setData(0, Qt.ItemDataRole.UserRole, r.path)
             item.setToolTip(0, r.path)
+            item.setToolTip(STATUS_COLUMN, r.status_text)
             item.setToolTip(3, r.settings_text + (f"\n{r.device_name}" if r.device_name else ""))
             self.table.addTopLevelItem(item)
             if r.path in keep:
@@ -161,6 +180,50 @@ class RunHistoryView(PlotView):
             return False
         return QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.abspath(path)))
 
+    # --- deleting -----------------------------------------------------------------------------------
+
+    def _deletable(self, paths: list[str]) -> bool:
+        by_path = {r.path: r for r in self.runs}
+        return bool(paths) and all(p in by_path and by_path[p].status != "running" for p in paths)
+
+    def delete_runs(self, paths: list[str]) -> list[str]:
+        """Ask, then delete these runs' folders; returns the paths deleted. A running run is never deleted."""
+        if not self._deletable(paths):
+            return []
+        names = [os.path.basename(p) for p in paths]
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete runs" if len(paths) > 1 else "Delete run",
+                          f"Delete {' and '.join(names)}?", QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText("The run folder" + ("s" if len(paths) > 1 else "") + " and everything in "
+                               + ("them" if len(paths) > 1 else "it") + " (checkpoints, logs) will be removed. "
+                               "This cannot be undone.")
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is not delete:
+            return []
+        deleted, problems = [], []
+        for path in paths:
+            try:
+                delete_run(path)
+                deleted.append(path)
+            except RunDeleteError as err:
+                problems.append(str(err))
+        self.reload()
+        if problems:
+            QMessageBox.warning(self, "Delete run", "\n".join(problems))
+        return deleted
+
+    def _context_menu(self, pos) -> None:
+        item = self.table.itemAt(pos)
+        if item is None:
+            return
+        path = item.data(0, Qt.ItemDataRole.UserRole)
+        menu = QMenu(self)
+        menu.addAction("Open folder", lambda: self.open_folder(path))
+        delete = menu.addAction("Delete run…", lambda: self.delete_runs([path]))
+        delete.setEnabled(self._deletable([path]))
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
     # --- selection ----------------------------------------------------------------------------------
 
     def _selection_changed(self) -> None:
@@ -181,6 +244,7 @@ class RunHistoryView(PlotView):
 
     def _update_buttons(self) -> None:
         self.open_button.setEnabled(bool(self.selected))
+        self.delete_button.setEnabled(self._deletable(self.selected))
 
     # --- drawing ------------------------------------------------------------------------------------
 
@@ -249,6 +313,7 @@ class RunHistoryView(PlotView):
 
     def export_csv(self, path: str) -> None:
         """The listed runs: folder, date, epochs, settings, metric and best value."""
-        write_csv(path, ["run", "started", "epochs", "settings", "metric", "best", "best_epoch", "path"],
+        write_csv(path, ["run", "started", "epochs", "settings", "metric", "best", "best_epoch", "status", "path"],
                   ([r.name, r.started.isoformat(sep=" ") if r.started else "", r.epochs_done, r.settings_text,
-                    r.metric, r.best, None if r.best_epoch is None else r.best_epoch + 1, r.path] for r in self.runs))
+                    r.metric, r.best, None if r.best_epoch is None else r.best_epoch + 1, r.status, r.path]
+                   for r in self.runs))
