@@ -144,6 +144,15 @@ def image_too_large(width: int | None, height: int | None, size: str = "") -> st
 # --- files --------------------------------------------------------------------------------------
 
 
+def kind_of(path: str | os.PathLike) -> str | None:
+    """What a path that is not a regular file is, in words ("a named pipe (FIFO)"); None for a regular file or
+    one that cannot be looked at. Links are followed."""
+    try:
+        return _kind(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return None
+
+
 def _kind(mode: int) -> str | None:
     """What a non-regular file is, in words; None for a regular file."""
     if stat.S_ISREG(mode):

@@ -31,7 +31,8 @@ from mutate import DECOY_TEXT, ESCAPE, MARKER, decoy_file
 
 RAW_EXCEPTION = re.compile(r"\b(?:[A-Z][A-Za-z]*(?:Error|Exception)|BadZipFile|Traceback)\b")
 MEMORY_WORDS = ("MemoryError", "out of memory", "Unable to allocate", "annot allocate memory",
-                "an't allocate memory", "bad_alloc")
+                "an't allocate memory", "bad_alloc",
+                "not enough memory")  # the error layer's words for a MemoryError: the cap was hit, no guard refused
 
 
 class CaseTimeout(BaseException):

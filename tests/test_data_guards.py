@@ -245,6 +245,5 @@ def test_a_run_folder_holding_a_pipe_is_refused(tmp_path, capsys):
     proc = subprocess.run([sys.executable, "-m", "layerloom.core.cli", "export", str(run_dir), "-f", "onnx", "-o",
                            str(tmp_path / "m.onnx")], capture_output=True, text=True, timeout=60)  # a hang fails
     assert proc.returncode == 1
-    assert proc.stderr == (f"layerloom: {run_dir / 'settings.json'}: is a named pipe (FIFO), not a regular file; give "
-                           "the path of a regular file (pipes and devices are never read: they can block or never "
-                           "end)\n")
+    assert proc.stderr == (f"layerloom: {run_dir / 'settings.json'}: is a named pipe (FIFO), so the run folder cannot "
+                           "be used (a run folder holds only the files Layerloom wrote)\n")

@@ -62,7 +62,7 @@ def run_dir(tmp_path_factory):
 
 def test_files_are_told_apart_by_content_not_by_name(tmp_path, run_dir):
     bundle = tmp_path / "model.json"  # a bundle under a project's name
-    export(run_dir, "bundle", bundle)
+    export(run_dir, "bundle", bundle, checkpoint="last")  # both epochs: a bundle holds the history of its weights
     project = tmp_path / "project.layerloom"  # a project under a bundle's name
     save_project(iris_project(), project)
     assert sniff(bundle) == BUNDLE and sniff(project) == PROJECT
@@ -148,7 +148,8 @@ def test_export_of_a_project_file_uses_its_run_or_the_latest_one(tmp_path, run_d
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "iris.json"
     save_project(iris_project(), path)  # no link: the latest run of "Iris Net" in the runs folders
-    assert main(["export", str(path), "--format", "bundle", "-o", str(tmp_path / "latest.layerloom")]) == 0
+    assert main(["export", str(path), "--format", "bundle", "-o", str(tmp_path / "latest.layerloom"),
+                 "--checkpoint", "last"]) == 0
     out = capsys.readouterr().out
     assert f"Weights: the latest run of “Iris Net”, {run_dir}" in out
     assert load_bundle(tmp_path / "latest.layerloom").summary["epochs"] == 2
@@ -178,7 +179,7 @@ def test_layerloom_train_takes_a_bundle_of_any_name_and_goes_on_from_it(tmp_path
     from layerloom.core.cli import main
 
     bundle = tmp_path / "iris model.zip"
-    export(run_dir, "bundle", bundle)
+    export(run_dir, "bundle", bundle, checkpoint="last")
     assert main(["train", str(bundle), "--epochs", "3", "--out", str(tmp_path / "runs"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert doc["status"] == "finished" and doc["epochs"] == 3

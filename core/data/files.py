@@ -4,6 +4,7 @@ files that hold a table, texts with labels, or a time series. Each gives a `Raw`
 from __future__ import annotations
 
 import os
+import zlib
 from collections import Counter
 
 import numpy as np
@@ -300,7 +301,7 @@ def read_npz(path: str, opts: Options) -> Raw:
             raise DataError(f"{name} holds Python objects, which are not loaded for safety; save plain number "
                             "arrays (x and y)", path=path) from None
         raise DataError(f"{name} cannot be read as a NumPy .npz file ({exc})", path=path) from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise DataError(f"{name} cannot be read as a NumPy .npz file ({exc})", path=path) from None
     if x.dtype.kind not in "uifb" or x.size == 0:
         raise DataError(f"{name}: x must be a non-empty array of numbers (it is {x.dtype}, shape {x.shape})",
@@ -367,7 +368,7 @@ def _check_npz(path: str, name: str) -> None:
     except NotAnArray as err:
         raise DataError(f"{name}: {err}; it may be a Python pickle, which is never loaded — save plain number "
                         "arrays with np.savez(path, x=..., y=...)", path=path) from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as err:
         raise DataError(f"{name} cannot be read as a NumPy .npz file ({err})", path=path) from None
     need = 0
     for key in ("x", "y"):

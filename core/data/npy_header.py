@@ -47,7 +47,8 @@ def _header(f) -> tuple[tuple[int, ...], np.dtype]:
             shape, _fortran, dtype = fmt.read_array_header_1_0(f)
         else:  # 2.0 and 3.0 differ only in how the header's text is encoded
             shape, _fortran, dtype = fmt.read_array_header_2_0(f)
-    except (ValueError, EOFError, OSError, SyntaxError, TypeError):
+    except Exception:  # a damaged header: numpy's parser raises whatever its tokenizer or literal_eval meets,
+        # and a damaged deflate stream raises zlib.error while the header is read
         raise NotAnArray("is not in NumPy's .npy format") from None
     return tuple(int(s) for s in shape), np.dtype(dtype)
 

@@ -68,7 +68,9 @@ def check_run_files(path: str) -> None:
     for name in RUN_FILES:
         file = os.path.join(path, name)
         if os.path.islink(file) or (os.path.lexists(file) and not is_regular(file)):
-            what = "a link" if os.path.islink(file) else "not a regular file"
+            from layerloom.core.resources import kind_of
+
+            what = "a link" if os.path.islink(file) else kind_of(file) or "not a regular file"
             raise RunFolderError(f"{file}: is {what}, so the run folder cannot be used (a run folder holds only "
                                  "the files Layerloom wrote)")
 
