@@ -10,25 +10,7 @@ from __future__ import annotations
 
 import re
 
-KNOWN = [
-    ("raw_exception", r"core/data/files\.py:\d+ in read_image_folder .*DecompressionBombError", "--seed 5 --case 35",
-     "an image folder with a PNG that declares 100000×100000 pixels: PIL's DecompressionBombError escapes"),
-    ("raw_exception", r"core/data/csvtable\.py:\d+ .*field larger than field limit", "--seed 5 --case 160",
-     "a CSV field over 128 KB: csv.Error 'field larger than field limit' escapes"),
-    ("raw_exception", r"core/data/files\.py:\d+ in read_npz .*AttributeError", "--seed 5 --case 16",
-     "an .npz member holding a pickle (an object array): AttributeError 'bytes' object has no attribute 'dtype'"),
-    ("raw_exception", r"core/data/files\.py:\d+ in read_npz .*(error|Error): Error -3", "--seed 3 --case 190",
-     "an .npz member whose deflate stream is damaged: zlib.error escapes"),
-    ("hang", r"core/data/files\.py:\d+ in read_image_folder", "--seed 5 --case 53",
-     "an image folder holding a FIFO named like an image: reading it blocks for ever"),
-    ("raw_exception", r"core/predict/inputs\.py:\d+ in _(array|rows) ", "--seed 5 --case 337",
-     "`layerloom predict` on an .npz with a pickled member (AttributeError) or a CSV of blank rows (ValueError)"),
-    ("raw_exception", r"core/blocks/\w+\.py:\d+ .*Overflow when unpacking long", "--seed 11 --case 94",
-     "a project whose Input shape holds a number beyond int64 (9223372036854775807): validation lets it through and "
-     "building the model fails with torch's TypeError (graph validation: no owner yet)"),
-    ("memory", r"cannot be read as a NumPy file \(Unable to allocate", "--seed 3 --case 275",
-     "`layerloom predict` on an .npz whose .npy header declares 4294967296×8: it tries to allocate 128 GiB"),
-]
+KNOWN: list[tuple[str, str, str, str]] = []  # none left: the guards and the error layer have landed
 
 
 def known(failure: dict) -> str | None:

@@ -229,6 +229,8 @@ def run_case(seeds: dict, work: str, session_seed: int, index: int, timeout: flo
 
 def prepare(memory_mb: int) -> None:
     """Import what the cases use, then cap the address space (RLIMIT_AS) at the present size + memory_mb."""
+    if memory_mb > 0:  # the guards' budget inside the cap: what they refuse is a plain message, not MemoryError
+        os.environ["LAYERLOOM_MEMORY_LIMIT_MB"] = str(max(64, memory_mb // 4))
     import resource
 
     import torch

@@ -92,9 +92,9 @@ class Preprocessing:
         if not isinstance(data.get(section), dict):
             raise PreprocessingError(f"{where}: the {section!r} section is missing")
         shape = data.get("input_shape")
-        if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
-                                                  for s in shape):
-            raise PreprocessingError(f"{where}: input_shape must be a list of positive whole numbers")
+        if not isinstance(shape, list) or not shape or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                               and s > 0 for s in shape):
+            raise PreprocessingError(f"{where}: input_shape must be a non-empty list of positive whole numbers")
         try:
             _check_section(kind, data[section])
         except (KeyError, TypeError, ValueError) as err:

@@ -239,6 +239,8 @@ def _rows(paths: list[str], pre):
                 raise PredictError(f"{os.path.basename(path)}, line {line}: {bad!r} is not a number")
             samples.append(np.asarray(values, dtype=np.float32))
             names.append(f"{os.path.basename(path)}, line {line}")
+    if not samples:
+        raise PredictError(f"{', '.join(paths)}: hold no rows of feature values to predict")
     return names, np.stack(samples)
 
 
