@@ -58,7 +58,10 @@ def test_a_killed_run_reads_interrupted_keeps_its_epoch_and_its_bundle_says_so(t
         assert run_dir is not None, proc.stderr.read() if proc.poll() is not None else "no epoch end in 120 s"
         assert read_status(run_dir).state == "running"  # alive: not interrupted
         os.kill(proc.pid, signal.SIGKILL)
-        status = read_status(run_dir)  # not reaped yet: a zombie is a dead process too
+        gone = time.monotonic() + 5  # the signal takes a moment; the child is not reaped: a zombie is dead too
+        while read_status(run_dir).state == "running" and time.monotonic() < gone:
+            time.sleep(0.01)
+        status = read_status(run_dir)
         assert status.state == "interrupted" and status.pid == proc.pid
     finally:
         proc.kill()

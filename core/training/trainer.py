@@ -1091,15 +1091,20 @@ class Trainer:
         position = (epochs_done, batch, self._step)
         saved = [(role, self._folder.file(BEST if role == "best" else LAST)) for role in roles]
         self._pending_start = None
-        snapshot = None
+        snapshot, written = None, []
         for role, path in saved:
             if role != "best" and self._last_position in ((position, True), (position, durable)):
                 continue  # nothing changed since it was written
             snapshot = snapshot or self._snapshot(epochs_done, batch)
-            self._write_checkpoint(path, snapshot, role, durable=durable)
+            self._write_checkpoint(path, snapshot, role, durable=durable, status=False)
+            written.append((role, path))
             if role != "best":
                 self._last_ckpt = path
                 self._last_position = (position, durable)
+        if written and self._status is not None:  # one write for both
+            self._status.checkpoints({"best" if role == "best" else "last": {"file": os.path.basename(path),
+                                                                              **snapshot[1]}
+                                      for role, path in written})
         if emit:
             for role, path in saved:
                 self._emit(ev.CheckpointSaved(path=path, role=role, epoch=epochs_done, step=self._step))
@@ -1108,15 +1113,16 @@ class Trainer:
         self._next_clock_save = time.perf_counter() + self.checkpoint_interval
         return saved
 
-    def _write_checkpoint(self, path: str, snapshot: tuple[bytes, dict], role: str, *, durable: bool = True) -> None:
-        """One checkpoint file, atomically, then status.json says what it holds. The logs are written first, so
-        a checkpoint is never ahead of them (resuming truncates the logs to the checkpoint, which would
-        otherwise lose epochs' records)."""
+    def _write_checkpoint(self, path: str, snapshot: tuple[bytes, dict], role: str, *, durable: bool = True,
+                          status: bool = True) -> None:
+        """One checkpoint file, atomically, then (`status`) status.json says what it holds. The logs are written
+        first, so a checkpoint is never ahead of them (resuming truncates the logs to the checkpoint, which
+        would otherwise lose epochs' records)."""
         data, held = snapshot
-        self._folder.write_logs()
+        self._folder.write_logs(tensorboard=False)
         atomic_write(path, data, durable=durable)
-        if self._status is not None:
-            self._status.checkpoint("best" if role == "best" else "last", {"file": os.path.basename(path), **held})
+        if status and self._status is not None:
+            self._status.checkpoints({"best" if role == "best" else "last": {"file": os.path.basename(path), **held}})
 
     def _write_pending_start(self) -> None:
         snapshot, self._pending_start = self._pending_start, None
