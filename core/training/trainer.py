@@ -247,9 +247,7 @@ class Trainer:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved_cudnn
             fail_predictions(self._control.take_predictions(), "training has ended")
             self._release()
-        if self._status is not None:
-            with contextlib.suppress(CheckpointError):  # unwritable: it reads as interrupted
-                self._status.end(result.status, result.reason, result.message)
+        self._end_status(result.status, result.reason, result.message)  # (done already unless the event failed)
         self.result = result
         return result
 
@@ -267,6 +265,7 @@ class Trainer:
         step = self._state_step() if step is None else step
         if epoch is None:
             epoch = getattr(self, "_epoch", None)
+        self._end_status("failed", reason, message)  # before the event: whoever reads the folder then sees it
         self._emit(ev.Failed(message=message, reason=reason, epoch=epoch, step=step, run_dir=self.run_dir,
                              checkpoint=self._last_ckpt, details=details))
         return TrainResult(status="failed", reason=reason, message=message, epochs=getattr(self, "_epochs_done", 0),
@@ -275,6 +274,13 @@ class Trainer:
                            final=dict(getattr(self, "_final", {})), run_dir=self.run_dir,
                            checkpoint=self._last_ckpt, seconds=time.perf_counter() - self._t_start,
                            samples_per_s=self._rate())
+
+    def _end_status(self, state: str, reason: str, message: str = "") -> None:
+        """status.json says how the run ended (once); unwritable, the run reads as interrupted later."""
+        status, self._status = self._status, None
+        if status is not None:
+            with contextlib.suppress(CheckpointError):
+                status.end(state, reason, message)
 
     def _state_step(self) -> int | None:
         return getattr(self, "_step", None)
@@ -624,6 +630,7 @@ class Trainer:
             self._save("stop", self._epochs_done, batch)
         status = "stopped" if reason == "stopped" else "finished"
         seconds = time.perf_counter() - self._t_start
+        self._end_status(status, reason)
         self._emit(ev.Finished(status=status, reason=reason, epochs=self._epochs_done, step=self._step,
                                metric=self._metric, best=self._best, best_epoch=self._best_epoch,
                                final=dict(self._final), samples_per_s=self._rate(), seconds=seconds,
