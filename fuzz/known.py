@@ -21,6 +21,9 @@ KNOWN = [
      "an .npz member whose deflate stream is damaged: zlib.error escapes"),
     ("hang", r"core/data/files\.py:\d+ in read_image_folder", "--seed 5 --case 53",
      "an image folder holding a FIFO named like an image: reading it blocks for ever"),
+    ("raw_exception", r"core/predict/inputs\.py:\d+ in _rows IndexError", "--seed 1 --case 95",
+     "a bundle whose preprocessing.json has an empty input_shape: opening it accepts that, `predict` then fails "
+     "with IndexError"),
     ("raw_exception", r"core/predict/inputs\.py:\d+ in _(array|rows) ", "--seed 5 --case 337",
      "`layerloom predict` on an .npz with a pickled member (AttributeError) or a CSV of blank rows (ValueError)"),
     ("raw_exception", r"core/blocks/\w+\.py:\d+ .*Overflow when unpacking long", "--seed 11 --case 94",
