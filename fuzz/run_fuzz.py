@@ -36,7 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--kinds", default="", help=f"only these kinds, comma-separated: {', '.join(KINDS)}")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--memory-mb", type=int, default=1024, help="what a worker may allocate beyond its start")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds a case may take")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds a case may take (default 10)")
     p.add_argument("--work", help="the working folder (default: a temporary one)")
     p.add_argument("--report", help="write the report as JSON here")
     return p.parse_args(argv)

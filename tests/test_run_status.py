@@ -58,7 +58,10 @@ def test_a_killed_run_reads_interrupted_keeps_its_epoch_and_its_bundle_says_so(t
         assert run_dir is not None, proc.stderr.read() if proc.poll() is not None else "no epoch end in 120 s"
         assert read_status(run_dir).state == "running"  # alive: not interrupted
         os.kill(proc.pid, signal.SIGKILL)
-        status = read_status(run_dir)  # not reaped yet: a zombie is a dead process too
+        gone = time.monotonic() + 5  # the signal takes a moment; the child is not reaped: a zombie is dead too
+        while read_status(run_dir).state == "running" and time.monotonic() < gone:
+            time.sleep(0.01)
+        status = read_status(run_dir)
         assert status.state == "interrupted" and status.pid == proc.pid
     finally:
         proc.kill()
@@ -115,9 +118,16 @@ def test_a_killed_run_reads_interrupted_keeps_its_epoch_and_its_bundle_says_so(t
 
 def test_a_finished_run_says_what_each_checkpoint_holds(tmp_path):
     saved = []
-    _, result = run(mlp(), classes(), lambda e: saved.append(e) if isinstance(e, ev.CheckpointSaved) else None,
-                    run_root=str(tmp_path), epochs=3)
-    assert result.status == "finished"
+    states = []
+
+    def sink(e):
+        if isinstance(e, ev.CheckpointSaved):
+            saved.append(e)
+        if isinstance(e, ev.EpochEnd | ev.Finished):
+            states.append(read_status(os.path.join(str(tmp_path), os.listdir(tmp_path)[0])).state)
+
+    _, result = run(mlp(), classes(), sink, run_root=str(tmp_path), epochs=3)
+    assert result.status == "finished" and states == ["running", "running", "running", "finished"]
     assert [e.epoch for e in saved if e.role == "last"] == [1, 2, 3]  # every epoch end, not every 10 s
     status = read_status(result.run_dir)
     assert status.state == "finished" and status.pid == os.getpid() and status.host == socket.gethostname()
@@ -149,7 +159,14 @@ def test_a_checkpoint_within_a_long_epoch_on_the_clock(tmp_path):
 
 
 def test_a_nan_loss_says_failed_with_its_message(tmp_path):
-    _, result = run(mlp(), classes(transform=_PoisonAfter(9)), run_root=str(tmp_path), epochs=4)
+    at_event = []  # what the Runs tab reads when the event reaches it
+
+    def sink(e):
+        if isinstance(e, ev.Failed):
+            at_event.append(read_status(e.run_dir).state)
+
+    _, result = run(mlp(), classes(transform=_PoisonAfter(9)), sink, run_root=str(tmp_path), epochs=4)
+    assert at_event == ["failed"]
     status = read_status(result.run_dir)
     assert status.state == "failed" and status.reason == "nan" and status.message == result.message
     assert "NaN" in status.message and status.describe().startswith("failed: the training loss became NaN")

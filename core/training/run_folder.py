@@ -142,7 +142,7 @@ class RunFolder:
         self.tensorboard_note = None
         self._pending: list[tuple] = []
         self._pending_epochs: list[dict] = []
-        self._written_at = time.monotonic()
+        self._written_at = self._tb_written_at = time.monotonic()
         self._tb_grad_last = -TB_INTERVAL
         self._tb_pending: list[tuple[str, float, int]] = []
         if tensorboard:
@@ -186,8 +186,10 @@ class RunFolder:
         if time.monotonic() - self._written_at >= interval:
             self.write_logs()
 
-    def write_logs(self) -> None:
-        """Write everything kept (steps, epoch records, TensorBoard points) and flush the files."""
+    def write_logs(self, *, tensorboard: bool = True) -> None:
+        """Write everything kept (steps, epoch records, TensorBoard points) and flush the files.
+        `tensorboard=False` (before a checkpoint, at every epoch end): TensorBoard's points wait for their own
+        clock (LOG_WRITE_INTERVAL), so short epochs do not wait on its writer thread every time."""
         self._written_at = time.monotonic()
         self._write_steps()
         records, self._pending_epochs = self._pending_epochs, []
@@ -205,7 +207,9 @@ class RunFolder:
                 self._scalar("samples_per_s", record.get("samples_per_s") or 0.0, step)
         for f in (self._steps, self._epochs_jsonl, self._epochs):
             f.flush()
-        self._write_tensorboard()
+        if tensorboard or self._written_at - self._tb_written_at >= LOG_WRITE_INTERVAL:
+            self._tb_written_at = self._written_at
+            self._write_tensorboard()
 
     def _write_steps(self) -> None:
         """Append the kept steps to steps.csv, and to TensorBoard one point a second (the mean loss)."""

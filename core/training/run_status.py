@@ -208,17 +208,19 @@ class StatusFile:
         from layerloom.core.training.checkpoint import atomic_write
 
         self.data["updated"] = _now()
-        atomic_write(self.path, (json.dumps(self.data, indent=1, allow_nan=False, default=str) + "\n")
-                     .encode("utf-8"), durable=False)
+        atomic_write(self.path, (json.dumps(self.data, allow_nan=False, default=str) + "\n").encode("utf-8"),
+                     durable=False)
 
     def start(self) -> None:
         """The run starts in this process."""
         self.data.update(this_process(), state="running", started=_now(), reason="", message="")
         self._write()
 
-    def checkpoint(self, role: str, info: dict) -> None:
-        """The checkpoint of `role` ("last" or "best") now holds `info` (file, epoch, batch, step, metric, value)."""
-        self.data["checkpoints"][role] = _scalars(info)
+    def checkpoints(self, held: dict[str, dict]) -> None:
+        """The checkpoints of these roles ("last", "best") now hold what each says (file, epoch, batch, step,
+        metric, value): one write for both."""
+        for role, info in held.items():
+            self.data["checkpoints"][role] = _scalars(info)
         self._write()
 
     def end(self, state: str, reason: str = "", message: str = "") -> None:

@@ -247,9 +247,7 @@ class Trainer:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved_cudnn
             fail_predictions(self._control.take_predictions(), "training has ended")
             self._release()
-        if self._status is not None:
-            with contextlib.suppress(CheckpointError):  # unwritable: it reads as interrupted
-                self._status.end(result.status, result.reason, result.message)
+        self._end_status(result.status, result.reason, result.message)  # (done already unless the event failed)
         self.result = result
         return result
 
@@ -267,6 +265,7 @@ class Trainer:
         step = self._state_step() if step is None else step
         if epoch is None:
             epoch = getattr(self, "_epoch", None)
+        self._end_status("failed", reason, message)  # before the event: whoever reads the folder then sees it
         self._emit(ev.Failed(message=message, reason=reason, epoch=epoch, step=step, run_dir=self.run_dir,
                              checkpoint=self._last_ckpt, details=details))
         return TrainResult(status="failed", reason=reason, message=message, epochs=getattr(self, "_epochs_done", 0),
@@ -275,6 +274,13 @@ class Trainer:
                            final=dict(getattr(self, "_final", {})), run_dir=self.run_dir,
                            checkpoint=self._last_ckpt, seconds=time.perf_counter() - self._t_start,
                            samples_per_s=self._rate())
+
+    def _end_status(self, state: str, reason: str, message: str = "") -> None:
+        """status.json says how the run ended (once); unwritable, the run reads as interrupted later."""
+        status, self._status = self._status, None
+        if status is not None:
+            with contextlib.suppress(CheckpointError):
+                status.end(state, reason, message)
 
     def _state_step(self) -> int | None:
         return getattr(self, "_step", None)
@@ -624,6 +630,7 @@ class Trainer:
             self._save("stop", self._epochs_done, batch)
         status = "stopped" if reason == "stopped" else "finished"
         seconds = time.perf_counter() - self._t_start
+        self._end_status(status, reason)
         self._emit(ev.Finished(status=status, reason=reason, epochs=self._epochs_done, step=self._step,
                                metric=self._metric, best=self._best, best_epoch=self._best_epoch,
                                final=dict(self._final), samples_per_s=self._rate(), seconds=seconds,
@@ -1086,15 +1093,20 @@ class Trainer:
         position = (epochs_done, batch, self._step)
         saved = [(role, self._folder.file(BEST if role == "best" else LAST)) for role in roles]
         self._pending_start = None
-        snapshot = None
+        snapshot, written = None, []
         for role, path in saved:
             if role != "best" and self._last_position in ((position, True), (position, durable)):
                 continue  # nothing changed since it was written
             snapshot = snapshot or self._snapshot(epochs_done, batch)
-            self._write_checkpoint(path, snapshot, role, durable=durable)
+            self._write_checkpoint(path, snapshot, role, durable=durable, status=False)
+            written.append((role, path))
             if role != "best":
                 self._last_ckpt = path
                 self._last_position = (position, durable)
+        if written and self._status is not None:  # one write for both
+            self._status.checkpoints({"best" if role == "best" else "last": {"file": os.path.basename(path),
+                                                                              **snapshot[1]}
+                                      for role, path in written})
         if emit:
             for role, path in saved:
                 self._emit(ev.CheckpointSaved(path=path, role=role, epoch=epochs_done, step=self._step))
@@ -1103,15 +1115,16 @@ class Trainer:
         self._next_clock_save = time.perf_counter() + self.checkpoint_interval
         return saved
 
-    def _write_checkpoint(self, path: str, snapshot: tuple[bytes, dict], role: str, *, durable: bool = True) -> None:
-        """One checkpoint file, atomically, then status.json says what it holds. The logs are written first, so
-        a checkpoint is never ahead of them (resuming truncates the logs to the checkpoint, which would
-        otherwise lose epochs' records)."""
+    def _write_checkpoint(self, path: str, snapshot: tuple[bytes, dict], role: str, *, durable: bool = True,
+                          status: bool = True) -> None:
+        """One checkpoint file, atomically, then (`status`) status.json says what it holds. The logs are written
+        first, so a checkpoint is never ahead of them (resuming truncates the logs to the checkpoint, which
+        would otherwise lose epochs' records)."""
         data, held = snapshot
-        self._folder.write_logs()
+        self._folder.write_logs(tensorboard=False)
         atomic_write(path, data, durable=durable)
-        if self._status is not None:
-            self._status.checkpoint("best" if role == "best" else "last", {"file": os.path.basename(path), **held})
+        if status and self._status is not None:
+            self._status.checkpoints({"best" if role == "best" else "last": {"file": os.path.basename(path), **held}})
 
     def _write_pending_start(self) -> None:
         snapshot, self._pending_start = self._pending_start, None
