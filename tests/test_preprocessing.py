@@ -141,3 +141,9 @@ def test_older_runs_rebuild_their_facts_from_settings():
     expected = ((torch.from_numpy(raw) / 16 - 0.3) / 0.4).reshape(1, 64)
     torch.testing.assert_close(pre.prepare(raw), expected)
     assert from_settings({}) is None
+
+
+def test_damaged_settings_give_no_facts_rather_than_an_error():
+    for data in ({"input_shapes": "64"}, {"input_shapes": [64]}, {"input_shapes": [[64]], "normalization": {"kind": "x",
+                 "mean": "a"}}, {"input_shapes": [[0]]}):
+        assert from_settings({"data": data}) is None

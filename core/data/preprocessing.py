@@ -240,7 +240,8 @@ def from_settings(settings: Any) -> Preprocessing | None:
     from layerloom.core.data.base import DataInfo
 
     data = settings.get("data") if isinstance(settings, dict) else None
-    if not isinstance(data, dict) or not data.get("input_shapes"):
+    if not isinstance(data, dict) or not isinstance(data.get("input_shapes"), list) or not data["input_shapes"] \
+            or not isinstance(data["input_shapes"][0], list):
         return None
     norm = data.get("normalization") if isinstance(data.get("normalization"), dict) else {}
     shape = tuple(data["input_shapes"][0])
@@ -255,8 +256,8 @@ def from_settings(settings: Any) -> Preprocessing | None:
         c = len(norm.get("mean", [0.0]))
         info.image_shape = shape if len(shape) == 3 else (c, *_square(int(math.prod(shape)) // max(c, 1)))
     try:
-        return Preprocessing.from_info(info)
-    except (TypeError, ValueError, IndexError):
+        return Preprocessing.from_dict(Preprocessing.from_info(info).to_dict())  # checked like a file's facts
+    except (TypeError, ValueError, IndexError, KeyError, PreprocessingError):
         return None
 
 
