@@ -19,6 +19,7 @@ from layerloom.core.inference import Report, infer
 from layerloom.gui.undo import EditCommand
 
 INFER_DELAY_MS = 15
+TITLE_CHARS = 120  # the longest title shown (window title, dialogs)
 
 
 class Document(QObject):
@@ -85,7 +86,9 @@ class Document(QObject):
 
     @property
     def title(self) -> str:
-        return self.path.stem if self.path else self.project.meta.get("name", "Untitled")
+        """The file's name, else the project's (at most TITLE_CHARS characters: a name can be megabytes long)."""
+        title = self.path.stem if self.path else str(self.project.meta.get("name", "Untitled"))
+        return title if len(title) <= TITLE_CHARS else title[:TITLE_CHARS - 1] + "…"
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the project (atomically) to `path` or its own file; raises LayerloomError or OSError."""

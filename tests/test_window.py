@@ -579,3 +579,11 @@ def test_theme_menu_switches_the_palette_and_is_remembered(window, make_window):
         assert make_window().commands["theme_light"].isChecked()
     finally:
         theme.apply_theme(QApplication.instance(), "light")
+
+
+def test_a_megabyte_long_project_name_makes_a_short_window_title(make_window):
+    project = load_template("lenet5")
+    project.meta["name"] = "x" * 2_000_000
+    w = make_window(project)
+    assert len(w.windowTitle()) < 200 and w.windowTitle().startswith("x" * 100)
+    assert w.document.project.meta["name"] == "x" * 2_000_000  # the project keeps the whole name
