@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from layerloom.core.export.base import ExportError, Source, Staged, history_of_weights
+from layerloom.core.resources import size_text
 
 FORMAT = "layerloom-bundle"
 VERSION = 1
@@ -56,13 +57,6 @@ _PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".npy", "
 
 class BundleError(ExportError):
     """A bundle that cannot be opened, or is refused for safety; the message names the file and why."""
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GB", GiB), ("MB", MiB), ("KB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} bytes"
 
 
 # --- reading --------------------------------------------------------------------------------------------
@@ -131,15 +125,15 @@ def read_members(path: str) -> dict[str, bytes]:
                 raise BundleError(f"{where} {name} uses a compression bundles do not use; refused")
             limit = LIMITS[name]
             if info.file_size > limit:
-                raise BundleError(f"{where} {name} would decompress to {_size(info.file_size)}; a bundle's {name} "
-                                  f"may be at most {_size(limit)} — refused (a zip bomb, or not a bundle)")
+                raise BundleError(f"{where} {name} would decompress to {size_text(info.file_size)}; a bundle's {name} "
+                                  f"may be at most {size_text(limit)} — refused (a zip bomb, or not a bundle)")
             if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(1, info.compress_size):
-                raise BundleError(f"{where} {name} would decompress from {_size(info.compress_size)} to "
-                                  f"{_size(info.file_size)}; real weights do not compress like that — refused "
+                raise BundleError(f"{where} {name} would decompress from {size_text(info.compress_size)} to "
+                                  f"{size_text(info.file_size)}; real weights do not compress like that — refused "
                                   "(a zip bomb)")
             total += info.file_size
             if total > MAX_TOTAL:
-                raise BundleError(f"{where} would decompress to more than {_size(MAX_TOTAL)} in all — refused")
+                raise BundleError(f"{where} would decompress to more than {size_text(MAX_TOTAL)} in all — refused")
         missing = [m for m in REQUIRED if m not in seen]
         if missing:
             raise BundleError(f"{where} is not a Layerloom bundle ({', '.join(missing)} missing)")
@@ -162,7 +156,7 @@ def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where:
                 count += len(chunk)
                 if count > limit:
                     raise BundleError(f"{where} {info.filename} decompresses to more than its declared "
-                                      f"{_size(limit)}; refused (a zip bomb)")
+                                      f"{size_text(limit)}; refused (a zip bomb)")
                 buf.write(chunk)
     except BundleError:
         raise

@@ -85,7 +85,8 @@ def _free_dims(program) -> list[list[int]]:
 
 def _archive_records(path: str) -> dict[str, bytes]:
     """The records of a .pt2 archive (name without its top folder → bytes), with the bundle's safety checks."""
-    from layerloom.core.export.bundle import _read_limited, _size, _unsafe_name
+    from layerloom.core.export.bundle import _read_limited, _unsafe_name
+    from layerloom.core.resources import size_text
 
     where = f"{path}:"
     try:
@@ -105,10 +106,10 @@ def _archive_records(path: str) -> dict[str, bytes]:
                 raise ExportError(f"{where} holds an entry named {info.filename!r}, a path that points outside the "
                                   "archive; refused")
             if info.file_size > MAX_RECORD or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise ExportError(f"{where} {info.filename} would decompress to {_size(info.file_size)}; refused")
+                raise ExportError(f"{where} {info.filename} would decompress to {size_text(info.file_size)}; refused")
             total += info.file_size
             if total > MAX_PT2:
-                raise ExportError(f"{where} would decompress to more than {_size(MAX_PT2)}; refused")
+                raise ExportError(f"{where} would decompress to more than {size_text(MAX_PT2)}; refused")
         for info in infos:
             name = info.filename.split("/", 1)[1] if "/" in info.filename else info.filename
             records[name] = _read_limited(zf, info, info.file_size, where)

@@ -42,6 +42,19 @@ class Prediction:
         return f"{self.input}: " + ", ".join(f"{v:.6g}" for v in self.values or [])
 
 
+def class_probabilities(out: np.ndarray, loss: str) -> np.ndarray | None:
+    """Probabilities from a classifier's first output by its loss: softmax of cross_entropy logits (rows sum to
+    1), sigmoid of bce_with_logits ones ([1 − p, p] for a single output); None for other losses."""
+    out = out.reshape(out.shape[0], -1).astype(np.float64)
+    if loss == "bce_with_logits":
+        p = 1.0 / (1.0 + np.exp(-out))
+        return np.concatenate([1.0 - p, p], axis=1) if p.shape[1] == 1 else p
+    if loss != "cross_entropy":
+        return None
+    e = np.exp(out - out.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 class TrainedModel:
     """A trained model and its preprocessing. `run(x)` takes the preprocessed input and gives the first
     output as numpy; `predict(raw, names)` does the whole way from raw data."""
@@ -60,13 +73,9 @@ class TrainedModel:
         names = pre.class_names or []
         if pre.facts.get("task") != "classification" or not names:
             return None
-        out = out.reshape(out.shape[0], -1).astype(np.float64)
-        if self.loss == "bce_with_logits" or (self.loss is None and out.shape[1] == 1):
-            p = 1.0 / (1.0 + np.exp(-out))
-            return np.concatenate([1.0 - p, p], axis=1) if p.shape[1] == 1 else p
-        out = out - out.max(axis=1, keepdims=True)
-        e = np.exp(out)
-        return e / e.sum(axis=1, keepdims=True)
+        single = out.reshape(out.shape[0], -1).shape[1] == 1
+        bce = self.loss == "bce_with_logits" or (self.loss is None and single)
+        return class_probabilities(out, "bce_with_logits" if bce else "cross_entropy")
 
     def predict(self, raw, names: list[str], top: int = 3) -> list[Prediction]:
         from layerloom.core.data.preprocessing import PreprocessError

@@ -152,19 +152,12 @@ class Predictor:
 
     def predict(self, inputs, normalized: bool = False) -> np.ndarray:
         """Class probabilities (rows sum to 1) for classifiers; the outputs in the data's units otherwise."""
+        from layerloom.core.predict.models import class_probabilities
+
         out = self.raw_outputs(inputs, normalized)
-        loss = self._loss()
-        if loss == "cross_entropy":
-            out = out.reshape(out.shape[0], -1).astype(np.float64)
-            out = out - out.max(axis=1, keepdims=True)
-            e = np.exp(out)
-            return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-        if loss == "bce_with_logits":
-            out = out.reshape(out.shape[0], -1).astype(np.float64)
-            p = 1.0 / (1.0 + np.exp(-out))
-            if p.shape[1] == 1:
-                return np.concatenate([1.0 - p, p], axis=1).astype(np.float32)
-            return p.astype(np.float32)
+        probs = class_probabilities(out, self._loss())
+        if probs is not None:
+            return probs.astype(np.float32)
         pre = self.preprocessing
         if pre is not None and pre.facts.get("target"):
             import torch
