@@ -92,7 +92,7 @@ def same_network(a, b) -> bool:
 
 def with_project(source, project):
     """`source` with a copy of `project` (without its link) as the network its weights belong to."""
-    from layerloom.core.export.base import Source
+    from layerloom.core.export.source import Source
     from layerloom.core.project import Project
 
     copy = Project.from_dict(project.to_dict())
@@ -115,7 +115,7 @@ def fits(source, project) -> bool:
 def open_linked(project, project_path: str | os.PathLike | None = None, consequence: str = UNTRAINED):
     """A Source of the weights the project names, for its network; TrainedRunError says why not (ending with
     `consequence`, what happens instead)."""
-    from layerloom.core.export.base import open_source
+    from layerloom.core.export.reading import open_source
 
     link = link_of(project)
     if link is None:
@@ -142,7 +142,7 @@ def open_linked(project, project_path: str | os.PathLike | None = None, conseque
 def source_of_project(path: str | os.PathLike, checkpoint: str | None = None):
     """(Source, where its weights came from in words) for a project file: the weights it names, else those of
     its project's latest run in the runs folders (core/runs.py). TrainedRunError when there are none."""
-    from layerloom.core.export.base import open_source
+    from layerloom.core.export.reading import open_source
     from layerloom.core.project import load_project
     from layerloom.core.runs import latest_run, run_roots
 

@@ -311,7 +311,7 @@ class ExportDialog(QDialog):
     def choose_weights_from(self, path: str) -> None:
         """Take the weights (and the project as trained) from a run folder or bundle."""
         from layerloom.core.errors import LayerloomError
-        from layerloom.core.export.base import open_source
+        from layerloom.core.export.reading import open_source
 
         try:
             source = open_source(path)
@@ -328,7 +328,8 @@ class ExportDialog(QDialog):
     def source_maker(self):
         """A function giving the Source the export starts from, for the weights chosen now; it runs in the
         worker thread (it may import torch and read files) and touches no widget."""
-        from layerloom.core.export.base import open_source, source_from
+        from layerloom.core.export.reading import open_source
+        from layerloom.core.export.source import source_from
 
         choice, chosen, project, weights, trained = (self.weights_box.currentData(), self._chosen_source,
                                                      self.project, self.weights, self.source)
@@ -473,7 +474,7 @@ def open_import_dialog(window):
         window.set_project(result.project, None)
         training = getattr(window, "training", None)
         if training is not None:
-            from layerloom.core.export.base import source_from
+            from layerloom.core.export.source import source_from
             from layerloom.core.project import Project
 
             own = Project.from_dict(result.project.to_dict())  # the window edits its project, not the model's

@@ -19,9 +19,9 @@ from data_fixtures import image_classifier, tabular_csv, text_classifier, text_t
 
 from layerloom.core.data import load_data
 from layerloom.core.data.preprocessing import Preprocessing
-from layerloom.core.export.base import source_from
 from layerloom.core.export.exporter import export
 from layerloom.core.export.preprocessing_export import baked_source
+from layerloom.core.export.source import source_from
 
 
 def _image_source(tmp_path, channels=1):

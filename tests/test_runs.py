@@ -56,7 +56,7 @@ def test_runs_are_found_in_every_root_newest_first(monkeypatch, tmp_path):
 
 
 def test_the_export_helper_takes_one_folder_or_several(tmp_path):
-    from layerloom.core.export.base import latest_run
+    from layerloom.core.export.reading import latest_run
 
     run = make_run(tmp_path / "a", "net-20240101-100000")
     assert latest_run("net", str(tmp_path / "a")) == run

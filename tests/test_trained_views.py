@@ -22,7 +22,7 @@ from windows import Windows
 
 from layerloom.core.data import load_data
 from layerloom.core.data.preprocessing import Preprocessing
-from layerloom.core.export.base import source_from
+from layerloom.core.export.source import source_from
 from layerloom.core.graph import Graph
 from layerloom.core.project import Project
 from layerloom.resources import load_template

@@ -33,7 +33,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from layerloom.core.export.base import ExportError, Source, Staged, history_of_weights
+from layerloom.core.export.base import ExportError, Staged
+from layerloom.core.export.source import Source, history_of_weights
 from layerloom.core.resources import size_text
 
 FORMAT = "layerloom-bundle"
@@ -450,9 +451,8 @@ def bundle_to_run_folder(bundle: Bundle | str, root: str, name: str | None = Non
 
 def export_bundle(source: Source, path: str, staging, tolerance: float) -> Staged:
     """Write the bundle in `staging`, reopen it and compare its model's outputs with the live model's."""
-    from layerloom.core.export.base import compile_for_weights
     from layerloom.core.export.parity import max_difference, run_model, sample_inputs
-    from layerloom.core.export.weights import apply_weights
+    from layerloom.core.export.weights import apply_weights, compile_for_weights
 
     staged = "model" + SUFFIX
     save_bundle(source, staging.file(staged))

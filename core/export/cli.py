@@ -127,13 +127,8 @@ def _configure_import(p: argparse.ArgumentParser) -> None:
 @subcommand("import", "bring a PyTorch model in as a graph with its weights: a Python file and class name, or a "
             "torch.export .pt2", _configure_import)
 def run_import(args: argparse.Namespace) -> int:
-    from layerloom.core.export.importer import (
-        ImportRefused,
-        ModelImportError,
-        import_program,
-        import_python_model,
-        list_module_classes,
-    )
+    from layerloom.core.export.base import ModelImportError
+    from layerloom.core.export.importer import ImportRefused, import_program, import_python_model, list_module_classes
 
     path = args.file
     if not os.path.isfile(path):
@@ -181,8 +176,8 @@ def _ask(path: str, yes: bool) -> bool:
 
 
 def _write_import(result, out: str) -> list[str]:
-    from layerloom.core.export.base import Source
     from layerloom.core.export.bundle import save_bundle
+    from layerloom.core.export.source import Source
     from layerloom.core.project import save_project
     from layerloom.core.resources import check_target
 

@@ -20,10 +20,10 @@ from layerloom.core.export.base import (
     TOLERANCE,
     ExportError,
     ExportResult,
-    Source,
     Staging,
-    open_source,
 )
+from layerloom.core.export.reading import open_source
+from layerloom.core.export.source import Source
 
 
 def _exporter(fmt: str) -> Callable:

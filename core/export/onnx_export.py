@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import warnings
 
-from layerloom.core.export.base import TRACE_BATCH, ExportError, Source, Staged
+from layerloom.core.export.base import TRACE_BATCH, ExportError, Staged
+from layerloom.core.export.source import Source
 
 OPSET = 17
 

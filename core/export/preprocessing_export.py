@@ -13,7 +13,8 @@ import dataclasses
 import json
 import os
 
-from layerloom.core.export.base import ExportError, Source
+from layerloom.core.export.base import ExportError
+from layerloom.core.export.source import Source
 
 BAKE_FORMATS = ("onnx", "torchscript", "torch-export")
 SIDECAR_SUFFIX = ".preprocessing.json"

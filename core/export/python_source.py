@@ -12,7 +12,8 @@ import os
 import re
 import textwrap
 
-from layerloom.core.export.base import ExportError, Source, Staged
+from layerloom.core.export.base import ExportError, Staged
+from layerloom.core.export.source import Source
 
 SHADOWED = frozenset({"torch", "nn", "os", "json", "re", "F", "self", "model", "load_model", "load_safetensors",
                       "preprocess", "predict", "prepare", "tokenize"})

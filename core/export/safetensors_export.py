@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 
-from layerloom.core.export.base import Source, Staged
+from layerloom.core.export.base import Staged
+from layerloom.core.export.source import Source
 
 
 def export_safetensors(source: Source, path: str, staging, tolerance: float) -> Staged:
     from safetensors.torch import load_file, save_file
 
-    from layerloom.core.export.base import compile_for_weights
     from layerloom.core.export.parity import max_difference, run_model, sample_inputs
-    from layerloom.core.export.weights import apply_weights
+    from layerloom.core.export.weights import apply_weights, compile_for_weights
 
     staged = "model.safetensors"
     state = {k: v.detach().cpu().contiguous().clone() for k, v in source.state.items()}

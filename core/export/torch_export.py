@@ -14,7 +14,8 @@ import os
 import warnings
 import zipfile
 
-from layerloom.core.export.base import TRACE_BATCH, ExportError, Source, Staged
+from layerloom.core.export.base import TRACE_BATCH, ExportError, Staged
+from layerloom.core.export.source import Source
 
 MAX_PT2 = 4 * 2**30
 MAX_RECORD = 2 * 2**30

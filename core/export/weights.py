@@ -4,13 +4,12 @@
     report.ok            # False when a block's weights are missing, extra or of another shape
     report.messages()    # ["dense_2: weight is 10×84 in the weights but 5×84 in the model (kept its own)", ...]
 
-Weights are read from safetensors files, Layerloom checkpoints, bundles and run folders; a `.pt`/`.pth`
-state dict only through `torch.load(weights_only=True)`. Nothing is unpickled or executed.
+Reading weights from a file (`read_weights`) is `core/export/reading.py`'s job; this module only matches
+a state dict against a graph and copies what fits.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from layerloom.core.errors import LayerloomError
@@ -163,12 +162,24 @@ def apply_weights(model, state: dict, *, strict: bool = False) -> WeightsReport:
     return report
 
 
+def compile_for_weights(graph, seed: int = 0):
+    """Compile `graph` to receive a whole state dict: pretrained backbones are built without fetching their
+    ImageNet weights (the state brings the weights), so exporting needs no network."""
+    from layerloom.core.blocks.pretrained import BACKBONES
+    from layerloom.core.compiler import build_model
+
+    if any(n.type in BACKBONES and n.params.get("weights") != "none" for n in graph):
+        graph = graph.copy()
+        for n in graph:
+            if n.type in BACKBONES:
+                graph.set_params(n.id, weights="none")
+    return build_model(graph, seed=seed)
+
+
 def shape_model(graph):
     """The model `graph` compiles to, built on the meta device: its state dict has every name, shape and
     dtype, and no memory is allocated (so a file can be checked against a network of any size)."""
     import torch
-
-    from layerloom.core.export.base import compile_for_weights
 
     with torch.device("meta"):
         return compile_for_weights(graph, seed=0)
@@ -206,75 +217,3 @@ def load_weights(graph, state: dict, *, strict: bool = False, seed: int | None =
     model = build_model(graph, seed=seed)
     report = apply_weights(model, state, strict=strict)
     return model, report
-
-
-def read_weights(path: str | os.PathLike) -> dict:
-    """A state dict from a file: safetensors (a plain state dict or a Layerloom checkpoint), a .layerloom
-    bundle, a run folder (its best checkpoint), or a .pt/.pth state dict (torch.load with weights_only)."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise WeightsError(f"{path}: does not exist")
-    if os.path.isdir(path):
-        from layerloom.core.export.base import ExportError, open_source
-
-        try:
-            return open_source(path).state
-        except ExportError as err:
-            raise WeightsError(str(err)) from None
-    from layerloom.core.export.bundle import is_bundle, load_bundle
-    from layerloom.core.export.safetensors_header import HeaderError, read_header
-    from layerloom.core.resources import not_regular
-
-    odd = not_regular(path, "weights file")
-    if odd is not None:
-        raise WeightsError(str(odd))
-    if is_bundle(path):
-        return load_bundle(path).state
-    try:
-        read_header(path)  # a safetensors file whatever its first bytes (a header length of 384 is 80 01 …)
-    except HeaderError as err:
-        if path.endswith((".pt", ".pth", ".bin")) or _starts_like_pickle(path):
-            return _torch_state_dict(path)
-        raise WeightsError(f"{path}: is not a readable safetensors file ({err})") from None
-    except OSError as err:
-        from layerloom.core.errors_text import describe
-
-        raise WeightsError(describe(err, path)) from None
-    return _safetensors_state_dict(path)
-
-
-def _starts_like_pickle(path: str) -> bool:
-    from layerloom.core.export.safetensors_header import looks_like_pickle
-
-    with open(path, "rb") as f:
-        return looks_like_pickle(f.read(2))
-
-
-def _safetensors_state_dict(path: str) -> dict:
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    try:
-        with safe_open(path, framework="pt") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(path)
-    except Exception as err:  # safetensors raises its own types for a damaged file
-        raise WeightsError(f"{path}: is not a readable safetensors file ({err})") from None
-    if meta.get("format") == "layerloom-checkpoint":
-        return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    return tensors
-
-
-def _torch_state_dict(path: str) -> dict:
-    import torch
-
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise WeightsError(f"{path}: cannot be read as weights without running code in it (only plain "
-                           f"state dicts are accepted; {type(err).__name__})") from None
-    if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
-        data = data["state_dict"]
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise WeightsError(f"{path}: does not hold a state dict (names → tensors)")
-    return dict(data)

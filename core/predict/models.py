@@ -183,7 +183,8 @@ def open_model(path: str | os.PathLike, checkpoint: str = "best") -> TrainedMode
 
 
 def _from_source(path: str, checkpoint: str = "best") -> TrainedModel:
-    from layerloom.core.export.base import ExportError, open_source
+    from layerloom.core.export.base import ExportError
+    from layerloom.core.export.reading import open_source
 
     try:
         source = open_source(path, checkpoint)
@@ -287,8 +288,8 @@ def _onnx_metadata(path: str):
 
 def _from_weights(weights: str, folder: str) -> TrainedModel:
     """A Python or safetensors export: the weights file carries the project; the facts are beside it."""
-    from layerloom.core.export.base import source_from
     from layerloom.core.export.safetensors_header import HeaderError, metadata, read_header
+    from layerloom.core.export.source import source_from
     from layerloom.core.project import Project
 
     try:

@@ -67,7 +67,7 @@ class TrainingController(QObject):
         self.result = None  # the TrainResult of the latest run
         self.model = None  # the latest trained model (for predictions after a run)
         self.data_info = None  # DataInfo of the data the latest run used
-        self.trained_source = None  # the trained model as a core.export.base.Source (a run's or adopted)
+        self.trained_source = None  # the trained model as a core.export.source.Source (a run's or adopted)
         self._model_graph = None  # the graph self.model was compiled from
         self._model_step = (0, 0)  # (step, epoch) self.model's weights are from
         self._pre_cache: tuple | None = None  # (the DataInfo it was built from, its Preprocessing)
@@ -404,7 +404,8 @@ class TrainingController(QObject):
         """The finished run as a Source: its run folder (history, settings, preprocessing), or else the
         trained weights in memory with the data's preprocessing."""
         from layerloom.core.errors import LayerloomError
-        from layerloom.core.export.base import open_source, source_from
+        from layerloom.core.export.reading import open_source
+        from layerloom.core.export.source import source_from
 
         if getattr(last, "run_dir", None):
             try:
@@ -418,7 +419,7 @@ class TrainingController(QObject):
         return source_from(worker.project, state, preprocessing=pre)
 
     def adopt_trained(self, source) -> None:
-        """Make a trained model (a `layerloom.core.export.base.Source`: a run folder, a bundle…) the one that
+        """Make a trained model (a `layerloom.core.export.source.Source`: a run folder, a bundle…) the one that
         predictions, feature maps and the confusion view use, with its preprocessing (class names,
         normalization, vocabulary). Not while a run trains (RuntimeError)."""
         if self.running:
