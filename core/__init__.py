@@ -4,7 +4,8 @@
 """
 
 from layerloom.core.errors import CompileError, GraphError, LayerloomError, ParamError, ProjectError
-from layerloom.core.graph import Edge, Graph, GraphEvent, Node
+from layerloom.core.graph import Graph
+from layerloom.core.graph_parts import Edge, GraphEvent, Node
 from layerloom.core.inference import NodeReport, Problem, Report, infer
 
 

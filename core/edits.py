@@ -12,7 +12,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from layerloom.core.graph import Edge, Graph, Node
+from layerloom.core.graph import Graph
+from layerloom.core.graph_parts import Edge, Node
 
 
 class Edit:

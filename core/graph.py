@@ -14,96 +14,25 @@ from __future__ import annotations
 
 import copy
 import json
-import keyword
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from layerloom.core.block_names import name_problem
 from layerloom.core.blocks import get_spec
 from layerloom.core.blocks.spec import BlockSpec
 from layerloom.core.errors import GraphError, ParamError, ProjectError
+from layerloom.core.graph_parts import Edge, GraphEvent, Node
 
 NodeRef = str | tuple[str, str]
-
-# Attributes of nn.Module / fx.GraphModule: a block named like one would shadow it in the model.
-RESERVED_NAMES = frozenset(
-    """
-    T_destination add_module add_submodule apply bfloat16 block_nodes buffers call_super_init
-    children code compile cpu cuda delete_all_unused_submodules delete_submodule double dump_patches
-    eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule graph half
-    input_names ipu load_state_dict meta modules mtia named_buffers named_children named_modules
-    named_parameters output_names parameters print_readable recompile register_backward_hook
-    register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
-    register_full_backward_pre_hook register_load_state_dict_post_hook
-    register_load_state_dict_pre_hook register_module register_parameter
-    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ self set_extra_state
-    set_submodule shape_env share_memory state_dict to to_empty to_folder train training type xpu zero_grad
-    """.split()
-)
-# A leading letter: names starting with _ would clash with nn.Module's private attributes (_modules, _code...).
-_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-MAX_NAME = 64
-
-EVENT_KINDS = (
-    "node_added",
-    "node_removed",
-    "edge_added",
-    "edge_removed",
-    "params_changed",
-    "node_renamed",
-    "node_moved",
-    "frozen_changed",
-)
-
-
-@dataclass
-class Node:
-    """One block in the graph. Change it through the Graph, never directly."""
-
-    id: str
-    type: str
-    name: str
-    params: dict[str, Any]
-    pos: tuple[float, float] = (0.0, 0.0)
-    frozen: bool = False  # a frozen block keeps its weights while the rest of the network trains
-
-    @property
-    def spec(self) -> BlockSpec:
-        return get_spec(self.type)
-
-    def label(self) -> str:
-        """`Conv2d 'conv2d_1'`, the way messages name a block."""
-        return f"{self.type} '{self.name}'"
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A connection from an output port to an input port."""
-
-    src: str
-    src_port: str
-    dst: str
-    dst_port: str
-
-    def to_dict(self) -> dict:
-        return {"src": {"node": self.src, "port": self.src_port}, "dst": {"node": self.dst, "port": self.dst_port}}
-
-
-@dataclass(frozen=True)
-class GraphEvent:
-    """A change that happened: `kind` is one of EVENT_KINDS; old/new carry what changed."""
-
-    kind: str
-    node: str | None = None
-    edge: Edge | None = None
-    old: Any = None
-    new: Any = None
 
 
 @dataclass
 class _Adjacency:
+    """A node's edges in and out, in the order they were connected."""
+
     ins: list[Edge] = field(default_factory=list)
     outs: list[Edge] = field(default_factory=list)
 
@@ -405,13 +334,9 @@ class Graph:
 
     def check_name(self, name: str, node_id: str | None = None) -> str | None:
         """None if `name` may be given to a block (other than `node_id`), else why not."""
-        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-            return (f"the name {name!r} must start with a letter and hold only letters, digits and _ "
-                    "(it becomes a Python name in the model)")
-        if len(name) > MAX_NAME:
-            return f"the name {name!r} is longer than {MAX_NAME} characters"
-        if keyword.iskeyword(name) or name in RESERVED_NAMES:
-            return f"the name {name!r} is reserved in Python or PyTorch; choose another"
+        problem = name_problem(name)
+        if problem:
+            return problem
         for n in self._nodes.values():
             if n.name == name and n.id != node_id:
                 return f"the name {name!r} is already used by another block"

@@ -8,6 +8,7 @@ from typing import Any
 
 from layerloom.core.blocks import has_spec
 from layerloom.core.errors import GraphError, ParamError, ProjectError
+from layerloom.core.graph_parts import Edge, Node
 
 
 def load_graph(graph, data: Any, where: str = ""):
@@ -75,7 +76,6 @@ def _connect(graph, read, prefix: str, check_cycle: bool) -> list[tuple[int, str
 
 def _read_node(graph, raw, place, problems, ids, names):
     from layerloom.core.blocks import get_spec
-    from layerloom.core.graph import Node
 
     if not isinstance(raw, dict):
         problems.append(f"{place}: a block must be an object, got {type(raw).__name__}")
@@ -151,8 +151,6 @@ def _read_node(graph, raw, place, problems, ids, names):
 
 
 def _read_edge(raw, place, problems, by_id):
-    from layerloom.core.graph import Edge
-
     if not isinstance(raw, dict):
         problems.append(f"{place}: a connection must be an object with 'src' and 'dst'")
         return None

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from layerloom.core.blocks import BlockProblem, Inferred, TensorSpec, get_spec
-from layerloom.core.graph import Graph, GraphEvent
+from layerloom.core.graph import Graph
+from layerloom.core.graph_parts import GraphEvent
 
 OK, ERROR, WAITING = "ok", "error", "waiting"
 

@@ -14,7 +14,8 @@ from PySide6.QtGui import QUndoStack
 
 from layerloom.core.edits import Edit, Macro, Move
 from layerloom.core.errors import LayerloomError
-from layerloom.core.graph import Graph, GraphEvent
+from layerloom.core.graph import Graph
+from layerloom.core.graph_parts import GraphEvent
 from layerloom.core.inference import Report, infer
 from layerloom.gui.undo import EditCommand
 

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from layerloom.core import Edge, Graph, GraphError, ParamError, ProjectError
-from layerloom.core.graph import EVENT_KINDS, RESERVED_NAMES
+from layerloom.core.block_names import RESERVED_NAMES
+from layerloom.core.graph_parts import EVENT_KINDS
 
 
 def sample() -> Graph:

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QToolTip
 
-from layerloom.core.graph import Edge, GraphEvent
+from layerloom.core.graph_parts import Edge, GraphEvent
 from layerloom.gui.canvas import style
 from layerloom.gui.canvas.items import EdgeItem, HintItem, NodeItem, WireItem
 
