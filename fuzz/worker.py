@@ -240,6 +240,7 @@ def prepare(memory_mb: int) -> None:
 
     cli.build_parser()  # imports every command's module
     import layerloom.core.data.files
+    import layerloom.core.data.image_folder
     import layerloom.core.export.bundle
     import layerloom.core.predict.cli
     import layerloom.core.training.history

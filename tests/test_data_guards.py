@@ -48,7 +48,7 @@ def run_capped(code: str, *, extra_bytes: int = 1536 * 2**20, timeout: float = 9
         import resource, sys
         import torch, numpy, PIL.Image
         import layerloom.core.cli, layerloom.core.training.cli, layerloom.core.data.prepare
-        import layerloom.core.data.files, layerloom.core.training.trainer
+        import layerloom.core.data.files, layerloom.core.data.image_folder, layerloom.core.training.trainer
         size = int(open('/proc/self/status').read().split('VmSize:')[1].split()[0]) * 1024
         resource.setrlimit(resource.RLIMIT_AS, (size + {extra_bytes}, size + {extra_bytes}))
     """)

@@ -76,7 +76,7 @@ def _looks_like_path(source: str) -> bool:
 
 def _read(source: str, opts: Options, cache_dir, progress, cancel):
     """The Raw of a source name or path."""
-    from layerloom.core.data import files
+    from layerloom.core.data import files, image_folder
     from layerloom.core.resources import not_regular
 
     if not isinstance(source, str) or not source.strip():
@@ -90,7 +90,7 @@ def _read(source: str, opts: Options, cache_dir, progress, cancel):
         return fn(opts)
     path = os.path.expanduser(key)
     if os.path.isdir(path):
-        return files.read_image_folder(path, opts)
+        return image_folder.read_image_folder(path, opts)
     if not os.path.exists(path):
         if not _looks_like_path(key):
             close = difflib.get_close_matches(key.lower(), [*SOURCES, *ALIASES], n=1, cutoff=0.5)
