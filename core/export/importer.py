@@ -34,6 +34,7 @@ from typing import Any
 
 from layerloom.core.errors import LayerloomError
 from layerloom.core.export.base import TOLERANCE, ExportError, ModelImportError
+from layerloom.core.export.import_ops import Converter
 from layerloom.core.export.import_walk import EXAMPLE_BATCH, concrete_size
 
 
@@ -214,7 +215,6 @@ def _token_inputs(model, inputs, dtypes):
 
 def _convert(program, reference, inputs, name: str) -> ImportResult:
     from layerloom.core.compiler import build_model
-    from layerloom.core.export.import_ops import Converter
     from layerloom.core.export.parity import max_difference, run_model
     from layerloom.core.export.weights import apply_weights
     from layerloom.core.inference import infer
