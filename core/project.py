@@ -26,6 +26,8 @@ from typing import Any
 from layerloom.core.errors import ProjectError
 from layerloom.core.graph import Graph
 from layerloom.core.settings import DataSettings, TrainingSettings, plain_json
+from layerloom.core.trained_link import KEY as KEY_TRAINED
+from layerloom.core.trained_link import check as check_trained_link
 
 FORMAT = "layerloom-project"
 SCHEMA_VERSION = 1
@@ -37,7 +39,6 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 _TOP_KEYS = ("format", "schema_version", "app_version", "meta", "data", "training", "nodes", "edges")
 _REQUIRED = ("data", "training")  # format and schema_version are checked first; nodes by the graph loader
-KEY_TRAINED = "trained_run"  # meta.trained_run: where the project's trained weights are (core/trained.py)
 
 
 def _app_version() -> str:
@@ -149,9 +150,7 @@ def _check_meta(meta: Any, problems: list[str]) -> None:
         if key in meta and not isinstance(meta[key], str):
             problems.append(f"meta.{key} must be a text")
     if KEY_TRAINED in meta:
-        from layerloom.core.trained import check
-
-        check(meta[KEY_TRAINED], problems)
+        check_trained_link(meta[KEY_TRAINED], problems)
     plain_json(meta, "meta", problems)
 
 

@@ -13,33 +13,15 @@ ones) open as before; it lives in `meta`, so no schema version changed. No Qt; t
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from layerloom.core.errors import LayerloomError
-from layerloom.core.project import KEY_TRAINED as KEY
+from layerloom.core.trained_link import KEY
 
-CHECKPOINTS = ("last", "best")
 UNTRAINED = "the network opens with untrained weights"
 
 
 class TrainedRunError(LayerloomError):
     """The weights a project names cannot be loaded; the message says why, in plain words."""
-
-
-def check(value: Any, problems: list[str], where: str = f"meta.{KEY}") -> None:
-    """Add a problem for each thing wrong with a `trained_run` value (as read from a file)."""
-    if not isinstance(value, dict):
-        problems.append(f"{where} must be an object like {{\"path\": \"runs/…\", \"checkpoint\": \"last\"}}")
-        return
-    path = value.get("path")
-    if not isinstance(path, str) or not path.strip():
-        problems.append(f"{where}.path must be the run folder or bundle the weights are in (a text)")
-    checkpoint = value.get("checkpoint", "last")
-    if checkpoint not in CHECKPOINTS:
-        problems.append(f"{where}.checkpoint must be 'last' or 'best' (got {checkpoint!r})")
-    epochs = value.get("epochs", 0)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        problems.append(f"{where}.epochs must be a whole number of at least 0 (got {epochs!r})")
 
 
 def link_of(project) -> dict | None:
