@@ -126,8 +126,6 @@ class ConfusionView(PlotView):
             if follow:
                 self.shown = -1
             self._changed()
-        elif isinstance(event, RunStarted):
-            self.reset(event)
 
     def set_validation_samples(self, images, labels=None, class_names=None, texts=None) -> None:
         self.images = images

@@ -201,8 +201,6 @@ class PredictionView(PlotView):
     def on_event(self, event) -> None:
         if isinstance(event, EpochEnd | Finished) and self.predictor is not None:
             self._changed()  # the model changed: predict again (once, at the next tick)
-        elif isinstance(event, RunStarted):
-            self.reset(event)
 
     def set_predictor(self, predictor) -> None:
         self.predictor = predictor
