@@ -18,7 +18,7 @@ _EXPORTS = {
     "GradientFlowView": "gradients",
     "FeatureMapView": "features",
     "PredictionView": "prediction",
-    "DrawPad": "prediction",
+    "DrawPad": "drawing",
     "ConfusionView": "confusion",
     "RunHistoryView": "history",
     "PlotView": "common",

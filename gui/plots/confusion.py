@@ -294,7 +294,7 @@ class ConfusionView(PlotView):
         return QIcon(pix)
 
     def _predict(self, wrong: np.ndarray) -> np.ndarray | None:
-        from layerloom.gui.plots.prediction import to_model_input
+        from layerloom.gui.plots.drawing import to_model_input
 
         shape = getattr(self.predictor, "input_shape", None)
         if shape is None:
