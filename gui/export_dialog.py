@@ -261,8 +261,6 @@ class ExportDialog(QDialog):
 
     def _describe(self) -> None:
         """Refresh the weights note, the bake choice, the preprocessing and the usage lines."""
-        if not hasattr(self, "usage_label"):
-            return
         from layerloom.core.export.usage import usage
 
         self.weights_note.setText(self.weights_text())
