@@ -15,8 +15,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from layerloom.gui.app import create_app
-from layerloom.gui.export_dialog import open_export_dialog
 from layerloom.gui.main_window import MainWindow
+from layerloom.gui.model_actions import open_export_dialog
 from layerloom.gui.recovery import Recovery
 from layerloom.resources import load_template
 

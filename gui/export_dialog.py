@@ -9,8 +9,7 @@ never chosen by default when trained ones exist, and the dialog says which weigh
 preprocessing the model was trained with in plain words, a few lines of code that use each format, and for
 ONNX, TorchScript and torch.export a choice to bake scaling and normalization into the file. The export
 runs in a worker thread (it takes seconds for ONNX or TorchScript), the window stays live; the result
-shows the parity figure, the file, and a Show in folder button. `add_export_actions(window)` adds Export…,
-Import PyTorch Model… and Open Bundle… to a window's File menu (see its text for what it expects of the window).
+shows the parity figure, the file, and a Show in folder button. File → Export… opens it (model_actions.py).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QFontDatabase, QKeySequence
+from PySide6.QtGui import QDesktopServices, QFontDatabase
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,7 +28,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -263,8 +261,6 @@ class ExportDialog(QDialog):
 
     def _describe(self) -> None:
         """Refresh the weights note, the bake choice, the preprocessing and the usage lines."""
-        if not hasattr(self, "usage_label"):
-            return
         from layerloom.core.export.usage import usage
 
         self.weights_note.setText(self.weights_text())
@@ -408,109 +404,3 @@ class ExportDialog(QDialog):
             self.status.setText("Waiting for the export to finish…")
             self.thread.wait()
         super().reject()
-
-
-# --- wiring into a window -------------------------------------------------------------------------------
-
-
-def add_export_actions(window) -> dict[str, QAction]:
-    """Add File → Export… (Ctrl+E), File → Import PyTorch Model… and File → Open Bundle… to `window`.
-
-    It uses of the window: `document.project` (the project shown), `set_project(project, path)`,
-    `menus["file"]` and `commands["quit"]` (the actions go above Quit), and, when present, `training`
-    (its `trained_source`, `adopt_trained`, `runs_root`) and `open_path(path, ask)`; else `model_weights`.
-    Returns the actions by key, also stored in `window.commands` when it has that dict."""
-    actions = {
-        "export": QAction("&Export…", window),
-        "import_model": QAction("&Import PyTorch Model…", window),
-        "open_bundle": QAction("Open &Bundle…", window),
-    }
-    actions["export"].setShortcut(QKeySequence("Ctrl+E"))
-    actions["export"].setStatusTip("Export the trained model: ONNX, TorchScript, torch.export, Python, weights, "
-                                   "bundle")
-    actions["import_model"].setStatusTip("Bring an nn.Module (Python file) or a torch.export .pt2 in as a graph")
-    actions["open_bundle"].setStatusTip("Open a .layerloom bundle: graph, weights, settings and history "
-                                        "(File → Open takes bundles too)")
-    actions["export"].triggered.connect(lambda _c=False: open_export_dialog(window))
-    actions["import_model"].triggered.connect(lambda _c=False: open_import_dialog(window))
-    actions["open_bundle"].triggered.connect(lambda _c=False: open_bundle_dialog(window))
-    menu = getattr(window, "menus", {}).get("file")
-    quit_action = getattr(window, "commands", {}).get("quit")
-    if menu is not None:
-        if quit_action is not None and quit_action in menu.actions():
-            menu.insertActions(quit_action, list(actions.values()))
-            menu.insertSeparator(quit_action)
-        else:
-            menu.addActions(list(actions.values()))
-    for action in actions.values():
-        window.addAction(action)
-    if isinstance(getattr(window, "commands", None), dict):
-        window.commands.update(actions)
-    return actions
-
-
-def open_export_dialog(window) -> ExportDialog:
-    project = window.document.project
-    training = getattr(window, "training", None)
-    if training is not None:
-        from layerloom.core.runs import run_roots
-
-        dialog = ExportDialog(project, window, source=training.trained_source, folder=_folder(window),
-                              roots=run_roots(training.runs_root))
-    else:
-        dialog = ExportDialog(project, window, weights=getattr(window, "model_weights", None), folder=_folder(window))
-    dialog.show()
-    return dialog
-
-
-def open_import_dialog(window):
-    from layerloom.gui.import_dialog import ImportDialog
-
-    dialog = ImportDialog(window)
-
-    def take(result) -> None:
-        if hasattr(window, "maybe_save") and not window.maybe_save("importing a model"):
-            return
-        window.set_project(result.project, None)
-        training = getattr(window, "training", None)
-        if training is not None:
-            from layerloom.core.export.source import source_from
-            from layerloom.core.project import Project
-
-            own = Project.from_dict(result.project.to_dict())  # the window edits its project, not the model's
-            training.adopt_trained(source_from(own, result.state, kind="import"))
-        else:
-            window.model_weights = result.state
-
-    dialog.imported.connect(take)
-    dialog.show()
-    return dialog
-
-
-def open_bundle_dialog(window, path: str | None = None) -> bool:
-    """File → Open Bundle…: a bundle opens like any file (File → Open tells bundles and projects apart)."""
-    if path is None:
-        path, _ = QFileDialog.getOpenFileName(window, "Open Bundle", _folder(window),
-                                              "Layerloom bundle (*.layerloom);;All files (*)")
-        if not path:
-            return False
-    if hasattr(window, "open_path"):
-        return window.open_path(path, ask=True)
-    if hasattr(window, "maybe_save") and not window.maybe_save("opening a bundle"):
-        return False
-    from layerloom.core.errors import LayerloomError
-    from layerloom.core.export.bundle import load_bundle
-
-    try:
-        bundle = load_bundle(path)
-    except LayerloomError as err:
-        QMessageBox.warning(window, "Cannot open bundle", str(err))
-        return False
-    window.set_project(bundle.project, None)
-    window.model_weights = bundle.state
-    return True
-
-
-def _folder(window) -> str:
-    path = getattr(getattr(window, "document", None), "path", None)
-    return os.path.dirname(str(path)) if path else os.path.expanduser("~")

@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
 
         self._make_actions()
         self._make_menus()
-        from layerloom.gui.export_dialog import add_export_actions
+        from layerloom.gui.model_actions import add_export_actions
 
         add_export_actions(self)
         self.training.run_finished.connect(self._run_finished)

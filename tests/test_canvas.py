@@ -20,7 +20,8 @@ from layerloom.core.layout import layered_positions
 from layerloom.core.project import Project
 from layerloom.gui.canvas import BLOCK_MIME, CLIPBOARD_MIME, CanvasView
 from layerloom.gui.canvas.clipboard import copy_payload, from_mime, paste_edit, to_mime
-from layerloom.gui.canvas.items import EdgeItem, NodeItem
+from layerloom.gui.canvas.edge_item import EdgeItem
+from layerloom.gui.canvas.node_item import NodeItem
 from layerloom.gui.canvas.quick_search import search_blocks
 from layerloom.gui.canvas.style import HEADER_H, NODE_W, fmt_count, fmt_value
 from layerloom.gui.document import Document
@@ -124,7 +125,7 @@ def test_scene_mirrors_graph_with_shapes_counts_and_key_params(qtbot):
 def test_wire_labels_are_drawn_whole_between_blocks_close_together(qtbot):
     from PySide6.QtGui import QFontMetricsF
 
-    from layerloom.gui.canvas.items import PORT_CLEARANCE
+    from layerloom.gui.canvas.edge_item import PORT_CLEARANCE
     from layerloom.gui.canvas.style import Fonts
 
     view = make_view(qtbot, lenet())

@@ -95,13 +95,13 @@ def test_a_text_file_without_an_extension_stays_text_with_its_tokenizer_options(
 def test_loaded_text_data_shows_its_tokenization(qtbot, panel, monkeypatch, tmp_path):
     pick_kind(qtbot, panel, "text")
     browse(qtbot, panel, monkeypatch, sms_file(str(tmp_path)))
-    assert not panel.tokens_label.isVisible()
+    assert not panel.preview.tokens_label.isVisible()
     qtbot.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.bundle is not None and not panel.loading, timeout=TIMEOUT)
     info = panel.bundle.info
-    assert info.kind == "text", panel.summary.text()
-    assert panel.tokens_label.isVisible()
-    text = panel.tokens_label.text()
+    assert info.kind == "text", panel.preview.summary.text()
+    assert panel.preview.tokens_label.isVisible()
+    text = panel.preview.tokens_label.text()
     vocab = info.vocabulary
     assert f"Vocabulary: {len(vocab):,} tokens" in text
     assert "Sequence length: 64 tokens" in text and "padded before the text" in text
@@ -112,7 +112,7 @@ def test_loaded_text_data_shows_its_tokenization(qtbot, panel, monkeypatch, tmp_
     # image data has no tokens: the section goes away
     pick_kind(qtbot, panel, "built-in")
     qtbot.waitUntil(lambda: panel.bundle is not None and panel.bundle.info.kind == "image", timeout=TIMEOUT)
-    assert not panel.tokens_label.isVisible()
+    assert not panel.preview.tokens_label.isVisible()
 
 
 @pytest.fixture
@@ -156,4 +156,4 @@ def test_load_clicked_during_a_preview_of_the_same_settings_shows_it_without_loa
     qtbot.waitUntil(lambda: not panel.loading and panel.bundle is not None, timeout=TIMEOUT)
     qtbot.wait(100)  # a second load would have started by now
     assert calls == [{}] and not panel.loading
-    assert panel.bundle_key == panel._current_key() and panel.grid.count() > 0
+    assert panel.bundle_key == panel._current_key() and panel.preview.grid.count() > 0

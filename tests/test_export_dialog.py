@@ -14,8 +14,9 @@ from PySide6.QtGui import QDesktopServices
 
 from layerloom.core import Graph
 from layerloom.core.project import Project
-from layerloom.gui.export_dialog import ExportDialog, add_export_actions, open_bundle_dialog
+from layerloom.gui.export_dialog import ExportDialog
 from layerloom.gui.import_dialog import ImportDialog, parse_shapes
+from layerloom.gui.model_actions import add_export_actions, open_bundle_dialog
 
 
 def project() -> Project:

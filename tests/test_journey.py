@@ -50,7 +50,8 @@ def _train_save_reopen(qtbot, make_window, project, path):
 
 
 def _export(qtbot, w, fmt, target):
-    from layerloom.gui.export_dialog import SOURCE, open_export_dialog
+    from layerloom.gui.export_dialog import SOURCE
+    from layerloom.gui.model_actions import open_export_dialog
 
     dialog = open_export_dialog(w)
     qtbot.addWidget(dialog)

@@ -255,7 +255,7 @@ def test_feature_map_view_heat_map_bars_hint_and_other_blocks(qtbot):
     view.set_block("lstm_1", "LSTM")
     view.on_event(demo.feature_maps())  # another block's frame: ignored
     view.refresh()
-    assert view.event is None and view.mode == "none"
+    assert view.frame is None and view.mode == "none"
     view.on_event(demo.hidden_states(steps=30, units=8))
     view.refresh()
     assert view.mode == "heatmap" and view.tile_count == 0

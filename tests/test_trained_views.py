@@ -157,8 +157,8 @@ def test_a_text_model_reads_a_typed_message_with_the_runs_vocabulary(qtbot, make
     w.live_views.show_view("features")
     select(w, "lstm")
     features = w.live_views.view("features")
-    qtbot.waitUntil(lambda: features.event is not None and features.event.block == "lstm", timeout=5000)
-    assert np.allclose(features.event.maps.astype(np.float32), block_output(c.model, "lstm", probe(bundle)),
+    qtbot.waitUntil(lambda: features.frame is not None and features.frame.block == "lstm", timeout=5000)
+    assert np.allclose(features.frame.maps.astype(np.float32), block_output(c.model, "lstm", probe(bundle)),
                        atol=2e-3)
 
 
@@ -198,13 +198,13 @@ def test_samples_after_load_and_preview_and_feature_maps_after_a_run(qtbot, make
     # feature maps after the run: the trained block's output on the probe sample, computed in the test
     w.live_views.show_view("features")
     select(w, "conv1")
-    qtbot.waitUntil(lambda: features.event is not None and features.event.block == "conv1", timeout=5000)
+    qtbot.waitUntil(lambda: features.frame is not None and features.frame.block == "conv1", timeout=5000)
     features.refresh()
     assert features.mode == "tiles" and features.tile_count == 6
     expected = block_output(w.training.model, "conv1", probe(w.data_panel.bundle))
-    assert features.event.maps.shape == expected.shape == (6, 28, 28)
-    assert np.allclose(features.event.maps.astype(np.float32), expected, atol=2e-3, rtol=2e-3)
-    assert features.event.step == w.training.last.step
+    assert features.frame.maps.shape == expected.shape == (6, 28, 28)
+    assert np.allclose(features.frame.maps.astype(np.float32), expected, atol=2e-3, rtol=2e-3)
+    assert features.frame.step == w.training.last.step
 
 
 def draw(qtbot, pad, points):
@@ -254,10 +254,10 @@ def test_an_adopted_image_model_predicts_a_drawing_and_shows_its_feature_maps(qt
     select(w, "conv1")
     qtbot.waitUntil(lambda: "Load the data" in features.hint.text(), timeout=5000)
     load_and_preview(qtbot, w)
-    qtbot.waitUntil(lambda: features.event is not None and features.event.block == "conv1", timeout=5000)
+    qtbot.waitUntil(lambda: features.frame is not None and features.frame.block == "conv1", timeout=5000)
     expected = block_output(c.model, "conv1", probe(w.data_panel.bundle))
-    assert np.allclose(features.event.maps.astype(np.float32), expected, atol=2e-3, rtol=2e-3)
-    assert features.event.step == 7
+    assert np.allclose(features.frame.maps.astype(np.float32), expected, atol=2e-3, rtol=2e-3)
+    assert features.frame.step == 7
 
     # forgetting it: no model, no source, the view says to train first
     c.forget_trained()

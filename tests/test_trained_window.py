@@ -208,7 +208,8 @@ def test_a_project_saved_after_training_reopens_with_its_weights(make_window, tm
     trained_run = train_in(qtbot, w)
     assert w.isWindowModified()  # the project now has weights to keep: closing without saving would ask
     # File → Export gets the run itself: the bundle's metadata tells the truth (it said 0 epochs)
-    from layerloom.gui.export_dialog import SOURCE, open_export_dialog
+    from layerloom.gui.export_dialog import SOURCE
+    from layerloom.gui.model_actions import open_export_dialog
 
     dialog = open_export_dialog(w)
     qtbot.addWidget(dialog)
@@ -297,7 +298,8 @@ def test_save_as_bundle_without_trained_weights_says_so(make_window, boxes, monk
 
 def test_export_dialog_and_runs_tab_find_the_run_in_the_per_user_folder(make_window, tmp_path, run_dir,
                                                                         monkeypatch):
-    from layerloom.gui.export_dialog import FRESH, LATEST, open_export_dialog
+    from layerloom.gui.export_dialog import FRESH, LATEST
+    from layerloom.gui.model_actions import open_export_dialog
 
     user_runs = tmp_path / "user runs"
     monkeypatch.setenv("LAYERLOOM_RUNS_DIR", str(user_runs))
@@ -326,7 +328,8 @@ def test_export_dialog_and_runs_tab_find_the_run_in_the_per_user_folder(make_win
 
 def test_export_dialog_says_how_to_use_each_format_and_passes_the_bake_choice(make_window, tmp_path, run_dir,
                                                                               monkeypatch, qtbot):
-    from layerloom.gui.export_dialog import BAKE_TEXT, SOURCE, open_export_dialog
+    from layerloom.gui.export_dialog import BAKE_TEXT, SOURCE
+    from layerloom.gui.model_actions import open_export_dialog
 
     bundle = tmp_path / "iris.layerloom"
     export(run_dir, "bundle", bundle)

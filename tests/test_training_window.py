@@ -246,8 +246,8 @@ def test_data_panel_previews_and_checks_the_data(qtbot, window):
     qtbot.mouseClick(tabs, Qt.MouseButton.LeftButton, pos=tabs.tabRect(data_tab).center())
     # a built-in data set previews as soon as its panel shows, without Load
     qtbot.waitUntil(lambda: panel.bundle is not None and not panel.loading, timeout=TIMEOUT)
-    assert panel.grid.count() > 0
-    assert panel.histogram.counts and len(panel.histogram.counts) == 10
+    assert panel.preview.grid.count() > 0
+    assert panel.preview.histogram.counts and len(panel.preview.histogram.counts) == 10
     assert "Fits" in panel.check_label.text()
     # options edit the project (undoably) and the check asks for a new load
     panel._fill_options({"resize": [28, 28], "flatten": True})

@@ -20,7 +20,9 @@ from PySide6.QtWidgets import QGraphicsItem, QLineEdit
 
 from layerloom.core.blocks import has_spec
 from layerloom.core.edits import Connect, Disconnect, Macro, Move, Rename
-from layerloom.gui.canvas.items import EdgeItem, NodeItem, Port
+from layerloom.gui.canvas.edge_item import EdgeItem
+from layerloom.gui.canvas.node_item import NodeItem
+from layerloom.gui.canvas.node_parts import Port
 from layerloom.gui.canvas.style import HEADER_H, NODE_W
 
 if TYPE_CHECKING:

@@ -14,7 +14,9 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QToolTip
 
 from layerloom.core.graph_parts import Edge, GraphEvent
 from layerloom.gui.canvas import style
-from layerloom.gui.canvas.items import EdgeItem, HintItem, NodeItem, WireItem
+from layerloom.gui.canvas.edge_item import EdgeItem
+from layerloom.gui.canvas.gesture_items import HintItem, WireItem
+from layerloom.gui.canvas.node_item import NodeItem
 
 SCENE_EXTENT = 200_000.0  # a fixed, generous scene rect: the view pans freely, nothing recomputes bounds
 

@@ -1,4 +1,4 @@
-"""Geometry, fonts, colours and text formatting shared by the canvas items.
+"""Geometry, fonts, colours, text formatting and small painting helpers shared by the canvas items.
 
 The canvas follows the application palette: a dark canvas under a dark palette, a light one under a
 light palette. Category colours and status colours come from `layerloom.gui.colors`, so a block looks
@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPalette
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from layerloom.gui.colors import ERROR_COLOR, OK_COLOR, WAITING_COLOR, WARNING_COLOR
 
@@ -124,6 +126,20 @@ def theme_for_palette(palette: QPalette | None = None) -> CanvasTheme:
             return DARK
         palette = app.palette()
     return DARK if palette.color(QPalette.ColorRole.Window).lightness() < 128 else LIGHT
+
+
+def theme_of(item: QGraphicsItem) -> CanvasTheme:
+    """The theme of the scene an item is in (the dark one while it is in none)."""
+    scene = item.scene()
+    return getattr(scene, "theme", DARK) if scene is not None else DARK
+
+
+def level_of_detail(painter: QPainter) -> float:
+    """The zoom a painter draws at (1.0 at 100 %): below LOW_DETAIL, items leave out their text."""
+    return QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+
+
+NO_PEN = QPen(Qt.PenStyle.NoPen)
 
 
 def header_text_color(color: QColor) -> QColor:

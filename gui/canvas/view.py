@@ -21,6 +21,7 @@ from layerloom.core.blocks import get_spec, has_spec
 from layerloom.core.edits import AddNode, Connect, Disconnect, Macro, Move, RemoveNode
 from layerloom.core.layout import layered_positions
 from layerloom.gui.canvas import clipboard, style
+from layerloom.gui.canvas.edge_item import EdgeItem
 from layerloom.gui.canvas.interactions import (
     DrawEdge,
     DropBlock,
@@ -31,7 +32,8 @@ from layerloom.gui.canvas.interactions import (
     RubberBand,
     node_of,
 )
-from layerloom.gui.canvas.items import EdgeItem, NodeItem, Port
+from layerloom.gui.canvas.node_item import NodeItem
+from layerloom.gui.canvas.node_parts import Port
 from layerloom.gui.canvas.quick_search import QuickSearch
 from layerloom.gui.canvas.scene import CanvasScene
 from layerloom.gui.canvas.style import GRID_MAJOR, GRID_MINOR, HEADER_H, NODE_W, PORT_Y

@@ -1,6 +1,7 @@
 """The live views of a training run (pyqtgraph), one module each. Every view has the same small interface:
 
-    view.reset(run_started)   # a new run starts (None: clear everything)
+    view.reset(run_started)   # a new run starts (None: clear everything): called once per run, on_event leaves
+                              # the RunStarted alone
     view.on_event(event)      # any event of core/training/events.py; kinds a view does not show are ignored
     view.refresh()            # redraw now (it redraws by itself, once per timer tick, when visible)
     view.export_png(path)     # the view as a picture
@@ -17,7 +18,7 @@ _EXPORTS = {
     "GradientFlowView": "gradients",
     "FeatureMapView": "features",
     "PredictionView": "prediction",
-    "DrawPad": "prediction",
+    "DrawPad": "drawing",
     "ConfusionView": "confusion",
     "RunHistoryView": "history",
     "PlotView": "common",

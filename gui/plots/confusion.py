@@ -126,8 +126,6 @@ class ConfusionView(PlotView):
             if follow:
                 self.shown = -1
             self._changed()
-        elif isinstance(event, RunStarted):
-            self.reset(event)
 
     def set_validation_samples(self, images, labels=None, class_names=None, texts=None) -> None:
         self.images = images
@@ -296,7 +294,7 @@ class ConfusionView(PlotView):
         return QIcon(pix)
 
     def _predict(self, wrong: np.ndarray) -> np.ndarray | None:
-        from layerloom.gui.plots.prediction import to_model_input
+        from layerloom.gui.plots.drawing import to_model_input
 
         shape = getattr(self.predictor, "input_shape", None)
         if shape is None:

@@ -169,8 +169,6 @@ class CurvesView(PlotView):
             rec.update({k: float(v) for k, v in (event.metrics or {}).items() if v is not None})
             self.epochs.append(rec)
             self._changed()
-        elif isinstance(event, RunStarted):
-            self.reset(event)
 
     def set_smoothing(self, weight: float) -> None:
         """The EMA weight (0: none, 0.99: very smooth); recomputes the smoothed curve."""

@@ -155,6 +155,7 @@ def render_docs(folder: str) -> None:  # pragma: no cover - a tool
     conf.set_validation_samples(demo_images(80), [i % 10 for i in range(80)], list(DIGITS))
     for v in (curves, grads, conf):
         v.show()
+        v.reset(events[0])  # the RunStarted, as the training controller does
         for e in events:
             v.on_event(e)
         v.refresh()

@@ -85,7 +85,7 @@ class FeatureMapView(PlotView):
         self.block: str | None = None
         self.block_type: str | None = None
         self.note: str | None = None  # why no maps show now (no model, no data…); None: waiting for a run's
-        self.event: FeatureMaps | None = None
+        self.frame: FeatureMaps | None = None  # the frame on show (not `event`: that is QWidget.event)
         self.class_names: tuple[str, ...] | None = None
         self.mode = "none"  # "none", "tiles", "heatmap", "bars"
         self.tile_count = 0
@@ -139,7 +139,7 @@ class FeatureMapView(PlotView):
     def set_block(self, name: str | None, block_type: str | None = None) -> None:
         """Show this block (None: no block selected, the hint shows). Frames of other blocks are ignored."""
         if name != self.block:
-            self.event = None
+            self.frame = None
         self.block, self.block_type = name, block_type
         self._changed()
 
@@ -149,7 +149,7 @@ class FeatureMapView(PlotView):
         self._changed()
 
     def reset(self, run: RunStarted | None = None) -> None:
-        self.event = None
+        self.frame = None
         self.class_names = run.class_names if run is not None else None
         self._changed()
 
@@ -157,10 +157,8 @@ class FeatureMapView(PlotView):
         if isinstance(event, FeatureMaps):
             if self.block is not None and event.block != self.block:
                 return
-            self.event = event
+            self.frame = event
             self._changed()
-        elif isinstance(event, RunStarted):
-            self.reset(event)
 
     # --- drawing ------------------------------------------------------------------------------------
 
@@ -173,7 +171,7 @@ class FeatureMapView(PlotView):
         self.bars.setOpts(brush=pg.mkBrush(series_color("loss", 220)), pen=pg.mkPen(None))
 
     def _redraw(self) -> None:
-        ev = self.event
+        ev = self.frame
         has = self.block is not None and ev is not None
         self.hint.setVisible(not has)
         self.graphics.setVisible(has)
@@ -297,7 +295,7 @@ class FeatureMapView(PlotView):
 
     def _hover(self, args) -> None:
         pos = args[0]
-        ev = self.event
+        ev = self.frame
         if ev is None or not self.maps_plot.sceneBoundingRect().contains(pos):
             self.hover_label.setText("")
             return
@@ -323,10 +321,10 @@ class FeatureMapView(PlotView):
 
     def export_csv(self, path: str) -> None:
         """The values shown: one row per value with its index (channel, row, column / time, unit / feature)."""
-        if self.event is None:
+        if self.frame is None:
             write_csv(path, ["index", "value"], [])
             return
-        maps = np.asarray(self.event.maps, np.float32)
+        maps = np.asarray(self.frame.maps, np.float32)
         names = {3: ["channel", "row", "column"], 2: ["time", "unit"], 1: ["feature"]}.get(maps.ndim, ["index"])
         idx = np.indices(maps.shape).reshape(maps.ndim, -1).T if maps.ndim else np.zeros((1, 0), int)
         write_csv(path, [*names, "value"], ([*map(int, i), float(v)] for i, v in zip(idx, maps.reshape(-1))))

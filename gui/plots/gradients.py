@@ -125,8 +125,6 @@ class GradientFlowView(PlotView):
             self.vanishing = tuple(event.vanishing)
             self.exploding = tuple(event.exploding)
             self._changed()
-        elif isinstance(event, RunStarted):
-            self.reset(event)
 
     @property
     def norms(self) -> np.ndarray:

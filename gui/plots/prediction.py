@@ -37,16 +37,7 @@ from PySide6.QtWidgets import (
 
 from layerloom.core.training.events import EpochEnd, Finished, RunStarted
 from layerloom.gui.plots.common import PlotView, fmt, grab_png, palette, series_color, write_csv
-from layerloom.gui.plots.drawing import (  # noqa: F401  (re-exported: the drawing helpers lived here)
-    PAD_SHAPES,
-    DrawPad,
-    ImageBox,
-    array_to_qimage,
-    digit_input,
-    pad_side,
-    qimage_to_array,
-    to_model_input,
-)
+from layerloom.gui.plots.drawing import DrawPad
 from layerloom.gui.plots.prediction_inputs import ImageBody, InputError, PlotBody, TableBody, TextBody
 
 TOP_K = 10
@@ -201,8 +192,6 @@ class PredictionView(PlotView):
     def on_event(self, event) -> None:
         if isinstance(event, EpochEnd | Finished) and self.predictor is not None:
             self._changed()  # the model changed: predict again (once, at the next tick)
-        elif isinstance(event, RunStarted):
-            self.reset(event)
 
     def set_predictor(self, predictor) -> None:
         self.predictor = predictor

@@ -2,7 +2,7 @@
 control (pause, resume, stop, live learning rate, feature-map block), and the predictor.
 
     controller = TrainingController(document, runs_root="runs")
-    controller.add_view(curves_view)          # reset(run_started) at each run, on_event(e) for every event
+    controller.add_view(curves_view)          # reset(run_started) once at each run, on_event(e) for every event
     controller.start()                        # loads the data and trains in a worker thread
     controller.pause(); controller.resume(); controller.stop()
 

@@ -1,23 +1,18 @@
 """The Data panel: where the training data comes from (a built-in set, a download, a folder of images, a CSV
-table, an NPZ file, a text file, a time series) with its options; a preview grid of samples with their labels
-and a class histogram; the shape check against the network's Input (and Output) with the fix it suggests.
-Loading runs in a worker thread; downloads show their progress and can be cancelled."""
+table, an NPZ file, a text file, a time series; data_kinds.py) with its options; a preview of samples with their
+labels and a class histogram (data_preview.py); the shape check against the network's Input (and Output) with
+the fix it suggests. Loading runs in a worker thread; downloads show their progress and can be cancelled."""
 
 from __future__ import annotations
 
-import html
-import json
 import os
 import threading
 
-import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -31,160 +26,17 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.gui.background import BackgroundTask
+from layerloom.gui.training.data_kinds import FILE_HINTS, KINDS, guess_kind, named_sources, parse_option, show_option
+from layerloom.gui.training.data_preview import DataPreview
 from layerloom.gui.training.settings_command import set_settings
 from layerloom.gui.training.worker import data_key, load_bundle
 
-# kind → (label, the options worth offering, a file dialog filter or None for named sources, "dir" for folders)
-KINDS = {
-    "built-in": ("Built-in data set", ("flatten", "resize", "n", "noise", "seq_len", "vocab_size", "window",
-                                       "horizon", "data_seed"), None),
-    "download": ("Download (MNIST, CIFAR-10, …)", ("limit", "resize", "flatten", "color", "validation",
-                                                   "random_crop", "hflip"), None),
-    "images": ("Folder of images", ("resize", "color", "flatten", "random_crop", "hflip", "normalize"), "dir"),
-    "csv": ("CSV table", ("target", "task", "delimiter", "header", "normalize", "normalize_target"),
-            "Tables (*.csv *.tsv);;All files (*)"),
-    "npz": ("NPZ arrays", ("task", "layout", "kind", "flatten", "resize", "normalize"),
-            "NumPy arrays (*.npz);;All files (*)"),
-    "text": ("Text with labels", ("text_column", "label_column", "tokenizer", "vocab_size", "seq_len", "lowercase",
-                                  "padding"),
-             "Text (*.txt *.tsv *.csv);;All files (*)"),
-    "series": ("Time series (CSV)", ("column", "window", "horizon", "normalize"), "Tables (*.csv);;All files (*)"),
-}
-PREVIEW_SAMPLES = 24
 LOAD_FOR_VIEWS_BYTES = 64 * 2**20  # a local data file up to this size is loaded when a trained model opens
-GRID_COLUMNS = 8
-
-
-def _named_sources() -> dict[str, list[tuple[str, str]]]:
-    from layerloom.core.data import list_sources
-
-    out: dict[str, list[tuple[str, str]]] = {"built-in": [], "download": []}
-    for name, kind, desc in list_sources():
-        out["download" if kind == "download" else "built-in"].append((name, desc))
-    return out
-
-
-DELIMITED = (".csv", ".tsv", ".txt", "")  # what the table, text and series readers take (no extension: text lines)
-
-
-def _fits(kind: str, source: str) -> bool:
-    """Whether a file kind can read `source` (by its extension, as core/data/sources.py chooses a reader)."""
-    path = os.path.expanduser(source)
-    if kind == "images":
-        return os.path.isdir(path)
-    ext = os.path.splitext(source)[1].lower()
-    if kind == "npz":
-        return ext == ".npz"
-    return kind in ("csv", "text", "series") and ext in DELIMITED and not os.path.isdir(path)
-
-
-def guess_kind(source: str, options: dict, prefer: str | None = None) -> str:
-    """The kind picker's entry for a source: a named data set's own kind; else `prefer` (the kind the user
-    picked) when it can read the file; else by the extension and options. A file without an extension is
-    text lines, as the reader takes it (UCI's SMSSpamCollection)."""
-    named = _named_sources()
-    for kind, items in named.items():
-        if any(source == n for n, _ in items):
-            return kind
-    if prefer is not None and prefer not in named and _fits(prefer, source):
-        return prefer
-    ext = os.path.splitext(source)[1].lower()
-    if os.path.isdir(os.path.expanduser(source)):
-        return "images"
-    if ext == ".npz":
-        return "npz"
-    if ext in (".txt", ".tsv") or "text_column" in options:
-        return "text"
-    if "window" in options or "column" in options:
-        return "series"
-    if ext == "" and source.strip():
-        return "text"
-    return "csv"
-
-
-def _parse_value(text: str):
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    if "," in text:  # 28, 28 → [28, 28]
-        try:
-            return [json.loads(p) for p in text.split(",")]
-        except ValueError:
-            pass
-    return text
-
-
-def _show_value(v) -> str:
-    return v if isinstance(v, str) else json.dumps(v)
-
-
-def _image_of(sample: np.ndarray) -> QImage | None:
-    a = np.asarray(sample)
-    if a.ndim == 1:
-        side = round(float(np.sqrt(a.size)))
-        if side * side != a.size:
-            return None
-        a = a.reshape(side, side)
-    if a.dtype != np.uint8:
-        lo, hi = float(np.min(a)), float(np.max(a))
-        a = np.clip((a - lo) / (hi - lo or 1.0) * 255, 0, 255).astype(np.uint8)
-    a = np.ascontiguousarray(a)
-    if a.ndim == 2:
-        h, w = a.shape
-        return QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    if a.ndim == 3 and a.shape[2] == 3:
-        h, w, _ = a.shape
-        return QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    return None
-
-
-class Histogram(QWidget):
-    """Samples per class as bars."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.counts: dict[str, int] = {}
-        self.setMinimumHeight(90)
-
-    def set_counts(self, counts: dict[str, int]) -> None:
-        self.counts = dict(counts)
-        self.setVisible(bool(counts))
-        self.update()
-
-    def sizeHint(self) -> QSize:
-        return QSize(240, 110)
-
-    def paintEvent(self, _event) -> None:
-        if not self.counts:
-            return
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pal = self.palette()
-        items = list(self.counts.items())[:40]
-        top = max(c for _, c in items) or 1
-        fm = p.fontMetrics()
-        label_h = fm.height() + 2
-        w = self.width() / len(items)
-        h = self.height() - label_h * 2
-        bar = QColor("#4c8bf5")
-        for i, (name, count) in enumerate(items):
-            bh = h * count / top
-            rect = QRectF(i * w + 2, label_h + h - bh, max(1.0, w - 4), bh)
-            p.fillRect(rect, bar)
-            p.setPen(pal.color(QPalette.ColorRole.WindowText))
-            short = name if fm.horizontalAdvance(name) < w else name[:2]
-            p.drawText(QRectF(i * w, label_h + h, w, label_h), Qt.AlignmentFlag.AlignCenter, short)
-            if w > fm.horizontalAdvance(str(count)):
-                p.drawText(QRectF(i * w, label_h + h - bh - label_h, w, label_h), Qt.AlignmentFlag.AlignCenter,
-                           str(count))
-        p.end()
 
 
 class DataPanel(QWidget):
+    """The source, its options, Load & preview (in a worker thread) and the check against the network."""
+
     bundle_loaded = Signal(object, str)  # DataBundle, data key
 
     def __init__(self, document, parent=None):
@@ -198,7 +50,7 @@ class DataPanel(QWidget):
         self._load_queued = False  # Load was clicked during that preview: it runs when the preview ends
         self._loading = False
         self._auto_key = ""  # the settings last previewed without being asked (preview_if_cheap)
-        self._named = _named_sources()
+        self._named = named_sources()
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(8, 8, 8, 8)
@@ -253,23 +105,8 @@ class DataPanel(QWidget):
         self.check_label.setWordWrap(True)
         self.check_label.setTextFormat(Qt.TextFormat.RichText)
         outer.addWidget(self.check_label)
-        self.summary = QLabel("", self)
-        self.summary.setWordWrap(True)
-        outer.addWidget(self.summary)
-        self.tokens_label = QLabel("", self)  # how texts became token ids (text data only)
-        self.tokens_label.setWordWrap(True)
-        self.tokens_label.setTextFormat(Qt.TextFormat.RichText)
-        self.tokens_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.tokens_label.setVisible(False)
-        outer.addWidget(self.tokens_label)
-        grid_host = QWidget(self)
-        self.grid = QGridLayout(grid_host)
-        self.grid.setSpacing(4)
-        self.grid.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(grid_host)
-        self.histogram = Histogram(self)
-        self.histogram.setVisible(False)
-        outer.addWidget(self.histogram)
+        self.preview = DataPreview(self)  # summary, tokens, samples, classes
+        outer.addWidget(self.preview)
         outer.addStretch(1)
 
         self.kind_combo.activated.connect(self._kind_chosen)
@@ -335,12 +172,7 @@ class DataPanel(QWidget):
             desc = dict(self._named[self.kind]).get(self.name_combo.currentData() or "", "")
             self.description.setText(desc)
         else:
-            self.description.setText({"images": "One sub-folder per class, named after the class.",
-                                      "csv": "One row per sample; the target column is the last unless named.",
-                                      "npz": "Arrays x (inputs) and y (labels or targets).",
-                                      "text": "A text and its label on each line (or columns).",
-                                      "series": "One value per row; windows of past values predict the next."}
-                                     .get(self.kind, ""))
+            self.description.setText(FILE_HINTS.get(self.kind, ""))
 
     def _kind_chosen(self, _index: int) -> None:
         self._fill_kind(self.kind)
@@ -383,7 +215,7 @@ class DataPanel(QWidget):
             key = QTableWidgetItem(name)
             key.setFlags(key.flags() & ~Qt.ItemFlag.ItemIsEditable)
             self.options_table.setItem(r, 0, key)
-            self.options_table.setItem(r, 1, QTableWidgetItem(_show_value(value)))
+            self.options_table.setItem(r, 1, QTableWidgetItem(show_option(value)))
         self.options_table.blockSignals(False)
 
     def table_options(self) -> dict:
@@ -392,7 +224,7 @@ class DataPanel(QWidget):
             k, v = self.options_table.item(r, 0), self.options_table.item(r, 1)
             if k is None:
                 continue
-            value = _parse_value(v.text() if v is not None else "")
+            value = parse_option(v.text() if v is not None else "")
             if value is not None:
                 out[k.text()] = value
         return out
@@ -562,14 +394,8 @@ class DataPanel(QWidget):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self._end_load()
-        self.tokens_label.setVisible(False)
-        if message == "cancelled":
-            self.summary.setText("Loading cancelled.")
-        else:
-            self.summary.setText(f"<span style='color:#d9534f'><b>The data cannot be loaded:</b> {message}</span>")
         self.bundle = None
-        self._clear_grid()
-        self.histogram.set_counts({})
+        self.preview.show_failure(message)
         if message != "cancelled":
             self._run_queued_load(None)  # the settings may have changed since the preview started
 
@@ -577,61 +403,9 @@ class DataPanel(QWidget):
 
     def show_bundle(self, bundle, key: str = "") -> None:
         """Show a loaded bundle (from this panel or from a training run)."""
-        from layerloom.core.data.check import describe
-        from layerloom.core.data.preview import preview
-
         self.bundle, self.bundle_key = bundle, key
-        self.preview = pv = preview(bundle, PREVIEW_SAMPLES)
-        info = bundle.info
-        classes = f", {info.num_classes} classes" if info.num_classes else ""
-        self.summary.setText(f"<b>{info.name}</b>: {describe(info)}{classes} — {len(bundle.train):,} for training, "
-                             f"{len(bundle.val):,} for validation")
-        self._show_tokens(info, pv)
-        self._clear_grid()
-        for i, (sample, label) in enumerate(zip(pv.samples, pv.labels, strict=False)):
-            cell = QLabel(self)
-            cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            img = _image_of(sample) if pv.kind == "image" else None
-            text = pv.texts[i] if pv.texts else None
-            if img is not None:
-                pix = QPixmap.fromImage(img).scaled(36, 36, Qt.AspectRatioMode.KeepAspectRatio,
-                                                    Qt.TransformationMode.FastTransformation)
-                cell.setPixmap(pix)
-                cell.setToolTip(f"label: {label}")
-                host = QWidget(self)
-                lay = QVBoxLayout(host)
-                lay.setContentsMargins(0, 0, 0, 0)
-                lay.setSpacing(0)
-                lay.addWidget(cell)
-                caption = QLabel(str(label)[:8], host)
-                caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                lay.addWidget(caption)
-                self.grid.addWidget(host, i // GRID_COLUMNS, i % GRID_COLUMNS)
-            else:
-                values = text if text is not None else np.array2string(np.asarray(sample).ravel()[:6], precision=2)
-                cell.setText(f"{str(values)[:40]} → {label}")
-                cell.setAlignment(Qt.AlignmentFlag.AlignLeft)
-                if i < 8:
-                    self.grid.addWidget(cell, i, 0, 1, GRID_COLUMNS)
-                else:
-                    cell.deleteLater()
-        self.histogram.set_counts(pv.class_counts)
+        self.preview.show_bundle(bundle)
         self.update_check()
-
-    def _show_tokens(self, info, pv) -> None:
-        """Text data: the tokenizer, vocabulary, length and padding, and a sample's first tokens and ids."""
-        from layerloom.core.data.preview import token_summary
-
-        lines = token_summary(info, pv.samples[0] if pv.samples else None)
-        self.tokens_label.setVisible(bool(lines))
-        if lines:
-            self.tokens_label.setText("<b>Tokenization</b><br>" + "<br>".join(html.escape(line) for line in lines))
-
-    def _clear_grid(self) -> None:
-        while self.grid.count():
-            item = self.grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
 
     def update_check(self) -> None:
         """The shape check of the loaded data against the network, with the fix it suggests."""
@@ -655,7 +429,6 @@ class DataPanel(QWidget):
         else:
             self.check_label.setText(f"<span style='color:#3c9a5f'>✓ Fits the network: {describe(self.bundle.info)}"
                                      "</span>")
-        self.fit_problems = problems
 
     def _current_key(self) -> str:
         data, training = self.document.project.data, self.document.project.training

@@ -55,7 +55,6 @@ class TrainWorker:
 
     def __init__(self, project, settings, buffer, control, *, run_root: str | None, bundle=None,
                  bundle_key: str = "", threads: int | None = None, weights: dict | None = None):
-        super().__init__()
         self.project = project  # a private copy: the window's graph may move on while this trains
         self.settings = settings
         self.buffer = buffer
