@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from layerloom.core.edits import SetSettings
 from layerloom.gui.background import BackgroundTask
-from layerloom.gui.training.settings_command import set_settings
 from layerloom.gui.training.worker import data_key, load_bundle
 
 # kind → (label, the options worth offering, a file dialog filter or None for named sources, "dir" for folders)
@@ -370,7 +370,7 @@ class DataPanel(QWidget):
         source = self.current_source()
         if not source or source == self.document.project.data.source:
             return
-        set_settings(self.document, "data", {"source": source}, "Set data source")
+        self.document.do(SetSettings("data", {"source": source}), "Set data source")
 
     # --- options ------------------------------------------------------------------------------------
 
@@ -426,7 +426,7 @@ class DataPanel(QWidget):
             return
         options = self.table_options()
         if options != self.document.project.data.options:
-            set_settings(self.document, "data", {"options": options}, "Set data options")
+            self.document.do(SetSettings("data", {"options": options}), "Set data options")
 
     def _on_settings_changed(self, section: str) -> None:
         if section == "data":
