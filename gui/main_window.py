@@ -21,7 +21,7 @@ from layerloom.gui.editor import Editor
 from layerloom.gui.inspector import Inspector, human, human_macs
 from layerloom.gui.palette import BlockPalette
 from layerloom.gui.problems import ProblemsPanel
-from layerloom.gui.recovery import AUTOSAVE_INTERVAL_MS, AutosaveSoon, Recovery
+from layerloom.gui.recovery import Recovery
 from layerloom.gui.status_chip import StatusChip
 from layerloom.gui.training import DataPanel, LiveViews, TrainingController, TrainingPanel
 from layerloom.gui.window_files import APP_NAME, WindowFiles
@@ -44,7 +44,6 @@ class MainWindow(WindowFiles, QMainWindow):
         self.settings = settings if settings is not None else QSettings()
         self.recovery = recovery if recovery is not None else Recovery()
         self.recovery.start()
-        self._autosaved_revision: int | None = None
         self._reference = None
         self.menus: dict[str, object] = {}
 
@@ -95,12 +94,7 @@ class MainWindow(WindowFiles, QMainWindow):
         self.document.project_replaced.connect(self._project_replaced)
         self.document.locked_changed.connect(self._locked_changed)
 
-        self.autosave_timer = QTimer(self)
-        self.autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
-        self.autosave_timer.timeout.connect(self.autosave_now)
-        self.autosave_timer.start()
-        self.autosave_soon = AutosaveSoon(self.document, self.autosave_now, self)  # and seconds after each edit
-
+        self._start_autosave()
         self._restore_layout()
         self._zoom_changed(self.canvas.zoom_level())
         self._update_title()

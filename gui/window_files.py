@@ -14,10 +14,11 @@ import os
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtCore import QStandardPaths, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from layerloom.core.errors import LayerloomError, ProjectError
+from layerloom.gui.recovery import AUTOSAVE_INTERVAL_MS, AutosaveSoon
 
 APP_NAME = "Layerloom"
 PROJECT_FILTER = "Layerloom projects and bundles (*.json *.layerloom);;All files (*)"
@@ -27,8 +28,6 @@ MAX_LISTED_PROBLEMS = 12
 
 class WindowFiles:
     """Files, recent files, autosave and recovery of a MainWindow (see the module's docstring)."""
-
-    _autosaved_revision: int | None = None
 
     def maybe_save(self, action: str = "closing") -> bool:
         """True when the current project may be dropped: saved, discarded, or not modified."""
@@ -206,6 +205,15 @@ class WindowFiles:
         self.recovery.discard_autosave()
 
     # --- autosave and recovery ------------------------------------------------------------------------
+
+    def _start_autosave(self) -> None:
+        """Autosave seconds after each edit, and every AUTOSAVE_INTERVAL_MS as a fallback."""
+        self._autosaved_revision: int | None = None
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
+        self.autosave_timer.timeout.connect(self.autosave_now)
+        self.autosave_timer.start()
+        self.autosave_soon = AutosaveSoon(self.document, self.autosave_now, self)
 
     def autosave_now(self) -> Path | None:
         """Write the unsaved project to the recovery file (seconds after an edit, and every 60 s); nothing when

@@ -23,10 +23,10 @@ from layerloom.gui.canvas.items import EdgeItem, NodeItem
 from layerloom.gui.canvas.quick_search import QuickSearch
 from layerloom.gui.canvas.rename_field import RenameField
 from layerloom.gui.canvas.scene import CanvasScene
+from layerloom.gui.canvas.style import GRID_MAJOR, GRID_MINOR, HEADER_H, NODE_W
 
 if TYPE_CHECKING:
     from layerloom.gui.editor import Editor
-from layerloom.gui.canvas.style import GRID_MAJOR, GRID_MINOR, HEADER_H, NODE_W
 
 MIN_ZOOM = 0.1
 MAX_ZOOM = 3.0
