@@ -89,11 +89,11 @@ class Editor(QObject):
     def select(self, ids: list[str], reveal: bool = True) -> None:
         """Select exactly these blocks; with `reveal` the canvas brings the first into view."""
         if self.view is not None:
-            self.view.show_selection(ids, reveal)  # the view reports back through `selected`
+            self.view.show_selection(ids, reveal)  # the view reports back through `note_selection`
         else:
-            self.selected(ids, [])
+            self.note_selection(ids, [])
 
-    def selected(self, ids: list[str], edges: list[Edge]) -> None:
+    def note_selection(self, ids: list[str], edges: list[Edge]) -> None:
         """What is selected now (the canvas reports every change: clicks, the rubber band, `select`)."""
         self._selection, self._edges = list(ids), list(edges)
         self.selection_changed.emit(list(ids))
@@ -106,7 +106,7 @@ class Editor(QObject):
     def _project_replaced(self) -> None:
         self.paste_count.clear()
         if self.view is None:
-            self.selected([], [])
+            self.note_selection([], [])
 
     # --- actions ------------------------------------------------------------------------------------
 
@@ -168,7 +168,7 @@ class Editor(QObject):
             if isinstance(command.icon, str) and key in self.actions:
                 self.actions[key].setIcon(theme.icon(command.icon))
 
-    def place(self, place: str) -> list[Command]:
+    def commands_at(self, place: str) -> list[Command]:
         """The commands shown in `place` ("edit", "toolbar", "block", …), in order."""
         found = [c for c in self.table.values() if place in c.places]
         return sorted(found, key=lambda c: c.places[place])
@@ -176,7 +176,7 @@ class Editor(QObject):
     def fill(self, widget: QMenu | QToolBar, place: str) -> None:
         """Add the actions of `place` to a menu or toolbar, a separator between their groups."""
         group = None
-        for command in self.place(place):
+        for command in self.commands_at(place):
             if group is not None and command.places[place][0] != group:
                 widget.addSeparator()
             group = command.places[place][0]

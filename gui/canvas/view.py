@@ -350,7 +350,7 @@ class CanvasView(QGraphicsView):
                 self.editor.select([node.node_id], reveal=False)
             self.editor.fill(menu, "block")
         else:  # the wire's, for this wire
-            for command in self.editor.place("wire"):
+            for command in self.editor.commands_at("wire"):
                 menu.addAction(self.editor.bound_action(command.key, menu, edge=item.edge))
         self._exec_menu(menu, event.globalPos())
         menu.deleteLater()
@@ -463,7 +463,7 @@ class CanvasView(QGraphicsView):
     def _on_selection_changed(self) -> None:
         if not self._bulk_selection:
             scene = self.canvas_scene
-            self.editor.selected(scene.selected_node_ids(), scene.selected_edges())
+            self.editor.note_selection(scene.selected_node_ids(), scene.selected_edges())
 
     def _on_project_replaced(self) -> None:
         self.cancel_gesture()
