@@ -43,8 +43,9 @@ from layerloom.core.inference import clear_cache
 from layerloom.core.layout import layered_positions
 from layerloom.core.project import Project
 from layerloom.gui.canvas import CanvasView
-from layerloom.gui.canvas.view import LAYOUT_COLUMN, LAYOUT_ROW
+from layerloom.gui.commands import LAYOUT_COLUMN, LAYOUT_ROW
 from layerloom.gui.document import Document
+from layerloom.gui.editor import Editor
 
 OPEN_BAR_MS = 1000.0
 FRAME_BAR_MS = 16.0
@@ -69,7 +70,7 @@ def open_and_show(app: QApplication, text: str) -> tuple[CanvasView, float]:
     t0 = time.perf_counter()
     project = Project.loads(text, "bench500.llproj")
     doc = Document(project)
-    view = CanvasView(doc)
+    view = CanvasView(Editor(doc))
     view.resize(*SIZE)
     view.show()
     app.processEvents()

@@ -114,7 +114,7 @@ def main() -> int:
     window.set_project(Project.from_dict(project.to_dict()), None)
     window.resize(1500, 950)
     window.show()
-    window.canvas.select_nodes([window.document.graph.find("conv1")])
+    window.editor.select([window.document.graph.find("conv1")])
     window.live_views.show_view("features")
     app.processEvents()
 

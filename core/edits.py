@@ -1,9 +1,14 @@
-"""Reversible edits of a Graph, free of Qt: the GUI's undo commands wrap these, so undo and redo are
+"""Reversible edits of a project, free of Qt: the GUI's undo commands wrap these, so undo and redo are
 tested without a window. `apply` does the edit, `revert` restores the graph exactly as it was (node
 order and edge order included, since they order the model's inputs, outputs and Concat branches).
 
     edit = SetParams(node_id, {"kernel_size": 3})
     edit.apply(graph); edit.revert(graph)
+
+Graph edits apply to a Graph; `SetSettings` applies to the Project (its training or data settings).
+`edit.subject(project)` says which, so whoever holds a project applies any edit the same way:
+
+    edit.apply(edit.subject(project))
 """
 
 from __future__ import annotations
@@ -12,14 +17,19 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from layerloom.core.errors import LayerloomError
 from layerloom.core.graph import Graph
 from layerloom.core.graph_parts import Edge, Node
+
+SETTINGS_SECTIONS = ("training", "data")
 
 
 class Edit:
     """One reversible change. `text` says what it does, for an Undo menu."""
 
     text = "Edit"
+    # Whether the edit changes the network (refused while it trains); moving blocks and settings do not.
+    structural = True
 
     def apply(self, graph: Graph) -> None:
         raise NotImplementedError
@@ -30,6 +40,11 @@ class Edit:
     def merge(self, other: Edit) -> bool:
         """Absorb a following edit of the same kind (a run of edits to one parameter); True if merged."""
         return False
+
+    @staticmethod
+    def subject(project) -> Any:
+        """What `apply` and `revert` take in `project`: its graph (every graph edit) or the project itself."""
+        return project.graph
 
 
 @dataclass
@@ -185,6 +200,7 @@ class Move(Edit):
     positions: dict[str, tuple[float, float]]
     old: dict[str, tuple[float, float]] = field(default_factory=dict)
     text = "Move"
+    structural = False
 
     def apply(self, graph: Graph) -> None:
         for nid, pos in self.positions.items():
@@ -207,6 +223,10 @@ class Macro(Edit):
     def text(self) -> str:
         return self.label
 
+    @property
+    def structural(self) -> bool:
+        return any(e.structural for e in self.edits)
+
     def apply(self, graph: Graph) -> None:
         done = []
         try:
@@ -221,6 +241,64 @@ class Macro(Edit):
     def revert(self, graph: Graph) -> None:
         for e in reversed(self.edits):
             e.revert(graph)
+
+
+@dataclass
+class SetSettings(Edit):
+    """Change fields of the project's training or data settings (`section` "training" or "data"), e.g.
+    `SetSettings("training", {"lr": 0.01})`. It applies to the Project (`subject`), not to its graph.
+    A value the setting refuses raises LayerloomError in the words a project file's check uses
+    ("training.lr must be a positive number (got -1)") and changes nothing. Consecutive changes of the
+    same fields merge into one (typing a number is one undo step). Allowed while a network trains."""
+
+    section: str
+    new: dict[str, Any]
+    old: dict[str, Any] | None = None
+    structural = False
+
+    @property
+    def text(self) -> str:
+        return f"Set {self.section} {', '.join(self.new)}"
+
+    @staticmethod
+    def subject(project) -> Any:
+        return project
+
+    def apply(self, project) -> None:
+        settings = self._settings(project)
+        values = self._checked(settings)
+        old = {k: copy.deepcopy(getattr(settings, k)) for k in values}
+        for key, value in values.items():
+            setattr(settings, key, value)
+        if self.old is None:
+            self.old = old
+
+    def revert(self, project) -> None:
+        settings = self._settings(project)
+        for key, value in self.old.items():
+            setattr(settings, key, copy.deepcopy(value))
+
+    def merge(self, other: Edit) -> bool:
+        if isinstance(other, SetSettings) and other.section == self.section and other.new.keys() == self.new.keys():
+            self.new = dict(other.new)
+            return True
+        return False
+
+    def _settings(self, project) -> Any:
+        if self.section not in SETTINGS_SECTIONS:
+            raise LayerloomError(f"a project has no settings called {self.section!r} (only training and data)")
+        return getattr(project, self.section)
+
+    def _checked(self, settings) -> dict[str, Any]:
+        """The new values in their canonical form, checked as a project file's settings are."""
+        problems: list[str] = []
+        merged = {**settings.to_dict(), **self.new}
+        checked = type(settings).from_dict(merged, problems, self.section)
+        places = tuple(f"{self.section}.{k}{end}" for k in self.new for end in (" ", ".", "["))
+        mine = [p for p in problems if p.startswith(places)]
+        if mine:
+            raise LayerloomError("; ".join(mine))
+        return {k: copy.deepcopy(getattr(checked, k)) for k in self.new}
 
 
 def remove_nodes(graph: Graph, node_ids: list[str]) -> Macro:

@@ -61,7 +61,7 @@ def main() -> None:
     w = window()
     assert w.open_path(path)
     pump(2.0)
-    w.canvas.select_nodes([w.document.graph.find("conv2")])
+    w.editor.select([w.document.graph.find("conv2")])
     w.live_views.show_view("features")
     pump(1.5)
     w.grab().save(os.path.join(OUT, "reopened_with_weights.png"))

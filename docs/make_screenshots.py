@@ -40,7 +40,7 @@ def main(seconds: float = 10.0) -> None:
             time.sleep(0.005)
 
     pump(1.0)
-    w.canvas.select_nodes([w.document.graph.find("conv1")])
+    w.editor.select([w.document.graph.find("conv1")])
     w.live_views.show_view("curves")
     w.commands["train"].trigger()
     pump(seconds)

@@ -1,18 +1,25 @@
 """The open project as the window sees it: the graph, its undo stack, its file and its latest inference.
 
 Every view reads the graph and listens to it (`graph.subscribe`) or to this object's signals; every
-change goes through `Document.do(edit)`, which applies a core edit and pushes it on the undo stack.
+change, of the graph or of the training and data settings, goes through `Document.do(edit)`, which
+applies a core edit and pushes it on the undo stack, or returns why it was refused:
+
+    outcome = document.do(SetParams(node_id, {"kernel_size": 3}))
+    if not outcome:
+        show(outcome.reason)         # in plain words: "... must be at least 1", the training lock, ...
+
 Inference runs shortly after a burst of edits (debounced) and its report is announced once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from layerloom.core.edits import Edit, Macro, Move
+from layerloom.core.edits import Edit, SetSettings
 from layerloom.core.errors import LayerloomError
 from layerloom.core.graph import Graph
 from layerloom.core.graph_parts import GraphEvent
@@ -23,13 +30,24 @@ INFER_DELAY_MS = 15
 TITLE_CHARS = 120  # the longest title shown (window title, dialogs)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of an edit: applied, or refused with the reason in plain words. True when applied,
+    so `if document.do(edit):` reads as it should."""
+
+    applied: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.applied
+
+
 class Document(QObject):
     """A project open in the window."""
 
     project_replaced = Signal()  # a new graph: views must rebind to `document.graph`
     graph_changed = Signal(object)  # GraphEvent, after every change of the graph
     inferred = Signal(object)  # Report, after the (debounced) inference that follows edits
-    refused = Signal(str)  # an edit the graph refused, in plain words
     path_changed = Signal(str)
     modified_changed = Signal(bool)
     settings_changed = Signal(str)  # "training" or "data": the project's settings changed (edit, undo, redo)
@@ -50,7 +68,7 @@ class Document(QObject):
         self.project = None
         self.path: Path | None = None
         self.report: Report | None = None
-        # While set (to a reason in plain words, e.g. during training), `do` refuses every edit but moves.
+        # While set (to a reason in plain words, e.g. during training), `do` refuses structural edits.
         self.locked: str | None = None
         if project is None:
             from layerloom.core.project import blank_project
@@ -108,28 +126,29 @@ class Document(QObject):
     # --- edits ------------------------------------------------------------------------------------
 
     def set_locked(self, reason: str | None) -> None:
-        """Refuse structural edits (anything but moving blocks) with `reason`; None allows them again."""
+        """Refuse structural edits (all but moving blocks and changing settings) with `reason`; None allows
+        them again."""
         self.locked = reason or None
         self.locked_changed.emit(reason or "")
 
-    @staticmethod
-    def _only_moves(edit: Edit) -> bool:
-        if isinstance(edit, Macro):
-            return all(Document._only_moves(e) for e in edit.edits)
-        return isinstance(edit, Move)
-
-    def do(self, edit: Edit, text: str | None = None) -> bool:
-        """Apply `edit` and make it undoable. A refused edit changes nothing and is announced."""
-        if self.locked and not self._only_moves(edit):
-            self.refused.emit(self.locked)
-            return False
+    def do(self, edit: Edit, text: str | None = None) -> Outcome:
+        """Apply `edit` (to the graph, or to the project's settings) and make it undoable, with `text` in the
+        Undo menu (default: the edit's own). A refused edit changes nothing; the Outcome says why."""
+        if self.locked and edit.structural:
+            return Outcome(False, self.locked)
+        subject = edit.subject(self.project)
         try:
-            edit.apply(self.graph)
+            edit.apply(subject)
         except LayerloomError as err:
-            self.refused.emit(str(err))
-            return False
-        self.undo_stack.push(EditCommand(self.graph, edit, text))
-        return True
+            return Outcome(False, str(err) or "this edit is refused")
+        changed = None
+        if isinstance(edit, SetSettings):
+            def changed(section: str = edit.section) -> None:
+                self.settings_changed.emit(section)
+
+            changed()
+        self.undo_stack.push(EditCommand(subject, edit, text, changed))
+        return Outcome(True)
 
     def _edited(self, *_args) -> None:
         self.revision += 1

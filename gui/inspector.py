@@ -1,10 +1,12 @@
 """The inspector: the selected block's name, what it outputs and costs, a form generated from its
 parameter schema, and its help text.
 
-Every change goes through `Document.do(SetParams(...))`, so it is undoable, and consecutive changes of
-one parameter merge into one undo step. A value the block refuses is shown with the reason next to its
-field and changes nothing. Blocks with weights get a "Frozen" check box (`SetFrozen`, for transfer
-learning); with several blocks selected, the overview offers it for all of them at once.
+It shows the editor's selection and changes blocks through the editor's commands (`set_params`,
+`set_name`, `set_frozen`), so every change is undoable, and consecutive changes of one parameter merge into
+one undo step. A change the document refuses is shown with the reason it gives next to the field it came
+from, and changes nothing. Blocks with weights get a "Frozen" check box (for transfer learning); with
+several blocks selected, the overview offers it for all of them at once. The fields of the parameter form
+are in param_editors.py.
 """
 
 from __future__ import annotations
@@ -16,344 +18,39 @@ from typing import Any
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QScrollArea,
-    QSizePolicy,
-    QSpinBox,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from layerloom.core.blocks import fmt_shape, get_spec
-from layerloom.core.blocks.spec import ParamSpec
-from layerloom.core.edits import Rename, SetFrozen, SetParams
 from layerloom.core.inference import parameter_memory
 from layerloom.core.resources import size_text
 from layerloom.core.text_preview import preview
 from layerloom.gui import theme
 from layerloom.gui.colors import ERROR_COLOR, WAITING_COLOR, WARNING_COLOR, category_color
+from layerloom.gui.param_editors import ListEditor, ParamEditor, make_editor
 
-INT_LIMIT = 2**31 - 1
 FROZEN_TEXT = "Frozen (keeps its weights while training)"
 FROZEN_TIP = ("A frozen block keeps its weights while the rest of the network trains (transfer learning:\n"
               "freeze a pretrained base, train a new head). Only blocks with parameters can be frozen.")
 
 
 def human(n: int | float) -> str:
-    """61706 → "61,706"; 1.2e9 → "1.2 G" (for MACs)."""
+    """A count with thousands separators: 61706 → "61,706", 1.2e9 → "1,200,000,000" (human_macs shortens)."""
     return f"{int(n):,}"
 
 
 def human_macs(n: int | float) -> str:
+    """A count of operations, shortened: 1.2e9 → "1.2 G", 417600 → "418 K", 999 → "999"."""
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= scale:
             return f"{n / scale:.3g} {unit}"
     return f"{int(n)}"
-
-
-# --- editors --------------------------------------------------------------------------------------
-
-
-class ParamEditor(QWidget):
-    """One parameter's field. `committed(value)` when the user changes it; `set_value` does not emit."""
-
-    committed = Signal(object)
-
-    def __init__(self, spec: ParamSpec, parent=None):
-        super().__init__(parent)
-        self.spec = spec
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
-        self.setToolTip(spec.help)
-
-    def set_value(self, value: Any) -> None:
-        raise NotImplementedError
-
-    def value(self) -> Any:
-        raise NotImplementedError
-
-    def _emit(self, *_args) -> None:
-        self.committed.emit(self.value())
-
-
-def _int_spin(spec: ParamSpec, parent: QWidget) -> QSpinBox:
-    spin = QSpinBox(parent)
-    lo = int(spec.min) if spec.min is not None else -INT_LIMIT
-    hi = int(spec.max) if spec.max is not None else INT_LIMIT
-    spin.setRange(lo, hi)
-    spin.setKeyboardTracking(False)  # commit on Enter / focus out / arrows, not on each digit
-    spin.setAccelerated(True)
-    spin.setMinimumWidth(64)
-    spin.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-    return spin
-
-
-class IntEditor(ParamEditor):
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.spin = _int_spin(spec, self)
-        self.layout().addWidget(self.spin)
-        self.spin.valueChanged.connect(self._emit)
-
-    def set_value(self, value) -> None:
-        with QSignalBlocker(self.spin):
-            self.spin.setValue(int(value))
-
-    def value(self) -> int:
-        return self.spin.value()
-
-
-class FloatEditor(ParamEditor):
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.spin = QDoubleSpinBox(self)
-        self.spin.setDecimals(4)
-        lo = spec.min if spec.min is not None else -1e9
-        hi = spec.max if spec.max is not None else 1e9
-        self.spin.setRange(lo, hi)
-        self.spin.setSingleStep(0.05 if hi <= 1 else 0.1)
-        self.spin.setKeyboardTracking(False)
-        self.spin.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.layout().addWidget(self.spin)
-        self.spin.valueChanged.connect(self._emit)
-
-    def set_value(self, value) -> None:
-        with QSignalBlocker(self.spin):
-            self.spin.setValue(float(value))
-
-    def value(self) -> float:
-        return round(self.spin.value(), 6)
-
-
-class ChoiceEditor(ParamEditor):
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.combo = QComboBox(self)
-        for choice in spec.choices:
-            self.combo.addItem(str(choice), choice)
-        self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.layout().addWidget(self.combo)
-        self.combo.currentIndexChanged.connect(self._emit)
-
-    def set_value(self, value) -> None:
-        with QSignalBlocker(self.combo):
-            self.combo.setCurrentIndex(max(0, self.combo.findData(value)))
-
-    def value(self):
-        return self.combo.currentData()
-
-
-class BoolEditor(ParamEditor):
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.check = QCheckBox(self)
-        self.layout().addWidget(self.check)
-        self.layout().addStretch(1)
-        self.check.toggled.connect(self._emit)
-
-    def set_value(self, value) -> None:
-        with QSignalBlocker(self.check):
-            self.check.setChecked(bool(value))
-
-    def value(self) -> bool:
-        return self.check.isChecked()
-
-
-class SizeEditor(ParamEditor):
-    """A size: one number (the same along every dimension) or, unlinked, one per dimension ([h, w])."""
-
-    AXES = ("H", "W", "D")
-
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.spins = [_int_spin(spec, self) for _ in range(max(1, spec.arity))]
-        for i, spin in enumerate(self.spins):
-            if spec.arity > 1:
-                spin.setPrefix(f"{self.AXES[i]} ")
-            self.layout().addWidget(spin)
-            spin.valueChanged.connect(self._spin_changed)
-        self.link = QToolButton(self)
-        self.link.setCheckable(True)
-        self.link.setChecked(True)
-        self.link.setIcon(theme.icon("link"))
-        self.link.setAutoRaise(True)
-        self.link.setToolTip("Linked: the same size along every dimension (one number).\n"
-                             "Unlink to set each dimension ([H, W]).")
-        self.link.setVisible(spec.arity > 1)
-        self.link.toggled.connect(self._link_toggled)
-        self.layout().addWidget(self.link)
-        self._update_visibility()
-
-    @property
-    def linked(self) -> bool:
-        return len(self.spins) == 1 or self.link.isChecked()
-
-    def _update_visibility(self) -> None:
-        for spin in self.spins[1:]:
-            spin.setVisible(not self.linked)
-        if len(self.spins) > 1:
-            self.spins[0].setPrefix("" if self.linked else f"{self.AXES[0]} ")
-
-    def _spin_changed(self, *_args) -> None:
-        self._emit()
-
-    def _link_toggled(self, linked: bool) -> None:
-        if linked:
-            with QSignalBlocker(self):
-                for spin in self.spins[1:]:
-                    with QSignalBlocker(spin):
-                        spin.setValue(self.spins[0].value())
-        self._update_visibility()
-        self._emit()
-
-    def set_value(self, value) -> None:
-        values = list(value) if isinstance(value, list | tuple) else [value] * len(self.spins)
-        linked = not isinstance(value, list | tuple) or len(self.spins) == 1
-        with QSignalBlocker(self.link):
-            self.link.setChecked(linked)
-        for spin, v in zip(self.spins, values):
-            with QSignalBlocker(spin):
-                spin.setValue(int(v))
-        self._update_visibility()
-
-    def value(self) -> int | list[int]:
-        if self.linked:
-            return self.spins[0].value()
-        return [s.value() for s in self.spins]
-
-
-class PaddingEditor(ParamEditor):
-    """Padding: a size, or "same" / "valid"."""
-
-    MODES = ("number", "same", "valid")
-
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.mode = QComboBox(self)
-        self.mode.addItems(["zeros", "same", "valid"])
-        self.mode.setItemData(0, "Add this many zeros on each side", Qt.ItemDataRole.ToolTipRole)
-        self.mode.setItemData(1, "Keep the input's size (stride 1)", Qt.ItemDataRole.ToolTipRole)
-        self.mode.setItemData(2, "No padding", Qt.ItemDataRole.ToolTipRole)
-        self.size = SizeEditor(spec, self)
-        self.layout().addWidget(self.mode)
-        self.layout().addWidget(self.size, 1)
-        self.mode.currentIndexChanged.connect(self._mode_changed)
-        self.size.committed.connect(self._emit)
-
-    def _mode_changed(self, index: int) -> None:
-        self.size.setVisible(index == 0)
-        self._emit()
-
-    def set_value(self, value) -> None:
-        index = self.MODES.index(value) if isinstance(value, str) and value in self.MODES else 0
-        with QSignalBlocker(self.mode):
-            self.mode.setCurrentIndex(index)
-        self.size.setVisible(index == 0)
-        if index == 0:
-            self.size.set_value(value)
-
-    def value(self):
-        index = self.mode.currentIndex()
-        return self.size.value() if index == 0 else self.MODES[index]
-
-
-class OptionalSizeEditor(ParamEditor):
-    """A size or nothing (None: the block's default, e.g. a pooling stride equal to its kernel)."""
-
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.auto = QCheckBox("auto", self)
-        self.auto.setToolTip(f"Leave {spec.name} empty (None): {spec.help}")
-        self.size = SizeEditor(spec, self)
-        self.layout().addWidget(self.auto)
-        self.layout().addWidget(self.size, 1)
-        self.auto.toggled.connect(self._auto_toggled)
-        self.size.committed.connect(self._emit)
-
-    def _auto_toggled(self, auto: bool) -> None:
-        self.size.setEnabled(not auto)
-        self._emit()
-
-    def set_value(self, value) -> None:
-        with QSignalBlocker(self.auto):
-            self.auto.setChecked(value is None)
-        self.size.setEnabled(value is not None)
-        if value is not None:
-            self.size.set_value(value)
-
-    def value(self):
-        return None if self.auto.isChecked() else self.size.value()
-
-
-class ListEditor(ParamEditor):
-    """A list of whole numbers (a shape like 1, 28, 28 or dims like 0, 2, 1), typed as text."""
-
-    invalid = Signal(str)  # text that is not a list of numbers
-
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.edit = QLineEdit(self)
-        example = "1, 28, 28" if spec.kind == "shape" else "0, 2, 1"
-        self.edit.setPlaceholderText(f"e.g. {example}")
-        self.layout().addWidget(self.edit)
-        self.edit.editingFinished.connect(self._finished)
-        self._shown = ""
-
-    @staticmethod
-    def parse(text: str) -> list[int]:
-        """`"1, 28, 28"`, `"[1, 28, 28]"`, `"1×28×28"` or `"1 28 28"` → [1, 28, 28]; ValueError otherwise."""
-        parts = [p for p in re.split(r"[\s,×xX*]+", text.strip().strip("[]()").strip()) if p]
-        if not parts:
-            raise ValueError("needs at least one number")
-        try:
-            return [int(p) for p in parts]
-        except ValueError:
-            bad = next(p for p in parts if not re.fullmatch(r"[+-]?\d+", p))
-            raise ValueError(f"{bad!r} is not a whole number; write the sizes like 1, 28, 28") from None
-
-    def _finished(self) -> None:
-        text = self.edit.text()
-        if text == self._shown:
-            return
-        try:
-            value = self.parse(text)
-        except ValueError as err:
-            self.invalid.emit(f"{self.spec.name} {err}")
-            return
-        self.committed.emit(value)
-
-    def set_value(self, value) -> None:
-        self._shown = ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
-        with QSignalBlocker(self.edit):
-            self.edit.setText(self._shown)
-
-    def value(self):
-        return self.parse(self.edit.text())
-
-
-EDITORS = {
-    "int": IntEditor,
-    "float": FloatEditor,
-    "choice": ChoiceEditor,
-    "bool": BoolEditor,
-    "size": SizeEditor,
-    "padding": PaddingEditor,
-    "optional_size": OptionalSizeEditor,
-    "shape": ListEditor,
-    "dims": ListEditor,
-}
-
-
-def make_editor(spec: ParamSpec, parent=None) -> ParamEditor:
-    return EDITORS[spec.kind](spec, parent)
 
 
 # --- the inspector --------------------------------------------------------------------------------
@@ -364,14 +61,14 @@ class Inspector(QWidget):
 
     reference_requested = Signal(str)  # "More in the block reference" for this type id
 
-    def __init__(self, document, parent=None):
+    def __init__(self, editor, parent=None):
         super().__init__(parent)
-        self.document = document
+        self.editor = editor
+        self.document = document = editor.document
         self.node_id: str | None = None
         self._selection: list[str] = []
         self.editors: dict[str, ParamEditor] = {}
         self.errors: dict[str, QLabel] = {}
-        self._last_refusal = ""
 
         self.scroll = QScrollArea(self)
         self.scroll.setWidgetResizable(True)
@@ -391,7 +88,7 @@ class Inspector(QWidget):
         document.graph_changed.connect(self._on_graph_event)
         document.inferred.connect(self._on_inferred)
         document.project_replaced.connect(lambda: self.set_selection([]))
-        document.refused.connect(self._remember_refusal)
+        editor.selection_changed.connect(self.set_selection)
         self.set_selection([])
 
     # --- selection ----------------------------------------------------------------------------------
@@ -590,9 +287,6 @@ class Inspector(QWidget):
 
     # --- edits --------------------------------------------------------------------------------------
 
-    def _remember_refusal(self, message: str) -> None:
-        self._last_refusal = message
-
     def commit(self, name: str, value: Any) -> bool:
         """Set parameter `name` of the shown block through the undo stack; a refusal is shown by the field."""
         if self.node_id is None:
@@ -601,16 +295,13 @@ class Inspector(QWidget):
         if self.document.graph.node(node_id).params.get(name) == value:
             self._show_error(name, "")
             return True
-        self._last_refusal = ""
-        ok = self.document.do(SetParams(node_id, {name: value}))
-        if ok:
-            self._show_error(name, "")
-        else:
-            self._show_error(name, self._last_refusal or f"{name}: this value is not allowed")
+        outcome = self.editor.run("set_params", node_id=node_id, values={name: value})
+        self._show_error(name, outcome.reason)
+        if not outcome:
             editor = self.editors.get(name)
             if editor is not None and not isinstance(editor, ListEditor):
                 editor.set_value(self.document.graph.node(node_id).params.get(name))
-        return ok
+        return bool(outcome)
 
     def _show_error(self, name: str, message: str) -> None:
         label = self.errors.get(name)
@@ -674,16 +365,14 @@ class Inspector(QWidget):
         if not ids:
             self._sync_frozen()
             return True
-        what = graph.node(ids[0]).name if len(ids) == 1 else f"{len(ids)} blocks"
-        self._last_refusal = ""
-        ok = self.document.do(SetFrozen(ids, frozen), f"{'Freeze' if frozen else 'Unfreeze'} {what}")
+        outcome = self.editor.run("set_frozen", node_ids=ids, frozen=frozen)
         if self.frozen_error is not None:
-            self.frozen_error.setText(_strip_block(self._last_refusal) if not ok else "")
-            self.frozen_error.setToolTip(self._last_refusal if not ok else "")
-            self.frozen_error.setVisible(not ok)
-        if not ok:
+            self.frozen_error.setText(_strip_block(outcome.reason))
+            self.frozen_error.setToolTip(outcome.reason)
+            self.frozen_error.setVisible(not outcome)
+        if not outcome:
             self._sync_frozen()  # back to what the graph says
-        return ok
+        return bool(outcome)
 
     def _name_edited(self, text: str) -> None:
         problem = self.document.graph.check_name(text, self.node_id) if self.node_id else None
@@ -698,20 +387,15 @@ class Inspector(QWidget):
         if name == node.name:
             self.name_error.setVisible(False)
             return
-        problem = self.document.graph.check_name(name, self.node_id)
-        if problem:
-            self.name_error.setText(problem)
-            self.name_error.setVisible(True)
-            return
         self.rename(name)
 
     def rename(self, name: str) -> bool:
-        self._last_refusal = ""
-        ok = self.document.do(Rename(self.node_id, name), f"Rename to {name}")
+        """Rename the shown block; a refused name shows the document's reason under the name field."""
+        outcome = self.editor.run("set_name", node_id=self.node_id, name=name)
         if self.name_error is not None:
-            self.name_error.setText("" if ok else self._last_refusal)
-            self.name_error.setVisible(not ok)
-        return ok
+            self.name_error.setText(outcome.reason)
+            self.name_error.setVisible(not outcome)
+        return bool(outcome)
 
     # --- model changes ------------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """The block palette: every block type by category, with a search box. Drag a block onto the canvas
 (a real QDrag carrying `application/x-layerloom-block`), or double-click it (or press Enter) to add it
-at the centre of the view.
+at the centre of the view (the window runs the editor's `place_block` command, as a drop on the canvas does).
 
     palette = BlockPalette()
-    palette.block_activated.connect(lambda type_id: canvas.add_block(type_id))
+    palette.block_activated.connect(lambda type_id: editor.run("place_block", type_id=type_id))
 """
 
 from __future__ import annotations

@@ -13,13 +13,12 @@ import pytest
 import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 from PySide6.QtCore import QSettings
 
-from layerloom.core.edits import SetParams
+from layerloom.core.edits import SetParams, SetSettings
 from layerloom.core.errors import LayerloomError
 from layerloom.core.project import load_project
 from layerloom.gui import recovery as recovery_module
 from layerloom.gui.main_window import MainWindow
 from layerloom.gui.recovery import AUTOSAVE_MAX_DELAY_MS, Recovery
-from layerloom.gui.training.settings_command import set_settings
 from layerloom.resources import load_template
 
 
@@ -56,7 +55,7 @@ def test_an_edit_is_autosaved_within_seconds(qtbot, window):
                     timeout=4000)
     assert time.monotonic() - t0 < AUTOSAVE_MAX_DELAY_MS / 1000
     # a change of the training settings alone (the graph's revision does not move) is saved too
-    set_settings(window.document, "training", {"lr": 0.123})
+    window.document.do(SetSettings("training", {"lr": 0.123}))
     qtbot.waitUntil(lambda: _saved(window).training.lr == 0.123, timeout=4000)
     # saved: the autosave goes
     window.document.undo_stack.setClean()

@@ -25,6 +25,7 @@ from layerloom.gui.canvas.node_item import NodeItem
 from layerloom.gui.canvas.quick_search import search_blocks
 from layerloom.gui.canvas.style import HEADER_H, NODE_W, fmt_count, fmt_value
 from layerloom.gui.document import Document
+from layerloom.gui.editor import Editor
 
 # --- helpers ----------------------------------------------------------------------------------------
 
@@ -49,7 +50,7 @@ def lenet() -> Graph:
 
 def make_view(qtbot, graph: Graph | None = None, size=(1100, 700)) -> CanvasView:
     doc = Document(Project(graph if graph is not None else Graph()))
-    view = CanvasView(doc)
+    view = CanvasView(Editor(doc))
     qtbot.addWidget(view)
     view.resize(*size)
     view.show()
@@ -354,7 +355,7 @@ def test_refused_connection_says_why(qtbot):
     g.connect(a, d)
     view = make_view(qtbot, g)
     messages = []
-    view.document.refused.connect(messages.append)
+    view.editor.message.connect(messages.append)
     # drag to the already-taken input of Dense and hover: the reason shows near the cursor
     vp = view.viewport()
     pa = vp_pos(view, view.port_scene_pos(b, "out", True))
@@ -380,7 +381,7 @@ def test_cycle_is_refused(qtbot):
     g.connect(add, r)
     view = make_view(qtbot, g)
     messages = []
-    view.document.refused.connect(messages.append)
+    view.editor.message.connect(messages.append)
     drag(qtbot, view, view.port_scene_pos(r, "out", True), view.port_scene_pos(add, "in", False))
     assert len(g.edges) == 2
     assert messages and "cycle" in messages[-1]
@@ -451,7 +452,7 @@ def test_drag_moves_selected_blocks_in_one_step(qtbot):
     g = view.document.graph
     a, b = g.find("conv2d_1"), g.find("relu_1")
     old = {a: g.node(a).pos, b: g.node(b).pos}
-    view.select_nodes([a, b])
+    view.editor.select([a, b])
     grip = view.node_item(a).mapToScene(QPointF(NODE_W / 2, HEADER_H / 2))
     drag(qtbot, view, grip, grip + QPointF(60, 100))
     assert g.node(a).pos == (old[a][0] + 60, old[a][1] + 100)
@@ -469,7 +470,7 @@ def test_rubber_band_and_ctrl_click_selection(qtbot):
     view = make_view(qtbot, lenet())
     g = view.document.graph
     seen = []
-    view.selection_changed.connect(seen.append)
+    view.editor.selection_changed.connect(seen.append)
     first_three = [g.nodes[i].id for i in range(3)]
     rect = view.canvas_scene.nodes_rect(first_three)
     drag(qtbot, view, rect.topLeft() - QPointF(20, 20), rect.bottomRight() + QPointF(10, 10))
@@ -482,7 +483,7 @@ def test_rubber_band_and_ctrl_click_selection(qtbot):
     assert sorted(view.selected_node_ids()) == sorted([*first_three, fourth])
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, at)
     assert sorted(view.selected_node_ids()) == sorted(first_three)
-    view.select_all()
+    view.editor.run("select_all")
     assert len(view.selected_node_ids()) == len(g)
     assert len(seen[-1]) == len(g)
 
@@ -505,8 +506,8 @@ def test_delete_is_one_macro_and_undo_restores_exactly(qtbot):
     g = view.document.graph
     original = g.to_json()
     ids = [g.find("conv2d_2"), g.find("relu_2"), g.find("dense_1")]
-    view.select_nodes(ids)
-    view.delete_selected()
+    view.editor.select(ids)
+    view.editor.run("delete")
     assert all(i not in g for i in ids)
     assert view.document.undo_stack.count() == 1
     assert_mirrors(view)
@@ -520,7 +521,7 @@ def test_delete_a_selected_wire(qtbot):
     g = view.document.graph
     edge = g.edges[0]
     view.canvas_scene.edges[edge].setSelected(True)
-    view.delete_selected()
+    view.editor.run("delete")
     assert edge not in g.edges and len(g) == 14
 
 
@@ -528,10 +529,10 @@ def test_duplicate_copies_blocks_and_their_wires(qtbot):
     view = make_view(qtbot, lenet())
     g = view.document.graph
     ids = [g.find("conv2d_1"), g.find("relu_1")]
-    new = view.duplicate_selected()
+    new = view.editor.run("duplicate")
     assert new == []
-    view.select_nodes(ids)
-    new = view.duplicate_selected()
+    view.editor.select(ids)
+    new = view.editor.run("duplicate")
     assert len(new) == 2 and sorted(view.selected_node_ids()) == sorted(new)
     types = sorted(g.node(n).type for n in new)
     assert types == ["Conv2d", "ReLU"]
@@ -549,12 +550,12 @@ def test_copy_paste_between_two_views_through_the_system_clipboard(qtbot):
     b = make_view(qtbot)
     ga, gb = a.document.graph, b.document.graph
     ids = [ga.find("conv2d_1"), ga.find("relu_1"), ga.find("max_pool2d_1")]
-    a.select_nodes(ids)
-    assert a.copy_selected()
+    a.editor.select(ids)
+    assert a.editor.run("copy")
     mime = QApplication.clipboard().mimeData()
     assert mime.hasFormat(CLIPBOARD_MIME)
     assert json.loads(mime.text())["format"] == "layerloom-clipboard"
-    pasted = b.paste()
+    pasted = b.editor.run("paste")
     assert len(pasted) == 3
     assert sorted(n.name for n in gb) == ["conv2d_1", "max_pool2d_1", "relu_1"]  # free names are kept
     assert len(gb.edges) == 2
@@ -562,7 +563,7 @@ def test_copy_paste_between_two_views_through_the_system_clipboard(qtbot):
     assert sorted(b.selected_node_ids()) == sorted(pasted)
     assert_mirrors(b)
     # pasting again offsets further and renames
-    again = b.paste()
+    again = b.editor.run("paste")
     assert len(gb) == 6 and "conv2d_2" in {gb.node(n).name for n in again}
     assert gb.node(again[0]).pos[0] == gb.node(pasted[0]).pos[0] + 40
     b.document.undo_stack.undo()
@@ -574,10 +575,10 @@ def test_cut_then_paste(qtbot):
     view = make_view(qtbot, lenet())
     g = view.document.graph
     ids = [g.find("dense_3"), g.find("output_1")]
-    view.select_nodes(ids)
-    assert view.cut_selected()
+    view.editor.select(ids)
+    assert view.editor.run("cut")
     assert all(i not in g for i in ids) and view.document.undo_stack.count() == 1
-    pasted = view.paste()
+    pasted = view.editor.run("paste")
     assert sorted(g.node(n).name for n in pasted) == ["dense_3", "output_1"]
     assert g.node(g.find("dense_3")).pos == view.document.graph.node(g.find("dense_3")).pos
 
@@ -595,9 +596,10 @@ def test_exit_after_copy_does_not_crash():
         "from layerloom.core.project import Project\n"
         "from layerloom.gui.document import Document\n"
         "from layerloom.gui.canvas import CanvasView\n"
+        "from layerloom.gui.editor import Editor\n"
         "g = Graph(); n = g.add('ReLU')\n"
-        "view = CanvasView(Document(Project(g)))\n"
-        "view.select_nodes([n]); assert view.copy_selected()\n"
+        "view = CanvasView(Editor(Document(Project(g))))\n"
+        "view.editor.select([n]); assert view.editor.run('copy')\n"
     )
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run([sys.executable, "-c", script], env=env, timeout=120, capture_output=True)
@@ -607,8 +609,8 @@ def test_exit_after_copy_does_not_crash():
 def test_paste_without_blocks_on_the_clipboard_is_refused_politely(qtbot):
     view = make_view(qtbot)
     QApplication.clipboard().setText("hello")
-    with qtbot.waitSignal(view.document.refused, timeout=1000):
-        assert view.paste() == []
+    with qtbot.waitSignal(view.editor.message, timeout=1000):
+        assert view.editor.run("paste") == []
 
 
 def test_clipboard_payload_round_trip_without_a_view():
@@ -644,17 +646,17 @@ def test_rename_in_place_with_f2(qtbot):
     view = make_view(qtbot, lenet())
     g = view.document.graph
     conv = g.find("conv2d_1")
-    view.select_nodes([conv])
+    view.editor.select([conv])
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_F2)
-    editor = view.rename_editor()
-    assert editor is not None and editor.isVisible() and editor.text() == "conv2d_1"
-    editor.selectAll()
-    qtbot.keyClicks(editor, "features")
-    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    field = view.rename_field()
+    assert field is not None and field.isVisible() and field.text() == "conv2d_1"
+    field.selectAll()
+    qtbot.keyClicks(field, "features")
+    qtbot.keyClick(field, Qt.Key.Key_Return)
     assert g.node(conv).name == "features"
     assert view.node_item(conv).name == "features"
-    assert view.rename_editor() is None
+    assert view.rename_field() is None
     assert view.document.undo_stack.count() == 1
 
 
@@ -662,35 +664,35 @@ def test_invalid_name_is_refused_with_the_reason(qtbot):
     view = make_view(qtbot, lenet())
     g = view.document.graph
     conv = g.find("conv2d_1")
-    view.select_nodes([conv])
-    editor = view.rename_selected()
+    view.editor.select([conv])
+    field = view.editor.run("rename")
     messages = []
-    view.document.refused.connect(messages.append)
-    editor.selectAll()
-    qtbot.keyClicks(editor, "relu_1")  # taken
-    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    view.editor.message.connect(messages.append)
+    field.selectAll()
+    qtbot.keyClicks(field, "relu_1")  # taken
+    qtbot.keyClick(field, Qt.Key.Key_Return)
     assert g.node(conv).name == "conv2d_1"
-    assert view.rename_editor() is editor and editor.isVisible()
+    assert view.rename_field() is field and field.isVisible()
     assert "already used" in view.hint_text()
     assert messages and "already used" in messages[-1]
-    editor.selectAll()
-    qtbot.keyClicks(editor, "2fast")
-    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    field.selectAll()
+    qtbot.keyClicks(field, "2fast")
+    qtbot.keyClick(field, Qt.Key.Key_Return)
     assert "must start with a letter" in view.hint_text()
-    qtbot.keyClick(editor, Qt.Key.Key_Escape)
-    assert view.rename_editor() is None
+    qtbot.keyClick(field, Qt.Key.Key_Escape)
+    assert view.rename_field() is None
     assert g.node(conv).name == "conv2d_1"
     assert view.document.undo_stack.count() == 0
 
 
-def test_double_click_on_title_opens_the_editor(qtbot):
+def test_double_click_on_title_opens_the_name_field(qtbot):
     view = make_view(qtbot, lenet())
     g = view.document.graph
     d = g.find("dense_2")
     at = vp_pos(view, view.node_item(d).mapToScene(QPointF(30, HEADER_H / 2)))
     qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at)
-    editor = view.rename_editor()
-    assert editor is not None and editor.node_id == d
+    field = view.rename_field()
+    assert field is not None and field.node_id == d
 
 
 # --- quick search --------------------------------------------------------------------------------------
@@ -761,7 +763,7 @@ def test_context_menu_on_a_block_and_on_a_wire(qtbot, monkeypatch):
 
     def fake_exec(menu, global_pos):  # instead of the modal menu: pick Delete / Remove connection
         shown.append([a.text() for a in menu.actions() if a.text()])
-        chosen = next(a for a in menu.actions() if a.text() in ("Delete", "Remove connection"))
+        chosen = next(a for a in menu.actions() if a.text() in ("&Delete", "Remove connection"))
         chosen.trigger()
 
     monkeypatch.setattr(view, "_exec_menu", fake_exec)
@@ -769,7 +771,7 @@ def test_context_menu_on_a_block_and_on_a_wire(qtbot, monkeypatch):
     at = vp_pos(view, view.node_item(relu).mapToScene(QPointF(NODE_W / 2, HEADER_H + 8)))
     QApplication.sendEvent(view.viewport(), QContextMenuEvent(QContextMenuEvent.Reason.Mouse, at,
                                                              view.viewport().mapToGlobal(at)))
-    assert shown[-1] == ["Rename…", "Duplicate", "Delete"]
+    assert shown[-1] == ["Re&name", "D&uplicate", "&Delete"]  # the editor's commands, as in the Edit menu
     assert relu not in g
     edge = g.edges[0]
     mid = view.canvas_scene.edges[edge]._wire.pointAtPercent(0.3)
@@ -857,7 +859,7 @@ def test_auto_layout_is_one_undo_step(qtbot):
         g.move(n.id, ((i * 7919) % 600, (i * 104729) % 900))
     view = make_view(qtbot, g)
     scrambled = g.to_json()
-    assert view.auto_layout()
+    assert view.editor.run("auto_layout")
     assert view.document.undo_stack.count() == 1
     spots = [(g.node(nid).pos[1], g.node(nid).pos[0]) for nid in g.topological_order()]
     # a chain of 14 wraps into two bands of 7, read like text: left to right, then the next band below
@@ -890,8 +892,8 @@ def test_escape_cancels_a_wire(qtbot):
 
 def test_add_block_at_centre_steps_aside(qtbot):
     view = make_view(qtbot)
-    a = view.add_block("ReLU")
-    b = view.add_block("ReLU")
+    a = view.editor.run("place_block", type_id="ReLU")
+    b = view.editor.run("place_block", type_id="ReLU")
     g = view.document.graph
     assert g.node(a).pos != g.node(b).pos
-    assert view.add_block("NoSuchBlock") is None
+    assert view.editor.run("place_block", type_id="NoSuchBlock") is None

@@ -16,11 +16,12 @@ from PySide6.QtWidgets import QApplication
 from test_canvas import assert_mirrors, lenet
 
 from layerloom.core.blocks import all_specs
-from layerloom.core.edits import SetParams
+from layerloom.core.edits import Connect, SetParams
 from layerloom.core.project import Project
 from layerloom.gui.canvas import CanvasView
 from layerloom.gui.canvas.style import HEADER_H, NODE_W
 from layerloom.gui.document import Document
+from layerloom.gui.editor import Editor
 
 TYPES = [s.type_id for s in all_specs()]
 
@@ -43,41 +44,42 @@ def _random_step(rng: random.Random, qtbot, view: CanvasView) -> None:
     op = rng.choice(["add", "add", "connect", "connect", "delete", "duplicate", "copy_paste", "cut", "layout",
                      "rename", "params", "move", "mouse_move", "undo", "redo", "disconnect"])
     if op == "add" or not ids:
-        view.add_block(rng.choice(TYPES), QPointF(rng.uniform(-600, 600), rng.uniform(-400, 400)))
+        view.editor.run("place_block", type_id=rng.choice(TYPES),
+                        at=QPointF(rng.uniform(-600, 600), rng.uniform(-400, 400)))
     elif op == "connect":
         src = rng.choice([i for i in ids if g.node(i).spec.outputs] or ids)
         dst = rng.choice([i for i in ids if g.node(i).spec.inputs] or ids)
         sn, dn = g.node(src), g.node(dst)
         if sn.spec.outputs and dn.spec.inputs:
-            view.connect_ports((src, sn.spec.outputs[0].name), (dst, dn.spec.inputs[0].name))
+            view.editor.do(Connect((src, sn.spec.outputs[0].name), (dst, dn.spec.inputs[0].name)))  # a wire drag
     elif op == "disconnect" and g.edges:
         view.canvas_scene.clearSelection()
         view.canvas_scene.edges[rng.choice(g.edges)].setSelected(True)
-        view.delete_selected()
+        view.editor.run("delete")
     elif op == "delete":
-        view.select_nodes(rng.sample(ids, k=min(len(ids), rng.randint(1, 3))))
-        view.delete_selected()
+        view.editor.select(rng.sample(ids, k=min(len(ids), rng.randint(1, 3))))
+        view.editor.run("delete")
     elif op == "duplicate":
-        view.select_nodes(rng.sample(ids, k=min(len(ids), rng.randint(1, 4))))
-        view.duplicate_selected()
+        view.editor.select(rng.sample(ids, k=min(len(ids), rng.randint(1, 4))))
+        view.editor.run("duplicate")
     elif op == "copy_paste":
-        view.select_nodes(rng.sample(ids, k=min(len(ids), rng.randint(1, 4))))
-        view.copy_selected()
-        view.paste()
+        view.editor.select(rng.sample(ids, k=min(len(ids), rng.randint(1, 4))))
+        view.editor.run("copy")
+        view.editor.run("paste")
     elif op == "cut":
-        view.select_nodes(rng.sample(ids, k=min(len(ids), rng.randint(1, 2))))
-        view.cut_selected()
+        view.editor.select(rng.sample(ids, k=min(len(ids), rng.randint(1, 2))))
+        view.editor.run("cut")
         if rng.random() < 0.5:
-            view.paste()
+            view.editor.run("paste")
     elif op == "layout":
-        view.auto_layout()
+        view.editor.run("auto_layout")
     elif op == "rename":
         nid = rng.choice(ids)
-        view.select_nodes([nid])
-        editor = view.rename_selected()
-        editor.setText(rng.choice(["block", "x", "conv_a", "relu_1", "1bad", "for", f"b{rng.randint(0, 99)}"]))
-        if not editor.commit():
-            editor.cancel()
+        view.editor.select([nid])
+        field = view.editor.run("rename")
+        field.setText(rng.choice(["block", "x", "conv_a", "relu_1", "1bad", "for", f"b{rng.randint(0, 99)}"]))
+        if not field.commit():
+            field.cancel()
     elif op == "params":
         nid = rng.choice(ids)
         node = g.node(nid)
@@ -86,13 +88,13 @@ def _random_step(rng: random.Random, qtbot, view: CanvasView) -> None:
             p = rng.choice(ints)
             doc.do(SetParams(nid, {p.name: int(p.min) + rng.randint(0, 20)}))
     elif op == "move":
-        view.select_nodes(rng.sample(ids, k=min(len(ids), 2)))
+        view.editor.select(rng.sample(ids, k=min(len(ids), 2)))
         from layerloom.core.edits import Move
 
         doc.do(Move({i: (rng.uniform(-500, 500), rng.uniform(-500, 500)) for i in view.selected_node_ids()}))
     elif op == "mouse_move":
         nid = rng.choice(ids)
-        view.select_nodes([nid])
+        view.editor.select([nid])
         _mouse_move_block(qtbot, view, nid, rng.randint(-80, 80), rng.randint(-80, 80))
     elif op == "undo":
         for _ in range(rng.randint(1, 3)):
@@ -107,7 +109,7 @@ def _random_step(rng: random.Random, qtbot, view: CanvasView) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_edits_undo_to_start_and_redo_to_end(qtbot, seed):
     doc = Document(Project(lenet()))
-    view = CanvasView(doc)
+    view = CanvasView(Editor(doc))
     qtbot.addWidget(view)
     view.resize(1000, 700)
     view.show()

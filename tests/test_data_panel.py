@@ -15,11 +15,11 @@ import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
+from layerloom.core.edits import SetSettings
 from layerloom.core.project import Project
 from layerloom.core.settings import DataSettings
 from layerloom.gui.document import Document
 from layerloom.gui.training import data_panel as dp
-from layerloom.gui.training.settings_command import set_settings
 
 TIMEOUT = 60_000
 SMS = [("ham", "Go until jurong point, crazy.. Available only in bugis n great world la e buffet"),
@@ -135,7 +135,7 @@ def test_load_clicked_during_the_automatic_preview_runs_after_it(qtbot, panel, g
     gate, calls = gated_loads
     panel.preview_if_cheap()  # the digits as they are: previewed without asking
     assert panel.loading
-    set_settings(panel.document, "data", {"options": {"resize": [16, 16]}})  # the user changes an option…
+    panel.document.do(SetSettings("data", {"options": {"resize": [16, 16]}}))  # the user changes an option…
     assert panel.loading and panel.load_button.isEnabled()
     qtbot.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)  # …and clicks Load before the preview ends
     assert not panel.load_button.isEnabled()  # once is enough

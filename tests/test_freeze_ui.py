@@ -18,6 +18,7 @@ from layerloom.core.edits import SetFrozen
 from layerloom.core.project import Project
 from layerloom.gui.canvas import CanvasView
 from layerloom.gui.document import Document
+from layerloom.gui.editor import Editor
 from layerloom.gui.inspector import FROZEN_TEXT, Inspector
 
 
@@ -38,8 +39,9 @@ def small_net() -> Graph:
 def setup(qtbot):
     doc = Document(Project(small_net()))
     doc.infer_now()
-    view = CanvasView(doc)
-    inspector = Inspector(doc)
+    editor = Editor(doc)
+    view = CanvasView(editor)
+    inspector = Inspector(editor)
     for w in (view, inspector):
         qtbot.addWidget(w)
     view.resize(900, 500)
@@ -187,7 +189,7 @@ def test_an_opened_project_shows_its_frozen_blocks(qtbot):
     g = small_net()
     g.set_frozen(g.find("conv1"), True)
     doc = Document(Project(Graph.from_json(g.to_json())))
-    view = CanvasView(doc)
+    view = CanvasView(Editor(doc))
     qtbot.addWidget(view)
     assert view.scene().nodes[doc.graph.find("conv1")].frozen
     assert not view.scene().nodes[doc.graph.find("fc")].frozen

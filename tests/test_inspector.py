@@ -16,11 +16,12 @@ from layerloom.core import Graph
 from layerloom.core.blocks import get_spec
 from layerloom.core.project import Project
 from layerloom.gui.document import Document
-from layerloom.gui.inspector import (
+from layerloom.gui.editor import Editor
+from layerloom.gui.inspector import Inspector
+from layerloom.gui.param_editors import (
     BoolEditor,
     ChoiceEditor,
     FloatEditor,
-    Inspector,
     IntEditor,
     ListEditor,
     OptionalSizeEditor,
@@ -46,7 +47,7 @@ def lenet_like() -> Graph:
 @pytest.fixture
 def setup(qtbot):
     doc = Document(Project(lenet_like()))
-    inspector = Inspector(doc)
+    inspector = Inspector(Editor(doc))
     qtbot.addWidget(inspector)
     inspector.resize(340, 700)
     inspector.show()
@@ -218,7 +219,7 @@ def test_every_block_gets_a_form_that_shows_its_values(qtbot):
     g = Graph()
     ids = {spec.type_id: g.add(spec.type_id) for spec in all_specs()}
     doc = Document(Project(g))
-    inspector = Inspector(doc)
+    inspector = Inspector(Editor(doc))
     qtbot.addWidget(inspector)
     for type_id, nid in ids.items():
         inspector.set_selection([nid])
@@ -234,7 +235,7 @@ def test_a_very_long_description_is_shown_as_a_preview_and_kept_whole(qtbot):
 
     text = "A long story. " * 400_000  # 5.6 MB: laid out in full, it froze the window
     doc = Document(Project(lenet_like(), meta={"name": "net", "description": text}))
-    inspector = Inspector(doc)
+    inspector = Inspector(Editor(doc))
     qtbot.addWidget(inspector)
     inspector.set_selection([])
     shown = [w.text() for w in inspector.findChildren(QLabel) if w.text().startswith("A long story.")]

@@ -91,7 +91,7 @@ def load_and_preview(qtbot, w) -> None:
 
 
 def select(w, name: str) -> None:
-    w.canvas.select_nodes([w.document.graph.find(name)])
+    w.editor.select([w.document.graph.find(name)])
 
 
 def test_a_text_model_reads_a_typed_message_with_the_runs_vocabulary(qtbot, make_window, monkeypatch):

@@ -139,7 +139,7 @@ def test_refused_edits_are_shown_in_the_status_bar(window):
     first, third = g.nodes[1].id, g.nodes[3].id
     from layerloom.core.edits import Connect
 
-    assert not window.document.do(Connect(third, first))  # its input is taken
+    assert not window.editor.do(Connect(third, first))  # its input is taken
     assert "already has an input" in window.statusBar().currentMessage()
 
 
@@ -228,8 +228,8 @@ def test_close_new_and_open_ask_before_dropping_unsaved_changes(window, dialogs,
 
     # Discard closes
     first = window.document.graph.nodes[0]
-    window.canvas.select_nodes([first.id])
-    window.canvas.delete_selected()
+    window.editor.select([first.id])
+    window.editor.run("delete")
     assert window.isWindowModified()
     dialogs.answers = [SB.Discard]
     assert window.close()
@@ -263,7 +263,7 @@ def test_keyboard_shortcuts(window, qtbot):
     g = window.document.graph
     n0 = len(g)
     dense = next(n.id for n in g if n.type == "Dense")
-    window.canvas.select_nodes([dense])
+    window.editor.select([dense])
     window.canvas.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_Delete)
     assert dense not in g and len(g) == n0 - 1
@@ -276,7 +276,7 @@ def test_keyboard_shortcuts(window, qtbot):
     assert dense in g
     qtbot.keyClick(window, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     assert set(window.canvas.selected_node_ids()) == {n.id for n in g}
-    window.canvas.select_nodes([dense])
+    window.editor.select([dense])
     qtbot.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
     assert len(g) == n0 + 1
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
@@ -285,7 +285,7 @@ def test_keyboard_shortcuts(window, qtbot):
     assert window.commands["undo"].shortcut().matches(QKeySequenceStd("Undo"))
     assert QKeySequenceStd("Delete") in window.commands["delete"].shortcuts()
     # typing in a text field does not delete blocks (Delete and Backspace stay the field's)
-    window.canvas.select_nodes([dense])
+    window.editor.select([dense])
     edit = window.inspector.name_edit
     edit.setFocus()
     qtbot.keyClick(edit, Qt.Key.Key_Delete)
@@ -299,7 +299,7 @@ def test_keyboard_shortcuts(window, qtbot):
     assert dense in g and len(g) == n0
     # Backspace on the canvas deletes, like Delete
     window.canvas.setFocus()
-    window.canvas.select_nodes([dense])
+    window.editor.select([dense])
     qtbot.keyClick(window.canvas, Qt.Key.Key_Backspace)
     assert dense not in g
 
@@ -454,7 +454,7 @@ def test_a_new_empty_project_has_data_that_fits_its_first_input(window, qtbot, m
     monkeypatch.setattr(TemplateGallery, "exec", choose_empty)
     window.commands["new"].trigger()  # File → New, "Empty canvas"
     assert len(window.document.graph) == 0
-    nid = window.add_block("Input")  # as a double-click in the palette adds it, with its default shape
+    nid = window.editor.run("place_block", type_id="Input")  # as a double-click in the palette does: default shape
     assert window.document.graph.node(nid).params["shape"] == [1, 28, 28]
     data = window.document.project.data
     bundle = load_data(data.source, data.options)

@@ -1,8 +1,8 @@
-"""The node editor canvas: `CanvasView(document)` shows a Document's graph and turns gestures into
-undoable edits (see view.py for the API the window binds to its actions).
+"""The node editor canvas: `CanvasView(editor)` shows an Editor's document and turns gestures into its
+edits and commands (gui/editor.py), one undo step each.
 
     from layerloom.gui.canvas import CanvasView, BLOCK_MIME
-    view = CanvasView(document)
+    view = CanvasView(Editor(document))
 """
 
 from layerloom.gui.canvas.clipboard import CLIPBOARD_MIME

@@ -1,5 +1,6 @@
 """Gestures on the canvas, one small class each, in the orange-canvas-core manner. A gesture lives from
-a mouse press to its release (or Escape) and ends in at most one `Document.do(edit)`: one undo step.
+a mouse press to its release (or Escape) and ends in at most one edit through the editor (`Editor.do`, or
+one of its commands): one undo step, or a refusal shown where it happened and in the status bar.
 
 - `PanView`     middle button, or Space + left button: scroll the view.
 - `MoveNodes`   drag selected blocks (Qt moves the items); release commits one `Move` of all of them.
@@ -8,22 +9,22 @@ a mouse press to its release (or Escape) and ends in at most one `Document.do(ed
                 on a refusing target says why, on empty canvas opens the quick search to add a connected
                 block. Dragging the wire off a connected input picks it up (reconnect, or drop to remove).
 - `DropBlock`   a palette drag (MIME `application/x-layerloom-block`) dropped on the canvas.
-- `RenameEditor` the in-place name editor (F2, double-click on the title).
+
+`gesture_for(view, event)` picks the gesture a mouse press starts.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
-from PySide6.QtWidgets import QGraphicsItem, QLineEdit
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+from PySide6.QtWidgets import QGraphicsItem
 
 from layerloom.core.blocks import has_spec
-from layerloom.core.edits import Connect, Disconnect, Macro, Move, Rename
+from layerloom.core.edits import Connect, Disconnect, Macro, Move
 from layerloom.gui.canvas.edge_item import EdgeItem
 from layerloom.gui.canvas.node_item import NodeItem
 from layerloom.gui.canvas.node_parts import Port
-from layerloom.gui.canvas.style import HEADER_H, NODE_W
 
 if TYPE_CHECKING:
     from layerloom.gui.canvas.view import CanvasView
@@ -41,6 +42,60 @@ def node_of(item: QGraphicsItem | None) -> NodeItem | None:
     return None
 
 
+def gesture_for(view: CanvasView, event) -> Gesture | None:
+    """The gesture a mouse press starts: pan (middle button, Space + left), a wire (on a port), a move (on
+    a block's card) or the rubber band (elsewhere); None for other buttons."""
+    button = event.button()
+    if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and view.space_held):
+        return PanView(view)
+    if button != Qt.MouseButton.LeftButton:
+        return None
+    pos = event.position().toPoint()
+    port = port_at(view, pos)
+    if port is not None:
+        return DrawEdge(view, port)
+    node = node_of(view.itemAt(pos))
+    if node is not None:
+        if not node.card_rect().contains(node.mapFromScene(view.mapToScene(pos))):
+            return RubberBand(view)  # the transparent margin around a card is canvas
+        return MoveNodes(view)
+    return RubberBand(view)
+
+
+def port_at(view: CanvasView, view_pos: QPoint) -> Port | None:
+    """The port under a viewport point."""
+    node = node_of(view.itemAt(view_pos))
+    if node is None:
+        return None
+    return node.port_at(node.mapFromScene(view.mapToScene(view_pos)))
+
+
+def port_for_wire(view: CanvasView, scene_pos: QPointF, want_input: bool, exclude: str | None = None) -> Port | None:
+    """The port a wire being drawn would attach to at `scene_pos`: a port of the wanted side under the
+    cursor, or the block under the cursor's port of that side (the nearest, if several)."""
+    tol = 4.0 / max(view.zoom_level(), 1e-3)
+    area = QRectF(scene_pos.x() - tol, scene_pos.y() - tol, 2 * tol, 2 * tol)
+    items = view.canvas_scene.items(area, Qt.ItemSelectionMode.IntersectsItemShape, Qt.SortOrder.DescendingOrder,
+                                    view.transform())
+    for item in items:
+        node = node_of(item)
+        if node is None:
+            continue
+        if node.node_id == exclude:
+            return None
+        local = node.mapFromScene(scene_pos)
+        port = node.port_at(local, output=not want_input)
+        if port is not None:
+            return port
+        if not node.card_rect().contains(local):
+            continue  # the transparent margin around a card
+        ports = list((node.inputs if want_input else node.outputs).values())
+        if not ports:
+            return None
+        return min(ports, key=lambda p: abs(p.scene_pos().y() - scene_pos.y()))
+    return None
+
+
 class Gesture:
     """From press to release. `builtin` gestures let QGraphicsView handle the mouse too (selection,
     item dragging, rubber band) and only add what happens at the end."""
@@ -49,6 +104,7 @@ class Gesture:
 
     def __init__(self, view: CanvasView) -> None:
         self.view = view
+        self.editor = view.editor
         self.document = view.document
 
     def press(self, event) -> None:
@@ -110,7 +166,7 @@ class MoveNodes(Gesture):
             if new != graph.node(nid).pos:
                 moved[nid] = new
         if moved:
-            self.document.do(Move(moved), "Move" if len(moved) == 1 else f"Move {len(moved)} blocks")
+            self.editor.do(Move(moved), "Move" if len(moved) == 1 else f"Move {len(moved)} blocks")
 
     def cancel(self) -> None:
         scene = self.view.canvas_scene
@@ -176,7 +232,7 @@ class DrawEdge(Gesture):
         return self.document.graph.can_connect(src, dst)
 
     def _update(self, scene_pos: QPointF) -> None:
-        target = self.view.port_for_wire(scene_pos, want_input=self.from_output, exclude=self.fixed[0])
+        target = port_for_wire(self.view, scene_pos, want_input=self.from_output, exclude=self.fixed[0])
         if target is not self.target:
             if self.target is not None:
                 self.target.set_highlight(None)
@@ -217,13 +273,14 @@ class DrawEdge(Gesture):
                 edit = Macro([Disconnect(self.detached), Connect(src, dst)], label="Reconnect")
             else:
                 edit = Connect(src, dst)
-            if not self.document.do(edit):
-                self.view.show_hint(reason or "this connection is refused", scene_pos, timeout_ms=3000)
+            outcome = self.editor.do(edit)
+            if not outcome:
+                self.view.show_hint(reason or outcome.reason, scene_pos, timeout_ms=3000)
             return
         if (pos - self._press_pos).manhattanLength() <= CLICK_SLOP:
             return  # a click on a port, not a drag
         if self.detached is not None:
-            self.document.do(Disconnect(self.detached), "Remove connection")
+            self.editor.run("remove_connection", edge=self.detached)
         elif self.from_output:
             self.view.open_quick_search(scene_pos, connect_from=self.fixed)
         else:
@@ -254,86 +311,4 @@ class DropBlock:
             return None
         event.setDropAction(Qt.DropAction.CopyAction)
         event.accept()
-        return view.add_block(type_id, view.mapToScene(event.position().toPoint()))
-
-
-class RenameEditor(QLineEdit):
-    """Edits a block's name in place, over its title. Enter commits (an invalid name is refused with
-    the reason and the editor stays open), Escape cancels, leaving the field commits a valid name."""
-
-    def __init__(self, view: CanvasView, item: NodeItem) -> None:
-        super().__init__(view.viewport())
-        self.view = view
-        self.node_id = item.node_id
-        self.old = item.name
-        self._done = False
-        theme = view.canvas_scene.theme
-        zoom = view.zoom_level()
-        font = self.font()
-        font.setPixelSize(max(10, min(28, round(13 * zoom))))
-        font.setBold(True)
-        self.setFont(font)
-        rect = view.mapFromScene(item.mapRectToScene(QRectF(8, 3, NODE_W - 16, HEADER_H - 6))).boundingRect()
-        rect.setHeight(max(rect.height(), self.fontMetrics().height() + 6))
-        self.setGeometry(rect)
-        self.setStyleSheet(
-            f"QLineEdit {{ background: {theme.node_body.name()}; color: {theme.text.name()};"
-            f" border: 1.5px solid {theme.selection.name()}; border-radius: 4px; padding: 0 4px; }}"
-        )
-        self.setText(item.name)
-        self.selectAll()
-        self.returnPressed.connect(self.commit)
-        self.show()
-        self.setFocus(Qt.FocusReason.OtherFocusReason)
-
-    def commit(self) -> bool:
-        if self._done:
-            return True
-        name = self.text().strip()
-        graph = self.view.document.graph
-        if self.node_id not in graph or name == self.old:
-            self.close_editor()
-            return True
-        if not self.view.document.do(Rename(self.node_id, name), f"Rename to {name}"):  # emits `refused`
-            reason = graph.check_name(name, self.node_id) or f"the name {name!r} cannot be used"
-            below = self.view.mapToScene(self.geometry().bottomLeft() + QPoint(-14, -10))
-            self.view.show_hint(reason, below, timeout_ms=4000)
-            self.selectAll()
-            return False
-        self.close_editor()
-        return True
-
-    def cancel(self) -> None:
-        self.close_editor()
-
-    def close_editor(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        self.view.hide_hint()
-        self.view.editor_closed(self)
-        self.hide()
-        self.deleteLater()
-
-    def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Escape:
-            self.cancel()
-            return
-        super().keyPressEvent(event)
-
-    def event(self, event) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_F2):
-            event.accept()
-            return True
-        return super().event(event)
-
-    def focusOutEvent(self, event) -> None:
-        super().focusOutEvent(event)
-        if self._done or event.reason() == Qt.FocusReason.PopupFocusReason:
-            return
-        name = self.text().strip()
-        graph = self.view.document.graph
-        if name != self.old and self.node_id in graph and graph.check_name(name, self.node_id) is None:
-            self.commit()
-        else:
-            self.cancel()
+        return view.editor.run("place_block", type_id=type_id, at=view.mapToScene(event.position().toPoint()))

@@ -1,7 +1,7 @@
-"""The canvas widget: zoom (wheel, around the cursor), pan (middle button or Space+drag), fit, a grid,
-keys (Tab quick search, F2 rename, Space pan, Escape) and the editing commands the window binds to its
-menu actions (delete, duplicate, cut/copy/paste, select all, auto-layout). Gestures live in
-`interactions.py`; every change goes through `Document.do` as one undo step.
+"""The canvas widget over an Editor: zoom (wheel, around the cursor), pan (middle button or Space+drag),
+fit, a grid, hints, and the dispatch of mouse gestures (`interactions.py`), keys (Tab quick search, F2
+rename, Space pan, Escape) and context menus. What they do is the editor's: its commands (gui/commands.py)
+and `Editor.do`, one undo step each. The view shows the editor's selection and reports every change of it.
 
 The view does no work per frame that grows with the graph: the scene rect is fixed, items are looked
 up through the scene's BSP index, repaints cover only changed bounding rects
@@ -10,53 +10,40 @@ up through the scene's BSP index, repaints cover only changed bounding rects
 
 from __future__ import annotations
 
-import json
 import math
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QCursor, QPainter, QPen, QTransform
-from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu
+from PySide6.QtWidgets import QGraphicsView, QMenu
 
-from layerloom.core.blocks import get_spec, has_spec
-from layerloom.core.edits import AddNode, Connect, Disconnect, Macro, Move, RemoveNode
-from layerloom.core.layout import layered_positions
-from layerloom.gui.canvas import clipboard, style
+from layerloom.gui.canvas import style
 from layerloom.gui.canvas.edge_item import EdgeItem
-from layerloom.gui.canvas.interactions import (
-    DrawEdge,
-    DropBlock,
-    Gesture,
-    MoveNodes,
-    PanView,
-    RenameEditor,
-    RubberBand,
-    node_of,
-)
+from layerloom.gui.canvas.interactions import DropBlock, Gesture, PanView, gesture_for, node_of
 from layerloom.gui.canvas.node_item import NodeItem
-from layerloom.gui.canvas.node_parts import Port
 from layerloom.gui.canvas.quick_search import QuickSearch
+from layerloom.gui.canvas.rename_field import RenameField
 from layerloom.gui.canvas.scene import CanvasScene
-from layerloom.gui.canvas.style import GRID_MAJOR, GRID_MINOR, HEADER_H, NODE_W, PORT_Y
+from layerloom.gui.canvas.style import GRID_MAJOR, GRID_MINOR, HEADER_H, NODE_W
 
-WRAP_COLUMNS = 8  # long chains wrap into bands, so a network fits a window at a readable zoom
+if TYPE_CHECKING:
+    from layerloom.gui.editor import Editor
+
 MIN_ZOOM = 0.1
 MAX_ZOOM = 3.0
 ZOOM_STEP = 1.2
 OPEN_MIN_ZOOM = 0.7  # an opened project is shown at least this large (readable), from its inputs
-PASTE_STEP = 40.0
-LAYOUT_COLUMN = 260.0
-LAYOUT_ROW = 170.0
 
 
 class CanvasView(QGraphicsView):
-    """The node editor of one Document."""
+    """The node editor of one Editor's document."""
 
-    selection_changed = Signal(list)  # selected node ids, after every selection change
     zoom_changed = Signal(float)
 
-    def __init__(self, document, parent=None) -> None:
+    def __init__(self, editor: Editor, parent=None) -> None:
         super().__init__(parent)
-        self.document = document
+        self.editor = editor
+        self.document = document = editor.document
         self.canvas_scene = CanvasScene(document, self)
         self.setScene(self.canvas_scene)
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
@@ -78,9 +65,8 @@ class CanvasView(QGraphicsView):
         self.space_held = False
         self._gesture: Gesture | None = None
         self._quick: QuickSearch | None = None
-        self._editor: RenameEditor | None = None
+        self._rename: RenameField | None = None
         self._bulk_selection = False
-        self._paste_count: dict[str, int] = {}
         self._fit_pending = len(document.graph) > 0
         self._hint_timer = QTimer(self)
         self._hint_timer.setSingleShot(True)
@@ -88,15 +74,17 @@ class CanvasView(QGraphicsView):
 
         self.canvas_scene.selectionChanged.connect(self._on_selection_changed)
         document.project_replaced.connect(self._on_project_replaced)
+        editor.attach_view(self)
         self.centerOn(0, 0)
 
-    # --- the contract API -------------------------------------------------------------------------
+    # --- selection, places and popups -----------------------------------------------------------------
 
     def selected_node_ids(self) -> list[str]:
         return self.canvas_scene.selected_node_ids()
 
-    def select_nodes(self, ids: list[str], ensure_visible: bool = True) -> None:
-        """Select exactly these blocks (and bring the first into view)."""
+    def show_selection(self, ids: list[str], reveal: bool = True) -> None:
+        """Select exactly these blocks' items (`Editor.select` asks this); with `reveal`, bring the first
+        into view. The editor hears of it like of any other change of the selection."""
         nodes = self.canvas_scene.nodes
         self._bulk_selection = True
         try:
@@ -108,12 +96,9 @@ class CanvasView(QGraphicsView):
         finally:
             self._bulk_selection = False
         first = next((nodes[i] for i in ids if i in nodes), None)
-        if ensure_visible and first is not None:
+        if reveal and first is not None:
             self.ensureVisible(first, 40, 40)
         self._on_selection_changed()
-
-    def select_all(self) -> None:
-        self.select_nodes(list(self.canvas_scene.nodes), ensure_visible=False)
 
     def node_item(self, node_id: str) -> NodeItem:
         return self.canvas_scene.nodes[node_id]
@@ -122,111 +107,33 @@ class CanvasView(QGraphicsView):
         item = self.canvas_scene.nodes[node_id]
         return item.output_anchor(port_name) if output else item.input_anchor(port_name)
 
-    def add_block(self, type_id: str, scene_pos: QPointF | None = None) -> str | None:
-        """Add a block with its title under `scene_pos` (default: the view centre); returns its id."""
-        if not has_spec(type_id):
-            self.document.refused.emit(f"there is no block type {type_id!r}")
-            return None
-        free_spot = scene_pos is None
-        if scene_pos is None:
-            scene_pos = self.mapToScene(self.viewport().rect().center())
-        x, y = round(scene_pos.x() - NODE_W / 2), round(scene_pos.y() - HEADER_H / 2)
-        if free_spot:  # repeated double-clicks in the palette: step aside from a block already there
-            for _ in range(50):
-                if not any(isinstance(i, NodeItem) and i.pos() == QPointF(x, y)
-                           for i in self.canvas_scene.items(QPointF(x + NODE_W / 2, y + HEADER_H / 2))):
-                    break
-                x, y = x + 30, y + 30
-        edit = AddNode(type_id, pos=(float(x), float(y)))
-        if not self.document.do(edit):
-            return None
-        self.select_nodes([edit.node_id], ensure_visible=free_spot)
-        return edit.node_id
+    def free_spot(self) -> tuple[int, int]:
+        """Where a block added without a place goes (its top-left): the view centre, stepped aside from a
+        block already there (repeated double-clicks in the palette)."""
+        centre = self.mapToScene(self.viewport().rect().center())
+        x, y = round(centre.x() - NODE_W / 2), round(centre.y() - HEADER_H / 2)
+        for _ in range(50):
+            if not any(isinstance(i, NodeItem) and i.pos() == QPointF(x, y)
+                       for i in self.canvas_scene.items(QPointF(x + NODE_W / 2, y + HEADER_H / 2))):
+                break
+            x, y = x + 30, y + 30
+        return x, y
 
-    def connect_ports(self, src: tuple[str, str], dst: tuple[str, str]) -> bool:
-        """Connect an output port to an input port (what a wire drag does); False when refused."""
-        return self.document.do(Connect(src, dst))
+    def bring_into_view(self, ids: list[str]) -> None:
+        """Centre the view on these blocks unless they are all in view already."""
+        rect = self.canvas_scene.nodes_rect(ids)
+        if not rect.isNull() and not self.mapToScene(self.viewport().rect()).boundingRect().contains(rect):
+            self.centerOn(rect.center())
 
-    def delete_selected(self) -> None:
-        scene = self.canvas_scene
-        ids = scene.selected_node_ids()
-        gone = set(ids)
-        edges = [e for e in scene.selected_edges() if e.src not in gone and e.dst not in gone]
-        if not ids and not edges:
-            return
-        edits = [Disconnect(e) for e in edges] + [RemoveNode(nid) for nid in ids]
-        if len(edits) == 1:
-            label = f"Delete {self.document.graph.node(ids[0]).name}" if ids else "Remove connection"
-        else:
-            label = f"Delete {len(ids)} blocks" if ids else f"Remove {len(edges)} connections"
-        self.document.do(Macro(edits, label=label))
-
-    def duplicate_selected(self) -> list[str]:
-        ids = self.selected_node_ids()
-        if not ids:
-            return []
-        payload = clipboard.copy_payload(self.document.graph, ids)
-        return self._paste_payload(payload, (PASTE_STEP, PASTE_STEP), "Duplicate")
-
-    def copy_selected(self) -> bool:
-        ids = self.selected_node_ids()
-        if not ids:
-            return False
-        payload = clipboard.copy_payload(self.document.graph, ids)
-        clipboard.put_on_clipboard(payload)
-        self._paste_count.pop(self._payload_key(payload), None)
-        return True
-
-    def cut_selected(self) -> bool:
-        ids = self.selected_node_ids()
-        if not ids or not self.copy_selected():
-            return False
-        payload = clipboard.copy_payload(self.document.graph, ids)
-        self._paste_count[self._payload_key(payload)] = -1  # pasting a cut puts it back in place first
-        edits = [RemoveNode(nid) for nid in ids]
-        return self.document.do(Macro(edits, label=f"Cut {len(ids)} block" + ("s" if len(ids) > 1 else "")))
-
-    def paste(self) -> list[str]:
-        """Paste blocks from the system clipboard (from this window or another); returns their ids."""
-        payload = clipboard.from_mime(QApplication.clipboard().mimeData())
-        if payload is None:
-            self.document.refused.emit("the clipboard holds no blocks to paste")
-            return []
-        key = self._payload_key(payload)
-        count = self._paste_count.get(key, 0) + 1
-        self._paste_count[key] = count
-        return self._paste_payload(payload, (PASTE_STEP * count, PASTE_STEP * count), None)
-
-    def rename_selected(self) -> RenameEditor | None:
-        """Open the in-place name editor on the (first) selected block."""
-        ids = self.selected_node_ids()
-        if not ids:
-            return None
-        return self.start_rename(ids[0])
-
-    def start_rename(self, node_id: str) -> RenameEditor | None:
+    def open_rename(self, node_id: str) -> RenameField | None:
+        """The in-place name editor over a block's title."""
         item = self.canvas_scene.nodes.get(node_id)
         if item is None:
             return None
         self.close_popups()
         self.ensureVisible(item, 20, 20)
-        self._editor = RenameEditor(self, item)
-        return self._editor
-
-    def auto_layout(self) -> bool:
-        """Lay the blocks out in layers from left to right: one undo step."""
-        graph = self.document.graph
-        if not len(graph):
-            return False
-        positions = layered_positions(graph, column_width=LAYOUT_COLUMN, row_height=LAYOUT_ROW,
-                                      max_columns=WRAP_COLUMNS)
-        changed = {nid: pos for nid, pos in positions.items() if graph.node(nid).pos != pos}
-        if not changed:
-            self.fit_all()
-            return False
-        done = self.document.do(Macro([Move(changed)], label="Auto-layout"))
-        self.fit_all()
-        return done
+        self._rename = RenameField(self, item)
+        return self._rename
 
     def open_quick_search(self, scene_pos: QPointF | None = None, connect_from=None,
                           connect_to=None) -> QuickSearch:
@@ -251,7 +158,8 @@ class CanvasView(QGraphicsView):
         x = max(4, min(at.x(), area.width() - qs.width() - 4))
         y = max(4, min(at.y(), area.height() - qs.height() - 4))
         qs.move(x, y)
-        qs.chosen.connect(lambda type_id: self._quick_chosen(type_id, scene_pos, connect_from, connect_to))
+        qs.chosen.connect(lambda type_id: self.editor.run("place_block", type_id=type_id, at=scene_pos,
+                                                          connect_from=connect_from, connect_to=connect_to))
         qs.closed.connect(lambda: self._quick_closed(qs))
         self._quick = qs
         qs.popup()
@@ -261,8 +169,8 @@ class CanvasView(QGraphicsView):
         """The quick search now open, if any."""
         return self._quick
 
-    def rename_editor(self) -> RenameEditor | None:
-        return self._editor
+    def rename_field(self) -> RenameField | None:
+        return self._rename
 
     # --- zoom and pan -------------------------------------------------------------------------------
 
@@ -293,9 +201,6 @@ class CanvasView(QGraphicsView):
 
     def zoom_out(self) -> None:
         self.set_zoom(self.zoom_level() / ZOOM_STEP)
-
-    def reset_zoom(self) -> None:
-        self.set_zoom(1.0)
 
     def fit_all(self, *, min_zoom: float = MIN_ZOOM) -> None:
         """Show every block (at most at 100 %). With `min_zoom` above what fitting needs, show the
@@ -383,65 +288,13 @@ class CanvasView(QGraphicsView):
 
     # --- mouse ----------------------------------------------------------------------------------------
 
-    def item_at(self, view_pos: QPoint):
-        return self.itemAt(view_pos)
-
-    def port_for_wire(self, scene_pos: QPointF, want_input: bool, exclude: str | None = None) -> Port | None:
-        """The port a wire being drawn would attach to at `scene_pos`: a port of the wanted side under
-        the cursor, or the block under the cursor's port of that side (the nearest, if several)."""
-        tol = 4.0 / max(self.zoom_level(), 1e-3)
-        area = QRectF(scene_pos.x() - tol, scene_pos.y() - tol, 2 * tol, 2 * tol)
-        items = self.canvas_scene.items(area, Qt.ItemSelectionMode.IntersectsItemShape,
-                                        Qt.SortOrder.DescendingOrder, self.transform())
-        for item in items:
-            node = node_of(item)
-            if node is None:
-                continue
-            if node.node_id == exclude:
-                return None
-            local = node.mapFromScene(scene_pos)
-            port = node.port_at(local, output=not want_input)
-            if port is not None:
-                return port
-            if not node.card_rect().contains(local):
-                continue  # the transparent margin around a card
-            ports = list((node.inputs if want_input else node.outputs).values())
-            if not ports:
-                return None
-            return min(ports, key=lambda p: abs(p.scene_pos().y() - scene_pos.y()))
-        return None
-
-    def port_at(self, view_pos: QPoint) -> Port | None:
-        """The port under a viewport point."""
-        node = node_of(self.itemAt(view_pos))
-        if node is None:
-            return None
-        return node.port_at(node.mapFromScene(self.mapToScene(view_pos)))
-
-    def _gesture_for(self, event) -> Gesture | None:
-        button = event.button()
-        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self.space_held):
-            return PanView(self)
-        if button != Qt.MouseButton.LeftButton:
-            return None
-        pos = event.position().toPoint()
-        port = self.port_at(pos)
-        if port is not None:
-            return DrawEdge(self, port)
-        node = node_of(self.itemAt(pos))
-        if node is not None:
-            if not node.card_rect().contains(node.mapFromScene(self.mapToScene(pos))):
-                return RubberBand(self)  # the transparent margin around a card is canvas
-            return MoveNodes(self)
-        return RubberBand(self)
-
     def mousePressEvent(self, event) -> None:
         self.close_popups()
         self.hide_hint()
         if self._gesture is not None:
             event.accept()
             return
-        gesture = self._gesture_for(event)
+        gesture = gesture_for(self, event)
         if gesture is None:
             super().mousePressEvent(event)
             return
@@ -476,8 +329,8 @@ class CanvasView(QGraphicsView):
             if node is not None:
                 local = node.mapFromScene(self.mapToScene(event.position().toPoint()))
                 if node.title_rect().contains(local) and node.port_at(local) is None:
-                    self.select_nodes([node.node_id], ensure_visible=False)
-                    self.start_rename(node.node_id)
+                    self.editor.select([node.node_id], reveal=False)
+                    self.editor.run("rename")
                     event.accept()
                     return
         super().mouseDoubleClickEvent(event)
@@ -493,16 +346,13 @@ class CanvasView(QGraphicsView):
             event.accept()
             return
         menu = QMenu(self)
-        if node is not None:
+        if node is not None:  # the block's commands, as in the Edit menu
             if not node.isSelected():
-                self.select_nodes([node.node_id], ensure_visible=False)
-            menu.addAction("Rename…", lambda: self.start_rename(node.node_id))
-            menu.addAction("Duplicate", self.duplicate_selected)
-            menu.addSeparator()
-            menu.addAction("Delete", self.delete_selected)
-        else:
-            edge = item.edge
-            menu.addAction("Remove connection", lambda: self.document.do(Disconnect(edge), "Remove connection"))
+                self.editor.select([node.node_id], reveal=False)
+            self.editor.fill(menu, "block")
+        else:  # the wire's, for this wire
+            for command in self.editor.commands_at("wire"):
+                menu.addAction(self.editor.bound_action(command.key, menu, edge=item.edge))
         self._exec_menu(menu, event.globalPos())
         menu.deleteLater()
         event.accept()
@@ -525,7 +375,7 @@ class CanvasView(QGraphicsView):
                 return True
         elif kind == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Tab and not (
                 event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)):
-            self.open_quick_search()
+            self.editor.run("add_block")
             return True
         return super().event(event)
 
@@ -542,7 +392,7 @@ class CanvasView(QGraphicsView):
             event.accept()
             return
         if key == Qt.Key.Key_F2:
-            self.rename_selected()
+            self.editor.run("rename")
             event.accept()
             return
         if key == Qt.Key.Key_Escape:
@@ -597,13 +447,13 @@ class CanvasView(QGraphicsView):
     def close_popups(self) -> None:
         if self._quick is not None:
             self._quick.close_search()
-        editor = self._editor
-        if editor is not None and not editor.commit():
-            editor.cancel()
+        rename = self._rename
+        if rename is not None and not rename.commit():
+            rename.cancel()
 
-    def editor_closed(self, editor: RenameEditor) -> None:
-        if self._editor is editor:
-            self._editor = None
+    def rename_closed(self, rename: RenameField) -> None:
+        if self._rename is rename:
+            self._rename = None
             self.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _quick_closed(self, qs: QuickSearch) -> None:
@@ -611,49 +461,14 @@ class CanvasView(QGraphicsView):
             self._quick = None
             self.setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def _quick_chosen(self, type_id: str, scene_pos: QPointF, connect_from, connect_to) -> None:
-        if connect_from is None and connect_to is None:
-            self.add_block(type_id, scene_pos)
-            return
-        graph = self.document.graph
-        spec = get_spec(type_id)
-        new_id = clipboard.fresh_ids(graph, 1)[0]
-        if connect_from is not None:
-            pos = (float(round(scene_pos.x())), float(round(scene_pos.y() - PORT_Y)))
-            wire = Connect(tuple(connect_from), (new_id, spec.inputs[0].name))
-        else:
-            pos = (float(round(scene_pos.x() - NODE_W)), float(round(scene_pos.y() - PORT_Y)))
-            wire = Connect((new_id, spec.outputs[0].name), tuple(connect_to))
-        edit = Macro([AddNode(type_id, pos=pos, node_id=new_id), wire], label=f"Add {type_id}")
-        if self.document.do(edit):
-            self.select_nodes([new_id], ensure_visible=False)
-
-    def _paste_payload(self, payload: dict, offset: tuple[float, float], label: str | None) -> list[str]:
-        try:
-            edit, ids = clipboard.paste_edit(self.document.graph, payload, offset, label)
-        except clipboard.PasteError as err:
-            self.document.refused.emit(str(err))
-            return []
-        if not self.document.do(edit):
-            return []
-        self.select_nodes(ids, ensure_visible=False)
-        rect = self.canvas_scene.nodes_rect(ids)
-        if not rect.isNull() and not self.mapToScene(self.viewport().rect()).boundingRect().contains(rect):
-            self.centerOn(rect.center())
-        return ids
-
-    @staticmethod
-    def _payload_key(payload: dict) -> str:
-        return json.dumps(payload, sort_keys=True)
-
     def _on_selection_changed(self) -> None:
         if not self._bulk_selection:
-            self.selection_changed.emit(self.selected_node_ids())
+            scene = self.canvas_scene
+            self.editor.note_selection(scene.selected_node_ids(), scene.selected_edges())
 
     def _on_project_replaced(self) -> None:
         self.cancel_gesture()
         self.close_popups()
-        self._paste_count.clear()
         self.resetCachedContent()
         if self.isVisible():
             self.fit_all(min_zoom=OPEN_MIN_ZOOM)

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from layerloom.core.edits import SetSettings
 from layerloom.gui.background import BackgroundTask
 from layerloom.gui.training.data_kinds import FILE_HINTS, KINDS, guess_kind, named_sources, parse_option, show_option
 from layerloom.gui.training.data_preview import DataPreview
-from layerloom.gui.training.settings_command import set_settings
 from layerloom.gui.training.worker import data_key, load_bundle
 
 LOAD_FOR_VIEWS_BYTES = 64 * 2**20  # a local data file up to this size is loaded when a trained model opens
@@ -202,7 +202,7 @@ class DataPanel(QWidget):
         source = self.current_source()
         if not source or source == self.document.project.data.source:
             return
-        set_settings(self.document, "data", {"source": source}, "Set data source")
+        self.document.do(SetSettings("data", {"source": source}), "Set data source")
 
     # --- options ------------------------------------------------------------------------------------
 
@@ -258,7 +258,7 @@ class DataPanel(QWidget):
             return
         options = self.table_options()
         if options != self.document.project.data.options:
-            set_settings(self.document, "data", {"options": options}, "Set data options")
+            self.document.do(SetSettings("data", {"options": options}), "Set data options")
 
     def _on_settings_changed(self, section: str) -> None:
         if section == "data":

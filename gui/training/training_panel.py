@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.core import settings as settings_mod
+from layerloom.core.edits import SetSettings
 from layerloom.core.settings import TrainingSettings, setting_help
 from layerloom.core.training.metric_text import metric_text
 from layerloom.gui.training.controller import IDLE, LOADING, PAUSED, RUNNING, STOPPING
-from layerloom.gui.training.settings_command import set_settings
 
 CHOICES = {"optimizer": settings_mod.OPTIMIZERS, "scheduler": settings_mod.SCHEDULERS, "init": settings_mod.INITS,
            "early_stopping_metric": settings_mod.EARLY_STOPPING_METRICS, "device": settings_mod.DEVICES,
@@ -227,7 +227,7 @@ class TrainingPanel(QWidget):
         value = check(value)
         if getattr(self.document.project.training, name) == value:
             return
-        set_settings(self.document, "training", {name: value}, f"Set {LABELS.get(name, name)}")
+        self.document.do(SetSettings("training", {name: value}), f"Set {LABELS.get(name, name)}")
         if name in LIVE and self.controller.running and self.controller.set_lr(value):
             self.status.setText(f"Learning rate changed to {value:g} for the running training.")
 
