@@ -95,10 +95,10 @@ def main() -> int:
     from PySide6.QtCore import QSettings
 
     from layerloom.core.project import Project, save_project
+    from layerloom.core.templates import load_template
     from layerloom.gui.app import create_app
     from layerloom.gui.main_window import MainWindow
     from layerloom.gui.recovery import Recovery
-    from layerloom.resources import load_template
 
     epochs = 2 if args.quick else None  # None: the template's own (10)
     repeats = 2 if args.quick else 7

@@ -63,7 +63,7 @@ def subcommand(name: str, help: str, configure: Callable[[argparse.ArgumentParse
 
 @subcommand("templates", "list the project templates, one a line: name, then description")
 def run_templates(args: argparse.Namespace) -> int:
-    from layerloom.resources import templates
+    from layerloom.core.templates import templates
 
     rows = templates()
     width = max((len(name) for name, _ in rows), default=0)
@@ -87,7 +87,7 @@ def run_new(args: argparse.Namespace) -> int:
     from layerloom.core.errors import ProjectError
     from layerloom.core.inference import infer
     from layerloom.core.project import save_project
-    from layerloom.resources import load_template, template_path
+    from layerloom.core.templates import load_template, template_path
 
     try:
         template_path(args.template)

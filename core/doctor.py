@@ -358,7 +358,7 @@ def _check_template(state: dict) -> str:
 
     from layerloom.core.compiler import build_model
     from layerloom.core.inference import infer
-    from layerloom.resources import load_template, template_names
+    from layerloom.core.templates import load_template, template_names
 
     names = template_names()
     if CHECK_TEMPLATE not in names:

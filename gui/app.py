@@ -156,7 +156,7 @@ def create_window(path: str | os.PathLike | None = None, *, offer_recovery: bool
         except LayerloomError as err:
             problems = problems_of(err, path)
     if not opened:
-        from layerloom.resources import load_template
+        from layerloom.core.templates import load_template
 
         with contextlib.suppress(ProjectError):  # an empty canvas rather than no window
             window.set_project(load_template(DEFAULT_TEMPLATE), None)

@@ -12,7 +12,7 @@ import pytest
 
 from layerloom.core import cli
 from layerloom.core.project import load_project, save_project
-from layerloom.resources import TEMPLATE_ORDER, load_template
+from layerloom.core.templates import TEMPLATE_ORDER, load_template
 
 GOLDEN = Path(__file__).parent / "golden"
 

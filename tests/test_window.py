@@ -23,9 +23,9 @@ from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from layerloom.core.edits import SetParams
 from layerloom.core.project import Project, load_project, save_project
+from layerloom.core.templates import load_template
 from layerloom.gui.main_window import MainWindow
 from layerloom.gui.recovery import Recovery
-from layerloom.resources import load_template
 
 SB = QMessageBox.StandardButton
 
@@ -415,8 +415,8 @@ def test_a_project_file_dropped_on_the_window_opens(window, tmp_path, qtbot):
 
 
 def test_template_gallery_offers_every_template_with_a_preview(window, qtbot, monkeypatch):
+    from layerloom.core.templates import templates
     from layerloom.gui.template_gallery import EMPTY, TemplateGallery
-    from layerloom.resources import templates
 
     gallery = TemplateGallery(window)
     names = gallery.names()
