@@ -34,7 +34,7 @@ SETTLE_S = 1.0  # a pause before each measured run
 
 def cli_rate(project_file: str, runs: str) -> float:
     """samples/s of `layerloom train FILE --json`, the real command in a process of its own."""
-    code = "import sys; from layerloom.core.cli import main; sys.exit(main())"
+    code = "import sys; from layerloom.app.cli import main; sys.exit(main())"
     done = subprocess.run([sys.executable, "-c", code, "train", project_file, "--out", runs, "--json"],
                           capture_output=True, text=True, timeout=600)
     if done.returncode != 0:

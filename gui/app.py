@@ -3,7 +3,7 @@ system, high-DPI), the main window on the `lenet5` template (or the given file),
 after a crash, a dialog for unexpected errors instead of a dead app, and torch imported in the
 background once the window is up.
 
-    layerloom                     # core/cli.py → open_window() → main()
+    layerloom                     # app/cli.py → open_window() → main()
     layerloom open FILE           # → main(path=FILE): a project or a .layerloom bundle
     python -m layerloom.gui.app [FILE]
 """

@@ -14,7 +14,7 @@ import zlib
 
 import pytest
 
-from layerloom.core.cli import main
+from layerloom.app.cli import main
 from layerloom.core.export.bundle import METRICS
 from layerloom.core.project import load_project, save_project
 

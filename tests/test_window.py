@@ -491,8 +491,8 @@ def test_unexpected_errors_are_shown_in_a_dialog(dialogs, monkeypatch):
 
 
 def test_main_accepts_a_path_and_opens_it(monkeypatch, tmp_path):
-    """core/cli.py's open_window(path) calls main(path): a string first argument is the path."""
-    from layerloom.core import cli
+    """app/cli.py's open_window(path) calls main(path): a string first argument is the path."""
+    from layerloom.app import cli
     from layerloom.gui import app
 
     calls = []
