@@ -5,6 +5,7 @@
     layerloom templates | new | summary          # core/cli.py
     layerloom train | export | predict           # core/training/cli.py, core/export/cli.py, core/predict/cli.py
     layerloom doctor [--check]                   # app/doctor.py
+    python -m layerloom …  or  python -m layerloom.app …   # the same without the console script
 
 The subcommands register themselves with `@subcommand` (core/cli.py) when their module is imported; this
 module imports them when the parser is built, so `layerloom` with no command opens the window without
@@ -127,10 +128,3 @@ def main(argv: list[str] | None = None) -> int:
 def _error(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
 
-
-if __name__ == "__main__":
-    # `python -m layerloom.app.cli`: run the imported module's main, so that there is one `open` and one
-    # registry (the subcommand modules import layerloom.core.cli, never this file as __main__).
-    from layerloom.app.cli import main as _main
-
-    sys.exit(_main())

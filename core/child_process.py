@@ -29,7 +29,7 @@ def self_command() -> list[str]:
             if os.path.isfile(os.path.join(folder, name)):
                 return [os.path.join(folder, name)]
         return [sys.executable]
-    return [sys.executable, "-m", "layerloom.app"]
+    return [sys.executable, "-m", "layerloom"]  # the package's __main__.py: the same as the console script
 
 
 def child_env(**extra: str) -> dict[str, str]:

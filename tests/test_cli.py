@@ -18,7 +18,7 @@ from layerloom.core.templates import TEMPLATE_ORDER, load_template
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def run(*args: str, cwd: Path | None = None, module: str = "layerloom.app") -> subprocess.CompletedProcess:
+def run(*args: str, cwd: Path | None = None, module: str = "layerloom") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
                           encoding="utf-8", cwd=cwd, timeout=120)
 
@@ -256,7 +256,7 @@ def test_python_dash_m_works_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr
     result = run("summary", "net.json", cwd=tmp_path)
     assert result.returncode == 0 and "61,706" in result.stdout and "6×28×28" in result.stdout
-    for module in ("layerloom.app", "layerloom.app.cli"):  # one `open` in the help either way
+    for module in ("layerloom", "layerloom.app"):  # one `open` in the help either way
         result = run("--help", module=module)
         listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ") and line.strip()]
         assert result.returncode == 0 and listed.count("open") == 1 and "train" in listed, result.stdout

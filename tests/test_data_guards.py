@@ -122,7 +122,7 @@ def test_named_pipes_never_hang_a_command(tmp_path):
     for argv in (["train", project, "--data", str(fifo), "--out", str(tmp_path)], ["summary", str(fifo)],
                  ["train", str(fifo)], ["export", str(fifo), "-f", "onnx", "-o", str(tmp_path / "m.onnx")],
                  ["predict", str(model), str(fifo)]):
-        proc = subprocess.run([sys.executable, "-m", "layerloom.app", *argv], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "layerloom", *argv], capture_output=True, text=True,
                               timeout=60)
         assert proc.returncode == 1, (argv, proc.stderr)
         assert "is a named pipe (FIFO)" in proc.stderr or "neither a run folder nor" in proc.stderr, proc.stderr
@@ -242,7 +242,7 @@ def test_a_run_folder_holding_a_pipe_is_refused(tmp_path, capsys):
     run_dir = next((tmp_path / "runs").iterdir())
     (run_dir / "settings.json").unlink()
     os.mkfifo(run_dir / "settings.json")
-    proc = subprocess.run([sys.executable, "-m", "layerloom.app", "export", str(run_dir), "-f", "onnx", "-o",
+    proc = subprocess.run([sys.executable, "-m", "layerloom", "export", str(run_dir), "-f", "onnx", "-o",
                            str(tmp_path / "m.onnx")], capture_output=True, text=True, timeout=60)  # a hang fails
     assert proc.returncode == 1
     assert proc.stderr == (f"layerloom: {run_dir / 'settings.json'}: is a named pipe (FIFO), so the run folder cannot "

@@ -23,7 +23,7 @@ def report_json(tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("datasets")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "LAYERLOOM_DATA_DIR": str(data_dir)}
-    proc = subprocess.run([sys.executable, "-m", "layerloom.app", "doctor", "--json"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "layerloom", "doctor", "--json"], capture_output=True,
                           text=True, env=env, timeout=120, cwd=tmp_path_factory.mktemp("cwd"))
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)["report"], str(data_dir)

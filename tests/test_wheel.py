@@ -105,7 +105,8 @@ def test_wheel_carries_the_code_and_every_resource(wheel):
     names = _names(wheel)
     assert "layerloom/__init__.py" in names
     assert "layerloom/app/cli.py" in names and "layerloom/app/doctor.py" in names
-    assert "layerloom/app/__main__.py" in names and "layerloom/core/cli.py" in names
+    assert "layerloom/app/__main__.py" in names and "layerloom/__main__.py" in names
+    assert "layerloom/core/cli.py" in names and "layerloom/core/templates.py" in names
     assert "layerloom/core/system_report.py" in names and "layerloom/core/self_check.py" in names
     assert "layerloom/gui/app.py" in names and "layerloom/gui/system_info.py" in names
     # every resource file of the repository (templates, icons, app icons…) travels as package data
