@@ -30,7 +30,7 @@ def main() -> int:
     import torch
 
     from layerloom.core.export import ExportError, export, source_from
-    from layerloom.resources import load_template
+    from layerloom.core.templates import load_template
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     print(environment_line())

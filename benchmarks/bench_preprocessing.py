@@ -32,7 +32,7 @@ def main() -> int:
     from layerloom.core.data import load_data
     from layerloom.core.data.preprocessing import Preprocessing
     from layerloom.core.export import export, source_from
-    from layerloom.resources import load_template
+    from layerloom.core.templates import load_template
 
     torch.set_num_threads(1)
     print_header("Preprocessing: Layerloom's against plain PyTorch and onnxruntime")

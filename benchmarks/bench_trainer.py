@@ -59,8 +59,8 @@ from common import Results, environment_line
 
 from layerloom.core import build_model
 from layerloom.core.data import load_data
+from layerloom.core.templates import load_template
 from layerloom.core.training import EpochEnd, TrainControl, Trainer
-from layerloom.resources import load_template
 
 RATIO_BAR = 0.97
 RATIO_INSTRUMENTED_BAR = 0.93

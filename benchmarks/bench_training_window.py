@@ -34,7 +34,7 @@ SETTLE_S = 1.0  # a pause before each measured run
 
 def cli_rate(project_file: str, runs: str) -> float:
     """samples/s of `layerloom train FILE --json`, the real command in a process of its own."""
-    code = "import sys; from layerloom.core.cli import main; sys.exit(main())"
+    code = "import sys; from layerloom.app.cli import main; sys.exit(main())"
     done = subprocess.run([sys.executable, "-c", code, "train", project_file, "--out", runs, "--json"],
                           capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
@@ -95,10 +95,10 @@ def main() -> int:
     from PySide6.QtCore import QSettings
 
     from layerloom.core.project import Project, save_project
+    from layerloom.core.templates import load_template
     from layerloom.gui.app import create_app
     from layerloom.gui.main_window import MainWindow
     from layerloom.gui.recovery import Recovery
-    from layerloom.resources import load_template
 
     epochs = 2 if args.quick else None  # None: the template's own (10)
     repeats = 2 if args.quick else 7

@@ -110,10 +110,10 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from layerloom.core.inference import clear_cache
+    from layerloom.core.templates import load_template
     from layerloom.gui.app import create_app
     from layerloom.gui.main_window import MainWindow
     from layerloom.gui.recovery import Recovery
-    from layerloom.resources import load_template
 
     app = create_app(["bench"])
     path = project_file(home)

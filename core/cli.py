@@ -1,19 +1,19 @@
-"""The `layerloom` command line: subcommands over the same core API the window uses.
+"""The `layerloom` subcommands over core: their registry, and the ones about projects and templates.
 
     layerloom templates                          # the templates, one a line
     layerloom new --template lenet5 -o net.json  # a project from a template
     layerloom summary net.json [--json]          # blocks, shapes, parameters, MACs, problems
-    layerloom                                    # the editor window (help until it exists)
 
-Each subcommand is one function registered with `@subcommand(name, help, configure)`; another part
-of Layerloom adds its own the same way. Errors are one plain message on stderr, never a traceback:
-exit status 2 for a wrong command line, 1 for a file or model that cannot be used.
+Each subcommand is one function registered with `@subcommand(name, help, configure)`; another part of
+Layerloom adds its own the same way, next to what it runs (core/training/cli.py, core/export/cli.py,
+core/predict/cli.py, app/doctor.py). The entry point that parses the command line and turns errors into
+one plain message on stderr is app/cli.py: exit status 2 for a UsageError, 1 for a file or model that
+cannot be used.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -42,11 +42,6 @@ class Subcommand:
 
 SUBCOMMANDS: dict[str, Subcommand] = {}
 
-# Modules holding more @subcommand functions (e.g. a `train` command next to the trainer), imported
-# when the parser is built so that `layerloom` stays quick to start.
-COMMAND_MODULES: tuple[str, ...] = ("layerloom.core.training.cli", "layerloom.core.doctor",
-                                     "layerloom.core.export.cli", "layerloom.core.predict.cli")
-
 
 def subcommand(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None] | None = None):
     """Register the decorated `run(args) -> int` as `layerloom NAME`."""
@@ -63,7 +58,7 @@ def subcommand(name: str, help: str, configure: Callable[[argparse.ArgumentParse
 
 @subcommand("templates", "list the project templates, one a line: name, then description")
 def run_templates(args: argparse.Namespace) -> int:
-    from layerloom.resources import templates
+    from layerloom.core.templates import templates
 
     rows = templates()
     width = max((len(name) for name, _ in rows), default=0)
@@ -87,7 +82,7 @@ def run_new(args: argparse.Namespace) -> int:
     from layerloom.core.errors import ProjectError
     from layerloom.core.inference import infer
     from layerloom.core.project import save_project
-    from layerloom.resources import load_template, template_path
+    from layerloom.core.templates import load_template, template_path
 
     try:
         template_path(args.template)
@@ -228,118 +223,3 @@ def format_summary(summary: dict[str, Any]) -> str:
             out.append(f"{label} ({len(items)}):")
             out += [f"  - {m}" for m in items]
     return "\n".join(out)
-
-
-# --- the window ---------------------------------------------------------------------------------
-
-
-def _configure_open(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", nargs="?", help="a Layerloom project file (.json) or bundle (.layerloom); "
-                        "without one, the window opens as with no command")
-
-
-@subcommand("open", "open a project in the editor window", _configure_open)
-def run_open(args: argparse.Namespace) -> int:
-    if args.file is None:  # a desktop entry's `layerloom open %f` started with no file
-        return open_window()
-    if not os.path.exists(args.file):
-        raise LayerloomError(f"{args.file}: no such file")
-    return open_window(args.file)
-
-
-def open_window(path: str | None = None) -> int:
-    """Open the editor window, on the project at `path` if given.
-
-    The editor provides `layerloom.gui.app.main(path=None) -> int`; until it exists this prints the
-    help and says that the window is not available.
-    """
-    try:
-        from layerloom.gui.app import main as gui_main
-    except ModuleNotFoundError as err:
-        if err.name not in ("layerloom.gui.app", "layerloom.gui"):
-            raise LayerloomError(f"the window cannot start: the module {err.name!r} is missing") from None
-        build_parser().print_help()
-        print("\nThe editor window is not available in this version yet; use the commands above.")
-        return 0
-    return int(gui_main(path=path) or 0)
-
-
-# --- the entry point ----------------------------------------------------------------------------
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The parser with every registered subcommand."""
-    import importlib
-
-    from layerloom import __version__
-
-    for module in COMMAND_MODULES:  # their @subcommand functions register themselves on import
-        importlib.import_module(module)
-    parser = argparse.ArgumentParser(prog=PROG, description="Design neural networks by drag and drop, train them live, "
-                     "export them. Without a command, opens the editor window.")
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for cmd in SUBCOMMANDS.values():
-        p = subs.add_parser(cmd.name, help=cmd.help, description=cmd.help)
-        cmd.configure(p)
-        p.set_defaults(run=cmd.run)
-    return parser
-
-
-def _tolerant_output() -> None:
-    """Never fail on a character the terminal cannot show (×, —): write a replacement instead."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(AttributeError, ValueError, OSError):
-            stream.reconfigure(errors="replace")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 bad file or model, 2 wrong usage)."""
-    _tolerant_output()
-    argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        if not argv:
-            return open_window()
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as exit_:  # --help, --version (0), or a usage error argparse already printed (2)
-            return exit_.code if isinstance(exit_.code, int) else 2
-        if getattr(args, "run", None) is None:
-            build_parser().print_help()
-            return 0
-        return int(args.run(args) or 0)
-    except UsageError as err:
-        _error(str(err))
-        return 2
-    except LayerloomError as err:
-        _error(str(err))
-        return 1
-    except BrokenPipeError:  # `layerloom templates | head -1`
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
-        return 1
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return 130
-    except Exception as err:  # one sentence from core/errors_text.py; a bug is the only "unexpected error"
-        from layerloom.core.errors_text import describe, is_bug
-
-        if not is_bug(err):
-            _error(describe(err))
-            return 1
-        if os.environ.get("LAYERLOOM_DEBUG"):
-            raise
-        _error(f"{describe(err)} (set LAYERLOOM_DEBUG=1 to see where it happened)")
-        return 1
-
-
-def _error(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    # `python -m layerloom.core.cli`: run the imported module's main, so that subcommands registered
-    # by other modules (which import layerloom.core.cli) land in the same registry.
-    from layerloom.core.cli import main as _main
-
-    sys.exit(_main())

@@ -14,11 +14,11 @@ import time
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
+from layerloom.core.templates import load_template
 from layerloom.gui.app import create_app
 from layerloom.gui.main_window import MainWindow
 from layerloom.gui.model_actions import open_export_dialog
 from layerloom.gui.recovery import Recovery
-from layerloom.resources import load_template
 
 OUT = os.path.dirname(os.path.abspath(__file__))
 

@@ -13,10 +13,10 @@ import time
 
 from PySide6.QtCore import QSettings
 
+from layerloom.core.templates import load_template
 from layerloom.gui.app import create_app
 from layerloom.gui.main_window import MainWindow
 from layerloom.gui.recovery import Recovery
-from layerloom.resources import load_template
 
 OUT = os.path.dirname(os.path.abspath(__file__))
 

@@ -124,7 +124,7 @@ def run_action(action: tuple, case_input: str, outcomes: list[str] | None = None
             fail("raw_exception", f"{type(err).__name__}: {err}", _where(err))
         return failures
 
-    from layerloom.core.cli import main
+    from layerloom.app.cli import main
 
     out, err_text = io.StringIO(), io.StringIO()
     code = None
@@ -236,9 +236,9 @@ def prepare(memory_mb: int) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from layerloom.core import cli
+    from layerloom.app.cli import build_parser
 
-    cli.build_parser()  # imports every command's module
+    build_parser()  # imports every command's module
     import layerloom.core.data.files
     import layerloom.core.data.image_folder
     import layerloom.core.export.bundle

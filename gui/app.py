@@ -3,7 +3,7 @@ system, high-DPI), the main window on the `lenet5` template (or the given file),
 after a crash, a dialog for unexpected errors instead of a dead app, and torch imported in the
 background once the window is up.
 
-    layerloom                     # core/cli.py → open_window() → main()
+    layerloom                     # app/cli.py → open_window() → main()
     layerloom open FILE           # → main(path=FILE): a project or a .layerloom bundle
     python -m layerloom.gui.app [FILE]
 """
@@ -156,7 +156,7 @@ def create_window(path: str | os.PathLike | None = None, *, offer_recovery: bool
         except LayerloomError as err:
             problems = problems_of(err, path)
     if not opened:
-        from layerloom.resources import load_template
+        from layerloom.core.templates import load_template
 
         with contextlib.suppress(ProjectError):  # an empty canvas rather than no window
             window.set_project(load_template(DEFAULT_TEMPLATE), None)

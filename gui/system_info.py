@@ -3,32 +3,24 @@
     from layerloom.gui.system_info import show_system_info
     show_system_info(main_window)          # non-modal; reuses the open one
 
-Also the Qt half of `layerloom doctor`, which runs it in child processes so that a platform plugin that
-cannot start is reported rather than ending the doctor:
-
     qt_info()               # Qt, platform plugin, OpenGL, screens, settings file, autosave folder
-    probe()                 # `layerloom doctor --qt-probe`: a QApplication, then qt_info()
-    open_window_once()      # `layerloom doctor --open-window`: the main window opened and closed, with the
-                            # user's settings and autosaves left alone (both go to a temporary folder)
+
+The report and the self-check are core's (core/system_report.py, core/self_check.py); `qt_info` adds what
+only a running Qt knows, here and in the doctor's child process (app/doctor_qt.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import threading
-import time
-import traceback
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QElapsedTimer, QLibraryInfo, QObject, QSettings, QTimer, Signal, qVersion
+from PySide6.QtCore import QLibraryInfo, QObject, QSettings, QTimer, Signal, qVersion
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
-    QApplication,
     QDialog,
     QDialogButtonBox,
     QLabel,
@@ -41,8 +33,6 @@ from PySide6.QtWidgets import (
 from layerloom.gui.gc_guard import guard_thread
 
 GL_VENDOR, GL_RENDERER, GL_VERSION = 0x1F00, 0x1F01, 0x1F02
-WINDOW_TIMEOUT_S = 30.0
-DIALOG_TIMEOUT_S = 5.0  # a question shown while closing (unsaved changes?) is answered No after this
 
 
 # --- Qt facts -------------------------------------------------------------------------------------------
@@ -127,92 +117,6 @@ def qt_info() -> dict[str, Any]:
     return out
 
 
-def probe() -> dict[str, Any]:
-    """`layerloom doctor --qt-probe`: start Qt as the window would, and report what it found."""
-    from layerloom.gui.app import create_app
-
-    create_app()
-    return {**qt_info(), "ok": True}
-
-
-# --- the window, opened and closed --------------------------------------------------------------------
-
-
-def open_window_once(timeout: float = WINDOW_TIMEOUT_S) -> dict[str, Any]:
-    """Open the main window on the lenet5 template, let it settle, close it; a dict with ok, title and
-    the time it was shown (time.time()), or ok False with the error. Settings and autosaves go to a
-    temporary folder, so the user's recent files, layout and crash recovery are not touched."""
-    errors: list[str] = []
-    tmp = tempfile.mkdtemp(prefix="layerloom-window-check-")
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tmp)
-    from layerloom.gui import recovery
-
-    recovery.default_folder = lambda: Path(tmp) / "recovery"
-    previous_hook = sys.excepthook
-
-    def hook(exc_type, exc, tb):
-        errors.append("".join(traceback.format_exception_only(exc_type, exc)).strip())
-        traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
-
-    sys.excepthook = hook
-    try:
-        from layerloom.gui.app import create_app, create_window
-
-        app = create_app()
-        window, _deferred = create_window(None, offer_recovery=False)
-        clock = QElapsedTimer()
-        clock.start()
-        while clock.elapsed() < timeout * 1000:
-            app.processEvents()
-            handle = window.windowHandle()
-            if window.isVisible() and handle is not None and handle.isExposed():
-                break
-            time.sleep(0.005)
-        else:
-            return {"ok": False, "error": f"the window was not shown within {timeout:.0f} s"}
-        shown_at = time.time()
-        settle = QElapsedTimer()
-        settle.start()
-        while settle.elapsed() < 300:  # let the deferred work run: inference, layout, first paint
-            app.processEvents()
-            time.sleep(0.005)
-        title = window.windowTitle().replace("[*]", "")
-        import pyqtgraph  # the plots' library: it must load with this Qt
-
-        plots = getattr(pyqtgraph, "__version__", "?")
-        questions: list[str] = []
-
-        def answer_dialog() -> None:
-            modal = QApplication.activeModalWidget()
-            if modal is not None:
-                questions.append(getattr(modal, "text", lambda: modal.windowTitle())())
-                modal.reject()
-
-        watchdog = QTimer()
-        watchdog.setInterval(int(DIALOG_TIMEOUT_S * 1000))
-        watchdog.timeout.connect(answer_dialog)
-        watchdog.start()
-        closed = window.close()
-        watchdog.stop()
-        app.processEvents()
-        if questions:
-            return {"ok": False, "error": f"closing the window asked a question: {questions[0]}"}
-        if not closed or window.isVisible():
-            return {"ok": False, "error": "the window refused to close"}
-        window.deleteLater()
-        app.processEvents()
-        if errors:
-            return {"ok": False, "error": f"an error happened in the window: {errors[0]}"}
-        return {"ok": True, "title": title, "shown_at": shown_at, "platform": app.platformName(), "pyqtgraph": plots}
-    except Exception as err:
-        traceback.print_exc()
-        return {"ok": False, "error": f"{type(err).__name__}: {err}"}
-    finally:
-        sys.excepthook = previous_hook
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 # --- the dialog ---------------------------------------------------------------------------------------
 
 
@@ -281,7 +185,7 @@ class SystemInfoDialog(QDialog):
         relay = self._relay
 
         def work() -> None:
-            from layerloom.core.doctor import collect, format_report
+            from layerloom.core.system_report import collect, format_report
 
             try:
                 text = format_report(collect(qt=qt))
@@ -327,7 +231,7 @@ class SystemInfoDialog(QDialog):
         relay = self._relay
 
         def work() -> None:
-            from layerloom.core.doctor import run_checks
+            from layerloom.core.self_check import run_checks
 
             ok = False
             try:
@@ -367,4 +271,4 @@ def show_system_info(parent: QWidget | None = None) -> SystemInfoDialog:
     return dialog
 
 
-__all__ = ["SystemInfoDialog", "open_window_once", "probe", "qt_info", "show_system_info"]
+__all__ = ["SystemInfoDialog", "qt_info", "show_system_info"]

@@ -242,7 +242,7 @@ class TemplateGallery(QDialog):
 
     def _populate(self) -> None:
         from layerloom.core.errors import ProjectError
-        from layerloom.resources import load_template, templates
+        from layerloom.core.templates import load_template, templates
 
         pal = self.palette()
         bg = pal.color(QPalette.ColorRole.Base)
@@ -316,7 +316,7 @@ class TemplateGallery(QDialog):
         name = self.selected_name()
         if not name:
             return blank_project()
-        from layerloom.resources import load_template
+        from layerloom.core.templates import load_template
 
         return load_template(name)
 

@@ -58,7 +58,7 @@ class WindowFiles:
                 return False
             project = dialog.project()
         else:
-            from layerloom.resources import load_template
+            from layerloom.core.templates import load_template
 
             project = load_template(template)
         self.set_project(project, None)

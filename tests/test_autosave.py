@@ -16,10 +16,10 @@ from PySide6.QtCore import QSettings
 from layerloom.core.edits import SetParams, SetSettings
 from layerloom.core.errors import LayerloomError
 from layerloom.core.project import load_project
+from layerloom.core.templates import load_template
 from layerloom.gui import recovery as recovery_module
 from layerloom.gui.main_window import MainWindow
 from layerloom.gui.recovery import AUTOSAVE_MAX_DELAY_MS, Recovery
-from layerloom.resources import load_template
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ WINDOW_SCRIPT = textwrap.dedent("""
     from layerloom.core.edits import SetParams
     from layerloom.gui.main_window import MainWindow
     from layerloom.gui.recovery import Recovery
-    from layerloom.resources import load_template
+    from layerloom.core.templates import load_template
 
     app = QApplication([])
     folder = sys.argv[1]

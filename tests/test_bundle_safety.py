@@ -187,7 +187,7 @@ def test_refusals_reach_exports_and_training(tmp_path):
     path = write_zip(tmp_path / "bad.layerloom", items)
     with pytest.raises(BundleError, match=r"refused"):
         open_source(path)
-    from layerloom.core.cli import main
+    from layerloom.app.cli import main
 
     assert main(["export", path, "-f", "onnx", "-o", str(tmp_path / "x.onnx")]) == 1
     assert not (tmp_path / "x.onnx").exists()

@@ -10,22 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from layerloom.core import cli
+from layerloom.app import cli
+from layerloom.core import cli as commands
 from layerloom.core.project import load_project, save_project
-from layerloom.resources import TEMPLATE_ORDER, load_template
+from layerloom.core.templates import TEMPLATE_ORDER, load_template
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "layerloom.core.cli", *args], capture_output=True, text=True,
+def run(*args: str, cwd: Path | None = None, module: str = "layerloom") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
                           encoding="utf-8", cwd=cwd, timeout=120)
-
-
-@pytest.fixture
-def no_window(monkeypatch):
-    """Make `layerloom.gui.app` unimportable, as before the editor exists."""
-    monkeypatch.setitem(sys.modules, "layerloom.gui.app", None)
 
 
 def broken_network(tmp_path: Path) -> Path:
@@ -183,11 +178,22 @@ def test_summary_of_a_bad_file_is_one_message_and_status_1(tmp_path, capsys, fil
 # --- the program as a whole ---------------------------------------------------------------------
 
 
-def test_no_arguments_prints_the_help_until_the_window_exists(capsys, no_window):
-    assert cli.main([]) == 0
-    out = capsys.readouterr().out
-    assert "usage: layerloom" in out and "templates" in out and "summary" in out
-    assert "window is not available" in out
+def test_without_qt_the_window_says_why_it_cannot_start_and_the_commands_still_work():
+    """A machine without PySide6: a fresh process where finding it fails as when it is not installed."""
+    code = ("import sys\n"
+            "class NotInstalled:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'PySide6':\n"
+            "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+            "sys.meta_path.insert(0, NotInstalled())\n"
+            "from layerloom.app.cli import main\n"
+            "print('exit', main([]), flush=True)\n"
+            "print('exit', main(['templates']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "layerloom: the window cannot start: the module 'PySide6' is missing\n"
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "exit 1" and lines[1].startswith("mlp ") and lines[-1] == "exit 0"
 
 
 def test_open_window_calls_the_editor_when_it_exists(monkeypatch):
@@ -214,7 +220,8 @@ def test_unexpected_errors_are_one_line_not_a_traceback(monkeypatch, capsys):
     def explode(args):
         raise RuntimeError("something odd")
 
-    monkeypatch.setitem(cli.SUBCOMMANDS, "templates", cli.Subcommand("templates", "x", lambda p: None, explode))
+    monkeypatch.setitem(commands.SUBCOMMANDS, "templates",
+                        commands.Subcommand("templates", "x", lambda p: None, explode))
     assert cli.main(["templates"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unexpected error: RuntimeError: something odd" in err
@@ -224,12 +231,12 @@ def test_unexpected_errors_are_one_line_not_a_traceback(monkeypatch, capsys):
 
 
 def test_other_parts_can_register_subcommands(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "SUBCOMMANDS", dict(cli.SUBCOMMANDS))
+    monkeypatch.setattr(commands, "SUBCOMMANDS", dict(commands.SUBCOMMANDS))
 
     def configure(p):
         p.add_argument("name")
 
-    @cli.subcommand("hello", "say hello", configure)
+    @commands.subcommand("hello", "say hello", configure)
     def run_hello(args):
         print(f"hello {args.name}")
         return 0
@@ -249,6 +256,10 @@ def test_python_dash_m_works_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr
     result = run("summary", "net.json", cwd=tmp_path)
     assert result.returncode == 0 and "61,706" in result.stdout and "6×28×28" in result.stdout
+    for module in ("layerloom", "layerloom.app"):  # one `open` in the help either way
+        result = run("--help", module=module)
+        listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ") and line.strip()]
+        assert result.returncode == 0 and listed.count("open") == 1 and "train" in listed, result.stdout
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 import pytest
 
-from layerloom.core.cli import main
+from layerloom.app.cli import main
 from layerloom.core.data import DataError, load_data
 from layerloom.core.resources import ENV_LIMIT
 
@@ -47,7 +47,7 @@ def run_capped(code: str, *, extra_bytes: int = 1536 * 2**20, timeout: float = 9
     prelude = textwrap.dedent(f"""
         import resource, sys
         import torch, numpy, PIL.Image
-        import layerloom.core.cli, layerloom.core.training.cli, layerloom.core.data.prepare
+        import layerloom.app.cli, layerloom.core.training.cli, layerloom.core.data.prepare
         import layerloom.core.data.files, layerloom.core.data.image_folder, layerloom.core.training.trainer
         size = int(open('/proc/self/status').read().split('VmSize:')[1].split()[0]) * 1024
         resource.setrlimit(resource.RLIMIT_AS, (size + {extra_bytes}, size + {extra_bytes}))
@@ -93,7 +93,7 @@ def test_an_npz_that_declares_gigabytes_is_refused_before_it_is_read(tmp_path):
     assert os.path.getsize(bomb) < 8 * 2**20
     project = project_file(tmp_path)
     proc = run_capped(f"""
-        code = layerloom.core.cli.main(["train", {project!r}, "--data", {str(bomb)!r}, "--out", {str(tmp_path)!r}])
+        code = layerloom.app.cli.main(["train", {project!r}, "--data", {str(bomb)!r}, "--out", {str(tmp_path)!r}])
         sys.exit(code)
     """, env={ENV_LIMIT: "512"})
     assert proc.returncode == 1, proc.stderr
@@ -107,7 +107,7 @@ def test_an_npz_that_declares_gigabytes_is_refused_before_it_is_read(tmp_path):
 def test_devices_are_never_read_as_data(tmp_path, device):
     project = project_file(tmp_path)
     proc = run_capped(f"""
-        sys.exit(layerloom.core.cli.main(["train", {project!r}, "--data", {device!r}, "--out", {str(tmp_path)!r}]))
+        sys.exit(layerloom.app.cli.main(["train", {project!r}, "--data", {device!r}, "--out", {str(tmp_path)!r}]))
     """, timeout=60)
     assert proc.returncode == 1
     assert f"layerloom: {device}: is a device, not a data file; give the path of a data file" in proc.stderr
@@ -122,7 +122,7 @@ def test_named_pipes_never_hang_a_command(tmp_path):
     for argv in (["train", project, "--data", str(fifo), "--out", str(tmp_path)], ["summary", str(fifo)],
                  ["train", str(fifo)], ["export", str(fifo), "-f", "onnx", "-o", str(tmp_path / "m.onnx")],
                  ["predict", str(model), str(fifo)]):
-        proc = subprocess.run([sys.executable, "-m", "layerloom.core.cli", *argv], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "layerloom", *argv], capture_output=True, text=True,
                               timeout=60)
         assert proc.returncode == 1, (argv, proc.stderr)
         assert "is a named pipe (FIFO)" in proc.stderr or "neither a run folder nor" in proc.stderr, proc.stderr
@@ -242,7 +242,7 @@ def test_a_run_folder_holding_a_pipe_is_refused(tmp_path, capsys):
     run_dir = next((tmp_path / "runs").iterdir())
     (run_dir / "settings.json").unlink()
     os.mkfifo(run_dir / "settings.json")
-    proc = subprocess.run([sys.executable, "-m", "layerloom.core.cli", "export", str(run_dir), "-f", "onnx", "-o",
+    proc = subprocess.run([sys.executable, "-m", "layerloom", "export", str(run_dir), "-f", "onnx", "-o",
                            str(tmp_path / "m.onnx")], capture_output=True, text=True, timeout=60)  # a hang fails
     assert proc.returncode == 1
     assert proc.stderr == (f"layerloom: {run_dir / 'settings.json'}: is a named pipe (FIFO), so the run folder cannot "

@@ -9,8 +9,9 @@ from importlib import metadata
 
 import pytest
 
-from layerloom.core import doctor
-from layerloom.core.cli import main
+from layerloom.app import doctor
+from layerloom.app.cli import main
+from layerloom.core import self_check, system_report
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def report_json(tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("datasets")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "LAYERLOOM_DATA_DIR": str(data_dir)}
-    proc = subprocess.run([sys.executable, "-m", "layerloom.core.cli", "doctor", "--json"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "layerloom", "doctor", "--json"], capture_output=True,
                           text=True, env=env, timeout=120, cwd=tmp_path_factory.mktemp("cwd"))
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)["report"], str(data_dir)
@@ -75,7 +76,7 @@ def test_qt_that_cannot_start_is_reported_not_fatal(monkeypatch):
     qt = doctor.qt_probe(timeout=60)
     assert qt["platform plugin"].startswith("cannot start:")
     assert "no-such-platform" in qt["platform plugin"]
-    folders = doctor.folders_section(qt)
+    folders = system_report.folders_section(qt)
     assert folders["settings"].startswith("unknown")
 
 
@@ -84,7 +85,7 @@ def test_check_passes_on_the_cpu(capsys):
     assert main(["doctor", "--check", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     checks = out.split("\nChecks\n", 1)[1]
-    for step in doctor.STEP_NAMES:
+    for step in self_check.STEP_NAMES:
         assert f"  passed  {step}" in checks
     assert "FAILED" not in checks
     assert "All 5 checks passed" in checks
@@ -93,7 +94,7 @@ def test_check_passes_on_the_cpu(capsys):
 
 
 def test_a_failed_step_fails_the_check_with_its_reason(monkeypatch, capsys):
-    monkeypatch.setattr(doctor, "CHECK_TEMPLATE", "no_such_template")
+    monkeypatch.setattr(self_check, "CHECK_TEMPLATE", "no_such_template")
     assert main(["doctor", "--check", "--no-window", "--device", "cpu"]) == 1
     out = capsys.readouterr().out
     assert "  passed  libraries torch" in out
@@ -109,8 +110,8 @@ def test_unexpected_errors_in_a_step_become_its_reason(monkeypatch):
     def broken(state):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(doctor, "_check_export", broken)
-    results = doctor.run_checks("cpu", window=False)
+    monkeypatch.setattr(self_check, "_check_export", broken)
+    results = self_check.run_checks("cpu", window=False)
     assert [(r.name, r.passed) for r in results] == [("libraries", True), ("template", True), ("training", True),
                                                      ("export", False)]
     assert results[-1].detail == "RuntimeError: disk on fire"
@@ -118,15 +119,15 @@ def test_unexpected_errors_in_a_step_become_its_reason(monkeypatch):
 
 
 def test_unknown_device_fails_the_training_step():
-    results = doctor.run_checks("tpu", window=False)
+    results = self_check.run_checks("tpu", window=False)
     training = results[2]
     assert not training.passed and "tpu" in training.detail
 
 
 def test_json_check_output(monkeypatch, capsys):
     monkeypatch.setattr(doctor, "qt_probe", lambda timeout=0: {"platform plugin": "offscreen"})
-    monkeypatch.setattr(doctor, "_check_training", lambda state, device: "trained")
-    monkeypatch.setattr(doctor, "_check_export", lambda state: "exported")
+    monkeypatch.setattr(self_check, "_check_training", lambda state, device: "trained")
+    monkeypatch.setattr(self_check, "_check_export", lambda state: "exported")
     assert main(["doctor", "--check", "--no-window", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["ok"] is True
@@ -162,13 +163,13 @@ def test_system_info_self_check_shows_each_step(qtbot, monkeypatch):
     from layerloom.gui.system_info import SystemInfoDialog
 
     def fake_checks(device="auto", *, window=True, progress=None):
-        results = [doctor.CheckResult("template", True, "lenet5 built", 0.1),
-                   doctor.CheckResult("training", False, "the loss did not go down", 0.2)]
+        results = [self_check.CheckResult("template", True, "lenet5 built", 0.1),
+                   self_check.CheckResult("training", False, "the loss did not go down", 0.2)]
         for r in results:
             progress(r)
         return results
 
-    monkeypatch.setattr(doctor, "run_checks", fake_checks)
+    monkeypatch.setattr(self_check, "run_checks", fake_checks)
     dialog = SystemInfoDialog()
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: dialog.check_button.isEnabled(), timeout=60_000)

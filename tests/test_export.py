@@ -234,7 +234,7 @@ def test_run_folder_to_bundle_and_back(tmp_path):
 
 
 def test_command_line_export_import_unbundle(tmp_path, capsys):
-    from layerloom.core.cli import main
+    from layerloom.app.cli import main
 
     _, result = _train(two_outputs(), tmp_path / "runs")
     assert main(["export", result.run_dir, "--format", "safetensors", "-o", str(tmp_path / "w.safetensors")]) == 0

@@ -190,7 +190,7 @@ def test_bundle_carries_the_preprocessing_and_true_metadata(tmp_path):
 
 
 def test_command_line_no_bake(tmp_path, capsys):
-    from layerloom.core.cli import main
+    from layerloom.app.cli import main
     from layerloom.core.export.bundle import save_bundle
 
     source, _ = _image_source(tmp_path)

@@ -58,9 +58,10 @@ def in_case(tmp_path, monkeypatch):
 
 
 def _register(monkeypatch, name, run):
+    from layerloom.app.cli import build_parser
     from layerloom.core import cli
 
-    cli.build_parser()
+    build_parser()
     monkeypatch.setitem(cli.SUBCOMMANDS, name, cli.Subcommand(name, "a test command", lambda p: None, run))
 
 

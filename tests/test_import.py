@@ -229,7 +229,7 @@ def test_a_pt2_with_pickled_weights_is_refused(tmp_path):
 
 
 def test_the_command_line_imports(hand_file, tmp_path, capsys):
-    from layerloom.core.cli import main
+    from layerloom.app.cli import main
 
     path, _ = hand_file
     out = tmp_path / "hand.layerloom"

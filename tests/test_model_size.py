@@ -9,10 +9,11 @@ import json
 
 import pytest
 
+from layerloom.app.cli import main
 from layerloom.core import CompileError, Graph, build_model, infer
-from layerloom.core.cli import main, summarize
+from layerloom.core.cli import summarize
 from layerloom.core.project import load_project, save_project
-from layerloom.resources import load_template
+from layerloom.core.templates import load_template
 
 
 def lenet_with(tmp_path, name: str, **params) -> str:

@@ -13,7 +13,7 @@ import pytest
 from data_fixtures import image_classifier, tabular_csv, text_classifier, text_tsv
 from PIL import Image
 
-from layerloom.core.cli import main
+from layerloom.app.cli import main
 from layerloom.core.project import Project, save_project
 from layerloom.core.settings import DataSettings
 

@@ -611,7 +611,7 @@ def test_loading_a_project_does_not_need_torch():
         "from layerloom.core.project import load_project\n"
         f"p = load_project({str(GOLDEN / 'project_v1.json')!r})\n"
         "from layerloom.core import infer; assert infer(p.graph).ok\n"
-        "from layerloom.resources import load_template; load_template('lenet5')\n"
+        "from layerloom.core.templates import load_template; load_template('lenet5')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -27,7 +27,7 @@ from layerloom.core.training.run_status import STATUS, read_raw, read_status, th
 
 
 def _cli(*argv, **kw):
-    return subprocess.Popen([sys.executable, "-m", "layerloom.core.cli", *map(str, argv)], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "layerloom", *map(str, argv)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
@@ -78,7 +78,7 @@ def test_a_killed_run_reads_interrupted_keeps_its_epoch_and_its_bundle_says_so(t
     with open(os.path.join(run_dir, "epochs.jsonl"), "a", encoding="utf-8") as f:
         for epoch in range(held["epoch"], held["epoch"] + 9):
             f.write(json.dumps({"epoch": epoch, "step": 999, "val_accuracy": 0.9999, "val_loss": 0.01}) + "\n")
-    out = subprocess.run([sys.executable, "-m", "layerloom.core.cli", "export", run_dir, "-f", "bundle", "-o",
+    out = subprocess.run([sys.executable, "-m", "layerloom", "export", run_dir, "-f", "bundle", "-o",
                           tmp_path / "killed.layerloom", "--checkpoint", "last"], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr

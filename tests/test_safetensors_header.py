@@ -16,7 +16,7 @@ from safetensors.torch import save
 from layerloom.core.export import BundleError, export, load_bundle, read_weights, source_from
 from layerloom.core.export.bundle import WEIGHTS
 from layerloom.core.export.safetensors_header import HeaderError, looks_like_pickle, parse_header, read_header
-from layerloom.resources import load_template
+from layerloom.core.templates import load_template
 
 
 def with_header_length(target: int) -> bytes:

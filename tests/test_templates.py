@@ -10,7 +10,7 @@ import pytest
 from layerloom.core import ProjectError, build_model, infer
 from layerloom.core.compiler import example_inputs
 from layerloom.core.project import Project
-from layerloom.resources import TEMPLATE_ORDER, load_template, template_path, templates
+from layerloom.core.templates import TEMPLATE_ORDER, load_template, template_path, templates
 
 REQUIRED = {
     "mlp": "digits",
@@ -185,7 +185,7 @@ def test_unknown_template_names_the_close_one():
 
 def test_the_autoencoder_template_loads_its_data_as_its_own_target():
     from layerloom.core.data import load_data
-    from layerloom.resources import load_template
+    from layerloom.core.templates import load_template
 
     project = load_template("conv_autoencoder")
     bundle = load_data(project.data.source, project.data.options, val_fraction=0.2, seed=0)

@@ -142,7 +142,7 @@ def test_fitting_weights_survive_changes_that_keep_every_shape(run_dir):
 
 
 def test_export_of_a_project_file_uses_its_run_or_the_latest_one(tmp_path, run_dir, monkeypatch, capsys):
-    from layerloom.core.cli import main
+    from layerloom.app.cli import main
 
     monkeypatch.setenv("LAYERLOOM_RUNS_DIR", os.path.dirname(run_dir))
     monkeypatch.chdir(tmp_path)
@@ -176,7 +176,7 @@ def test_export_of_a_project_file_uses_its_run_or_the_latest_one(tmp_path, run_d
 
 
 def test_layerloom_train_takes_a_bundle_of_any_name_and_goes_on_from_it(tmp_path, run_dir, capsys):
-    from layerloom.core.cli import main
+    from layerloom.app.cli import main
 
     bundle = tmp_path / "iris model.zip"
     export(run_dir, "bundle", bundle, checkpoint="last")

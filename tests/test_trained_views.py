@@ -25,7 +25,7 @@ from layerloom.core.data.preprocessing import Preprocessing
 from layerloom.core.export.source import source_from
 from layerloom.core.graph import Graph
 from layerloom.core.project import Project
-from layerloom.resources import load_template
+from layerloom.core.templates import load_template
 
 TIMEOUT = 120_000
 

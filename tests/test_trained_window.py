@@ -168,8 +168,8 @@ def test_train_after_opening_a_bundle_starts_from_its_weights(make_window, tmp_p
 
 
 def test_layerloom_open_takes_a_bundle(monkeypatch, qtbot, tmp_path, run_dir, boxes):
-    """`layerloom open FILE` (core/cli.py → gui/app.py main → create_window) with a bundle of any name."""
-    from layerloom.core import cli
+    """`layerloom open FILE` (app/cli.py → gui/app.py main → create_window) with a bundle of any name."""
+    from layerloom.app import cli
     from layerloom.gui import app
 
     bundle = tmp_path / "mnist_cnn.layerloom.backup"

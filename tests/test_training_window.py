@@ -19,9 +19,9 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox, QTabBar
 
 from layerloom.core.edits import Move, SetParams
+from layerloom.core.templates import load_template
 from layerloom.gui.main_window import MainWindow
 from layerloom.gui.recovery import Recovery
-from layerloom.resources import load_template
 
 TIMEOUT = 120_000
 

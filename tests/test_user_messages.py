@@ -14,7 +14,7 @@ import zlib
 
 import pytest
 
-from layerloom.core.cli import main
+from layerloom.app.cli import main
 from layerloom.core.export.bundle import METRICS
 from layerloom.core.project import load_project, save_project
 
@@ -133,7 +133,7 @@ def test_03_predict_on_csv_rows_with_a_5_mb_field(tmp_path, capsys, trained):
 
 
 def test_04_val_fraction_0_trains_on_every_sample(tmp_path, capsys):
-    from layerloom.resources import load_template
+    from layerloom.core.templates import load_template
 
     project = load_template("mlp")  # digits, flattened: the case that failed reshaping an empty split
     project.training.val_fraction = 0.0

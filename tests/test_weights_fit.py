@@ -78,7 +78,7 @@ def test_good_bundles_still_open_and_half_precision_weights_are_accepted(tmp_pat
 
 
 def test_commands_given_such_a_bundle_say_so_in_one_message(tmp_path, capsys):
-    from layerloom.core.cli import main
+    from layerloom.app.cli import main
 
     path = bundle_with(tmp_path, "shape", weights={**GOOD, "dense_1.weight": torch.ones(3, 4)})
     for argv in (["train", path, "--out", str(tmp_path / "runs")], ["export", path, "-f", "onnx", "-o",
@@ -107,7 +107,7 @@ def test_resuming_a_run_whose_checkpoint_does_not_fit_names_the_weights(tmp_path
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
-    from layerloom.core.cli import main
+    from layerloom.app.cli import main
     from layerloom.core.project import Project, save_project
     from layerloom.core.settings import DataSettings, TrainingSettings
 

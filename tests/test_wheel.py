@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "runs", "*.egg-info", "__pycache__",
                                      ".pytest_cache", ".ruff_cache", ".hypothesis", ".whl", ".gl", "tests",
                                      "benchmarks", "docs", "*.pyc")
-NOT_SHIPPED = {".py", ".ico", ".icns"}  # resources/: generator scripts, and the Windows/macOS installer icons
+NOT_SHIPPED = {".ico", ".icns"}  # resources/: the Windows/macOS installer icons
 TIMEOUT = 120
 
 
@@ -93,7 +93,7 @@ def test_every_package_folder_is_listed_in_pyproject():
     """A new sub-package (core/export, gui/plots…) is missing from the wheel unless pyproject lists it."""
     listed = set(_pyproject()["tool"]["setuptools"]["packages"])
     found = {"layerloom"}
-    for top in ("core", "gui", "resources"):
+    for top in ("app", "core", "gui", "resources"):
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT)
             if "__pycache__" not in rel.parts:
@@ -104,7 +104,10 @@ def test_every_package_folder_is_listed_in_pyproject():
 def test_wheel_carries_the_code_and_every_resource(wheel):
     names = _names(wheel)
     assert "layerloom/__init__.py" in names
-    assert "layerloom/core/cli.py" in names and "layerloom/core/doctor.py" in names
+    assert "layerloom/app/cli.py" in names and "layerloom/app/doctor.py" in names
+    assert "layerloom/app/__main__.py" in names and "layerloom/__main__.py" in names
+    assert "layerloom/core/cli.py" in names and "layerloom/core/templates.py" in names
+    assert "layerloom/core/system_report.py" in names and "layerloom/core/self_check.py" in names
     assert "layerloom/gui/app.py" in names and "layerloom/gui/system_info.py" in names
     # every resource file of the repository (templates, icons, app icons…) travels as package data
     missing = []
@@ -122,7 +125,7 @@ def test_wheel_carries_the_code_and_every_resource(wheel):
                                                   "tests/", "benchmarks/", "packaging/"))]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(wheel) as z:
-        assert "layerloom = layerloom.core.cli:main" in z.read(entry_points).decode()
+        assert "layerloom = layerloom.app.cli:main" in z.read(entry_points).decode()
 
 
 def test_installed_wheel_is_the_one_imported(venv):

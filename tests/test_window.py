@@ -23,9 +23,9 @@ from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from layerloom.core.edits import SetParams
 from layerloom.core.project import Project, load_project, save_project
+from layerloom.core.templates import load_template
 from layerloom.gui.main_window import MainWindow
 from layerloom.gui.recovery import Recovery
-from layerloom.resources import load_template
 
 SB = QMessageBox.StandardButton
 
@@ -415,8 +415,8 @@ def test_a_project_file_dropped_on_the_window_opens(window, tmp_path, qtbot):
 
 
 def test_template_gallery_offers_every_template_with_a_preview(window, qtbot, monkeypatch):
+    from layerloom.core.templates import templates
     from layerloom.gui.template_gallery import EMPTY, TemplateGallery
-    from layerloom.resources import templates
 
     gallery = TemplateGallery(window)
     names = gallery.names()
@@ -491,8 +491,8 @@ def test_unexpected_errors_are_shown_in_a_dialog(dialogs, monkeypatch):
 
 
 def test_main_accepts_a_path_and_opens_it(monkeypatch, tmp_path):
-    """core/cli.py's open_window(path) calls main(path): a string first argument is the path."""
-    from layerloom.core import cli
+    """app/cli.py's open_window(path) calls main(path): a string first argument is the path."""
+    from layerloom.app import cli
     from layerloom.gui import app
 
     calls = []

@@ -24,7 +24,7 @@ def main() -> int:
     if args == ["open"]:
         args = []
     sys.argv[1:] = args
-    from layerloom.core.cli import main as cli_main
+    from layerloom.app.cli import main as cli_main
 
     return cli_main()
 

@@ -17,8 +17,8 @@ from windows import Windows
 from layerloom.core import Graph
 from layerloom.core.edits import Move, SetParams, SetSettings
 from layerloom.core.project import Project
+from layerloom.core.templates import load_template
 from layerloom.gui.document import Document, Outcome
-from layerloom.resources import load_template
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication
 from windows import Windows
 
+from layerloom.core.templates import load_template
 from layerloom.gui import commands
 from layerloom.gui.canvas.style import HEADER_H, NODE_W
-from layerloom.resources import load_template
 
 LOCK = "The network is training: stop training to change its structure (moving blocks is fine)."
 

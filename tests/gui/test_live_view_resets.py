@@ -12,10 +12,10 @@ os.environ.setdefault("LAYERLOOM_NO_PRELOAD", "1")
 import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 from PySide6.QtCore import QSettings
 
+from layerloom.core.templates import load_template
 from layerloom.core.training.events import RunStarted
 from layerloom.gui.main_window import MainWindow
 from layerloom.gui.recovery import Recovery
-from layerloom.resources import load_template
 
 TIMEOUT = 120_000
 

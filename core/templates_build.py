@@ -1,9 +1,9 @@
-"""Generate the project templates (the *.json files next to this script) with the Graph API.
+"""Generate the project templates (the *.json files of `layerloom.resources`) with the Graph API.
 
-    python resources/templates/build_templates.py          # write every template
-    python resources/templates/build_templates.py --check  # exit 1 if a file differs from what it would write
+    python -m layerloom.core.templates_build          # write every template into resources/templates/
+    python -m layerloom.core.templates_build --check  # exit 1 if a file differs from what it would write
 
-The JSON files are the source of truth users open; this script is how they were made, so a change to a
+The JSON files are the source of truth users open; this module is how they were made, so a change to a
 template is a change here followed by a run (and a look at the diff).
 """
 
@@ -19,9 +19,9 @@ from layerloom.core import Graph, infer
 from layerloom.core.layout import layered_positions
 from layerloom.core.project import Project, save_project
 from layerloom.core.settings import DataSettings, TrainingSettings
+from layerloom.resources import template_folder
 
 WRAP_COLUMNS = 8  # long chains wrap into bands, so a network fits a window at a readable zoom
-HERE = Path(__file__).resolve().parent
 
 Layer = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], str]
 
@@ -258,14 +258,17 @@ TEMPLATES: dict[str, Callable[[], Project]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write every template (or with --check, only compare); the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 if a file would change")
-    parser.add_argument("--out", type=Path, default=HERE, help="folder to write to (default: next to this script)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder to write to (default: resources/templates/ of this installation)")
     args = parser.parse_args(argv)
+    out = args.out if args.out is not None else Path(str(template_folder()))
     stale = []
     for name, make in TEMPLATES.items():
         project = make()
-        path = args.out / f"{name}.json"
+        path = out / f"{name}.json"
         if args.check:
             old = path.read_text(encoding="utf-8") if path.exists() else None
             if old != project.to_json():
@@ -274,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             save_project(project, path)
             print(f"wrote {path}  ({infer(project.graph).total_params:,} parameters)")
     if stale:
-        print(f"out of date: {', '.join(stale)} (run {Path(__file__).name})", file=sys.stderr)
+        print(f"out of date: {', '.join(stale)} (run python -m layerloom.core.templates_build)", file=sys.stderr)
         return 1
     return 0
 
