@@ -21,7 +21,18 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QStyle
 
 from layerloom.core.blocks import get_spec, has_spec
-from layerloom.core.edits import AddNode, Connect, Disconnect, Macro, Move, RemoveNode, Rename, SetFrozen, SetParams
+from layerloom.core.edits import (
+    AddNode,
+    Connect,
+    Disconnect,
+    Macro,
+    Move,
+    RemoveNode,
+    Rename,
+    SetFrozen,
+    SetParams,
+    SetSettings,
+)
 from layerloom.core.layout import layered_positions
 from layerloom.gui import theme
 from layerloom.gui.canvas import clipboard
@@ -238,6 +249,17 @@ def _window(call: Callable[[Any], Any]) -> Callable[[Editor], Any]:
     return lambda ed: call(ed.window)
 
 
+def _model_action(name: str) -> Callable[[Editor], Any]:
+    """One of gui/model_actions.py's dialogs (export, import, open bundle) for the editor's window."""
+
+    def run(ed: Editor):
+        from layerloom.gui import model_actions
+
+        return getattr(model_actions, name)(ed.window)
+
+    return run
+
+
 # --- the table ----------------------------------------------------------------------------------------
 
 COMMANDS: list[Command] = [
@@ -255,8 +277,17 @@ COMMANDS: list[Command] = [
     Command("save_bundle", "Save as &Bundle…", _window(lambda w: w.save_bundle()), (), "save-as",
             "Save the network with its trained weights, settings, history and preprocessing in one .layerloom file",
             places={"file": (1, 2)}, window=True),
+    Command("export", "&Export…", _model_action("open_export_dialog"), ("Ctrl+E",), None,
+            "Export the trained model: ONNX, TorchScript, torch.export, Python, weights, bundle",
+            places={"file": (2, 0)}, window=True),
+    Command("import_model", "&Import PyTorch Model…", _model_action("open_import_dialog"), (), None,
+            "Bring an nn.Module (Python file) or a torch.export .pt2 in as a graph", places={"file": (2, 1)},
+            window=True),
+    Command("open_bundle", "Open &Bundle…", _model_action("open_bundle_dialog"), (), None,
+            "Open a .layerloom bundle: graph, weights, settings and history (File → Open takes bundles too)",
+            places={"file": (2, 2)}, window=True),
     Command("quit", "&Quit", _window(lambda w: w.close()), (Std.Quit,), "quit", "Close the window",
-            places={"file": (2, 0)}, role=QAction.MenuRole.QuitRole, window=True),
+            places={"file": (3, 0)}, role=QAction.MenuRole.QuitRole, window=True),
     # Edit
     Command("undo", lambda ed: undo_text("&Undo", ed.document.undo_stack.undoText()),
             lambda ed: ed.document.undo_stack.undo(), (Std.Undo,), "undo",
@@ -327,4 +358,6 @@ COMMANDS: list[Command] = [
     Command("set_name", "Rename Block", lambda ed, node_id, name: ed.do(Rename(node_id, name), f"Rename to {name}"),
             takes_args=True),
     Command("set_frozen", "Freeze", set_frozen, takes_args=True),
+    Command("set_settings", "Change Settings",
+            lambda ed, section, values, text=None: ed.do(SetSettings(section, dict(values)), text), takes_args=True),
 ]

@@ -72,9 +72,6 @@ class MainWindow(WindowFiles, QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self._make_menus()
-        from layerloom.gui.model_actions import add_export_actions
-
-        add_export_actions(self)
         self.training.run_finished.connect(self._run_finished)
         self._make_toolbar()
         self._make_status_bar()
@@ -105,8 +102,8 @@ class MainWindow(WindowFiles, QMainWindow):
     # --- construction -------------------------------------------------------------------------------
 
     def _make_training_docks(self) -> None:
-        self.data_panel = DataPanel(self.document, self)
-        self.training_panel = TrainingPanel(self.document, self.training, self)
+        self.data_panel = DataPanel(self.editor, self)
+        self.training_panel = TrainingPanel(self.editor, self.training, self)
         self.live_views = LiveViews(self.training, self)
         self.data_dock = self._dock("Data", "dataDock", self.data_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.training_dock = self._dock("Training", "trainingDock", self.training_panel,

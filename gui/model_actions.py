@@ -1,7 +1,6 @@
-"""The File menu's entries for models: Export… (Ctrl+E, the export dialog), Import PyTorch Model… (the import
-dialog) and Open Bundle…, and what each opens in the window.
+"""What the File menu's model entries open in the window: Export… (Ctrl+E, the export dialog), Import PyTorch
+Model… (the import dialog) and Open Bundle…; the entries themselves are commands of gui/commands.py.
 
-    actions = add_export_actions(window)   # {"export": QAction, "import_model": …, "open_bundle": …}
     dialog = open_export_dialog(window)    # what File → Export… does
 """
 
@@ -9,46 +8,9 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from layerloom.gui.export_dialog import ExportDialog
-
-
-def add_export_actions(window) -> dict[str, QAction]:
-    """Add File → Export… (Ctrl+E), File → Import PyTorch Model… and File → Open Bundle… to `window`.
-
-    It uses of the window: `document.project` (the project shown), `set_project(project, path)`,
-    `menus["file"]` and `commands["quit"]` (the actions go above Quit), and, when present, `training`
-    (its `trained_source`, `adopt_trained`, `runs_root`) and `open_path(path, ask)`; else `model_weights`.
-    Returns the actions by key, also stored in `window.commands` when it has that dict."""
-    actions = {
-        "export": QAction("&Export…", window),
-        "import_model": QAction("&Import PyTorch Model…", window),
-        "open_bundle": QAction("Open &Bundle…", window),
-    }
-    actions["export"].setShortcut(QKeySequence("Ctrl+E"))
-    actions["export"].setStatusTip("Export the trained model: ONNX, TorchScript, torch.export, Python, weights, "
-                                   "bundle")
-    actions["import_model"].setStatusTip("Bring an nn.Module (Python file) or a torch.export .pt2 in as a graph")
-    actions["open_bundle"].setStatusTip("Open a .layerloom bundle: graph, weights, settings and history "
-                                        "(File → Open takes bundles too)")
-    actions["export"].triggered.connect(lambda _c=False: open_export_dialog(window))
-    actions["import_model"].triggered.connect(lambda _c=False: open_import_dialog(window))
-    actions["open_bundle"].triggered.connect(lambda _c=False: open_bundle_dialog(window))
-    menu = getattr(window, "menus", {}).get("file")
-    quit_action = getattr(window, "commands", {}).get("quit")
-    if menu is not None:
-        if quit_action is not None and quit_action in menu.actions():
-            menu.insertActions(quit_action, list(actions.values()))
-            menu.insertSeparator(quit_action)
-        else:
-            menu.addActions(list(actions.values()))
-    for action in actions.values():
-        window.addAction(action)
-    if isinstance(getattr(window, "commands", None), dict):
-        window.commands.update(actions)
-    return actions
 
 
 def open_export_dialog(window) -> ExportDialog:

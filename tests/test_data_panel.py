@@ -19,6 +19,7 @@ from layerloom.core.edits import SetSettings
 from layerloom.core.project import Project
 from layerloom.core.settings import DataSettings
 from layerloom.gui.document import Document
+from layerloom.gui.editor import Editor
 from layerloom.gui.training import data_panel as dp
 
 TIMEOUT = 60_000
@@ -43,7 +44,7 @@ def sms_file(folder, name="SMSSpamCollection", copies=8) -> str:
 @pytest.fixture
 def panel(qtbot):
     document = Document(Project(data=DataSettings("digits", {})))
-    p = dp.DataPanel(document)
+    p = dp.DataPanel(Editor(document))
     qtbot.addWidget(p)
     p.resize(520, 700)
     p.show()

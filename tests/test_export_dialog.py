@@ -1,5 +1,5 @@
 """The export and import dialogs (offscreen): an export in the worker thread shows its parity figure and
-file; an import asks before a Python file runs and lists what has no block; add_export_actions puts the
+file; an import asks before a Python file runs and lists what has no block; the command table puts the
 entries in a window's File menu."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from layerloom.core import Graph
 from layerloom.core.project import Project
 from layerloom.gui.export_dialog import ExportDialog
 from layerloom.gui.import_dialog import ImportDialog, parse_shapes
-from layerloom.gui.model_actions import add_export_actions, open_bundle_dialog
+from layerloom.gui.model_actions import open_bundle_dialog
 
 
 def project() -> Project:
@@ -123,7 +123,7 @@ def test_actions_in_a_window_and_opening_a_bundle(qtbot, tmp_path):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, recovery=Recovery(tmp_path / "recovery"))
     qtbot.addWidget(window)
-    actions = add_export_actions(window)
+    actions = window.commands  # the editor's actions: File → Export…, Import PyTorch Model…, Open Bundle…
     file_actions = window.menus["file"].actions()
     assert actions["export"] in file_actions and actions["import_model"] in file_actions
     assert file_actions.index(actions["export"]) < file_actions.index(window.commands["quit"])

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from layerloom.core.edits import SetSettings
 from layerloom.gui.background import BackgroundTask
 from layerloom.gui.training.data_kinds import FILE_HINTS, KINDS, guess_kind, named_sources, parse_option, show_option
 from layerloom.gui.training.data_preview import DataPreview
@@ -39,9 +38,10 @@ class DataPanel(QWidget):
 
     bundle_loaded = Signal(object, str)  # DataBundle, data key
 
-    def __init__(self, document, parent=None):
+    def __init__(self, editor, parent=None):
         super().__init__(parent)
-        self.document = document
+        self.editor = editor  # settings change through its table ("set_settings"), so a refusal is shown
+        self.document = editor.document
         self.bundle = None
         self.bundle_key = ""
         self._thread: BackgroundTask | None = None  # the load running in a worker thread
@@ -118,9 +118,9 @@ class DataPanel(QWidget):
         self.options_table.itemChanged.connect(self._options_edited)
         self.load_button.clicked.connect(self.load)
         self.cancel_button.clicked.connect(self.cancel)
-        document.settings_changed.connect(self._on_settings_changed)
-        document.project_replaced.connect(self.load_settings)
-        document.inferred.connect(lambda _r: self.update_check())
+        self.document.settings_changed.connect(self._on_settings_changed)
+        self.document.project_replaced.connect(self.load_settings)
+        self.document.inferred.connect(lambda _r: self.update_check())
         self.load_settings()
 
     # --- the source ---------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ class DataPanel(QWidget):
         source = self.current_source()
         if not source or source == self.document.project.data.source:
             return
-        self.document.do(SetSettings("data", {"source": source}), "Set data source")
+        self.editor.run("set_settings", section="data", values={"source": source}, text="Set data source")
 
     # --- options ------------------------------------------------------------------------------------
 
@@ -258,7 +258,7 @@ class DataPanel(QWidget):
             return
         options = self.table_options()
         if options != self.document.project.data.options:
-            self.document.do(SetSettings("data", {"options": options}), "Set data options")
+            self.editor.run("set_settings", section="data", values={"options": options}, text="Set data options")
 
     def _on_settings_changed(self, section: str) -> None:
         if section == "data":

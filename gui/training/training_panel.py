@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.core import settings as settings_mod
-from layerloom.core.edits import SetSettings
 from layerloom.core.settings import TrainingSettings, setting_help
 from layerloom.core.training.metric_text import metric_text
 from layerloom.gui.training.controller import IDLE, LOADING, PAUSED, RUNNING, STOPPING
@@ -64,9 +63,10 @@ def _show_number(v) -> str:
 class TrainingPanel(QWidget):
     start_requested = Signal()
 
-    def __init__(self, document, controller, parent=None):
+    def __init__(self, editor, controller, parent=None):
         super().__init__(parent)
-        self.document = document
+        self.editor = editor  # settings change through its table ("set_settings"), so a refusal is shown
+        self.document = editor.document
         self.controller = controller
         self._rate_ema: float | None = None
         self._progress_origin: tuple[float, int] | None = None
@@ -123,8 +123,8 @@ class TrainingPanel(QWidget):
         controller.run_started.connect(self._on_run_started)
         controller.events_drained.connect(self._on_events)
         controller.run_finished.connect(self._on_finished)
-        document.settings_changed.connect(self._on_settings_changed)
-        document.project_replaced.connect(self.load_settings)
+        self.document.settings_changed.connect(self._on_settings_changed)
+        self.document.project_replaced.connect(self.load_settings)
         self._bpe = 0
         self._epochs = 0
         self._batch_size = 1
@@ -227,7 +227,7 @@ class TrainingPanel(QWidget):
         value = check(value)
         if getattr(self.document.project.training, name) == value:
             return
-        self.document.do(SetSettings("training", {name: value}), f"Set {LABELS.get(name, name)}")
+        self.editor.run("set_settings", section="training", values={name: value}, text=f"Set {LABELS.get(name, name)}")
         if name in LIVE and self.controller.running and self.controller.set_lr(value):
             self.status.setText(f"Learning rate changed to {value:g} for the running training.")
 
