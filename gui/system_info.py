@@ -108,12 +108,9 @@ def qt_info() -> dict[str, Any]:
                               f"{primary.devicePixelRatio():g}, {primary.logicalDotsPerInch():.0f} dpi")
     out["settings file"] = QSettings().fileName()
     out["autosave folder"] = str(default_folder())
-    try:  # the training panel owns where the window's runs go
-        from layerloom.gui.training.controller import default_runs_root
+    from layerloom.core.runs import default_runs_root
 
-        out["runs folder"] = default_runs_root()
-    except Exception:  # not there (or broken): the report says what the command line does
-        pass
+    out["runs folder"] = default_runs_root()
     return out
 
 
