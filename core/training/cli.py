@@ -324,10 +324,10 @@ def _check_resume(resume: str | None, project) -> None:
 
 
 def _check_fit(bundle, project) -> None:
-    from layerloom.core.training.trainer import data_problems
+    from layerloom.core.data import check_against_graph
 
     try:
-        problems = data_problems(bundle.info, project.graph)
+        problems = check_against_graph(bundle.info, project.graph)
     except LayerloomError as err:
         problems = [str(err)]
     if problems:
