@@ -6,8 +6,11 @@ its log line and checkpoints, until the last epoch, a stop or early stopping.
 
 The step loop does only what a hand-written loop does plus a few list appends: everything else (fetching
 losses, sampling the training accuracy, gradient norms, feature maps, control requests) happens at a check
-that costs one float comparison per step. Losses stay on the device and are fetched together about every
-`event_interval` seconds (one synchronisation), with the sampled training-accuracy counts.
+that costs one float comparison per step. Batches come from TensorSplit.batches (whole-batch indexing, no
+per-sample collation); losses stay on the device and are fetched together about every `event_interval`
+seconds (one synchronisation), with the sampled training-accuracy counts; gradient norms take one foreach
+call every `grad_every` steps; feature maps one small forward at most every `feature_interval` seconds, only
+while asked for.
 """
 
 from __future__ import annotations

@@ -49,9 +49,8 @@ class SupervisedRecipe:
     with bce_with_logits, unless the data is a regression) measured by accuracy and a confusion matrix, or a
     regression measured by MAE and R²."""
 
-    step = None  # the loop's own step
-
     def __init__(self, graph, model, info):
+        self.step = None  # the loop's own step
         self.losses = output_losses(graph, model.output_names)
         self.loss_fn = loss_function(self.losses)
         primary = self.losses[0]
