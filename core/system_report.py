@@ -125,7 +125,7 @@ def devices_section() -> dict[str, Any]:
     if platform.processor():
         out["cpu"] += f" ({platform.processor()})"
     try:
-        from layerloom.core.training.trainer import device_description, resolve_device
+        from layerloom.core.training.device import device_description, resolve_device
 
         best = resolve_device("auto")
         out["best device"] = f"{best} ({device_description(best)})"

@@ -4,7 +4,8 @@
     buffer, control = EventBuffer(), TrainControl()
     result = Trainer(project, bundle).run(buffer, control)     # in a worker thread for a GUI
 
-See trainer.py for the loop, events.py for what the sink receives, control.py for steering a run.
+See trainer.py for a run and the modules it puts together, loop.py for the epochs, events.py for what the
+sink receives, control.py for steering a run.
 Names are imported on first use, so that `layerloom.core.training.cli` (registered with the `layerloom`
 command) does not import torch when the command line starts.
 """
@@ -27,10 +28,10 @@ _EXPORTS = {
     "RunStarted": "events",
     "StateChanged": "events",
     "Steps": "events",
-    "TrainResult": "trainer",
+    "TrainResult": "outcome",
     "Trainer": "trainer",
-    "TrainingError": "trainer",
-    "resolve_device": "trainer",
+    "TrainingError": "outcome",
+    "resolve_device": "device",
 }
 
 from layerloom.core.lazy import lazy_exports  # noqa: E402

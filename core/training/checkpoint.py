@@ -202,8 +202,3 @@ def _checkpoint(tensors: dict[str, torch.Tensor], metadata: dict, path: str) -> 
     if not isinstance(ckpt.meta, dict):
         raise CheckpointError(f"{path}: the checkpoint is damaged (its position is not an object)")
     return ckpt
-
-
-def load_model_weights(path: str) -> dict[str, torch.Tensor]:
-    """Only the model's state dict from a checkpoint (for export and prediction)."""
-    return load_checkpoint(path).model

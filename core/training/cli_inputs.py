@@ -190,10 +190,8 @@ def record_data(args, project) -> None:
 
 def load_run_data(args, project, settings, ctx, out):
     """The data bundle of --data (or the project's data); under torchrun rank 0 loads first (it may download)."""
-    try:
-        from layerloom.core.data import DataError, load_data
-    except ImportError as err:
-        raise BadInput(f"data sources are not available: {err}") from None
+    from layerloom.core.data import DataError, load_data
+
     source = args.data or project.data.source
     options = dict(project.data.options) if source == project.data.source else {}
 
@@ -250,10 +248,10 @@ def check_resume(resume: str | None, project) -> None:
 
 def check_fit(bundle, project) -> None:
     """The data must fit the network: its inputs and targets against the Input and Output blocks."""
-    from layerloom.core.training.trainer import data_problems
+    from layerloom.core.data import check_against_graph
 
     try:
-        problems = data_problems(bundle.info, project.graph)
+        problems = check_against_graph(bundle.info, project.graph)
     except LayerloomError as err:
         problems = [str(err)]
     if problems:

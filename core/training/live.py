@@ -1,0 +1,144 @@
+"""What a run serves while it trains, gathered in one object the loop calls between steps: requests from the
+control (pause, stop, a new learning rate, predictions on the live model, feature maps asked for), gradient
+and weight norms, and feature-map captures of a probe sample.
+
+    live = LiveServices(control, parts, data, emit, folder, main=True, grad_every=25, grad_interval=0.1,
+                        feature_interval=0.5)
+    if control.pending:  lr, paused_s = live.serve_requests(step, lr, before_pause)
+    live.gradient_stats(now, step, epoch)        # every grad_every steps, at most once per grad_interval
+    live.at_check(now, step, epoch)              # feature maps when they are due and asked for
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from layerloom.core.training import events as ev
+from layerloom.core.training.control import TrainControl
+from layerloom.core.training.instrument import FeatureTap, GradientMonitor, feature_map_events, probe_sample
+from layerloom.core.training.optim import rescale_lr
+from layerloom.core.training.state import RunParts
+
+
+class LiveServices:
+    """The control's requests, gradient statistics and feature maps of one run. Gradient norms and feature
+    maps are computed only in the main process; `grad_every` is 0 when gradient norms are off."""
+
+    def __init__(self, control: TrainControl, parts: RunParts, data, emit: Callable, folder, *, main: bool,
+                 grad_every: int, grad_interval: float, feature_interval: float, lr: float):
+        self.control = control
+        self.model, self.device = parts.model, parts.device
+        self.optimizer, self.scheduler = parts.optimizer, parts.scheduler
+        self.data = data
+        self.emit = emit
+        self.folder = folder
+        self.monitor = GradientMonitor(parts.model) if grad_every and main else None
+        self.tap = FeatureTap(parts.model) if main else None
+        self.grad_every = grad_every if self.monitor is not None else 0
+        self.grad_interval = grad_interval
+        self.feature_interval = feature_interval
+        self.next_grad_time = 0.0
+        self.next_feature = 0.0  # the first capture comes with the first step
+        self.base_lr = lr
+        self.blocks_seen = control.feature_blocks
+        self.probe_key: tuple | None = None
+        self.probe: tuple = (0, (), None)  # index, inputs on the device, label
+
+    # --- the control ------------------------------------------------------------------------------
+
+    def serve_requests(self, step: int, lr: float, before_pause: Callable[[float], None]) -> tuple[float, float]:
+        """Serve what the control asks for between two steps: predictions; a pause (calls `before_pause(now)`,
+        then waits here serving predictions); a new learning rate; feature maps newly asked for (captured at
+        the next check). Returns (the learning rate now, the seconds paused)."""
+        control = self.control
+        control.clear_pending()
+        self.serve_predictions()
+        paused = 0.0
+        if control.paused and not control.stop_requested:
+            t0 = time.perf_counter()
+            before_pause(t0)
+            self.emit(ev.StateChanged(state="paused", step=step))
+            while control.wait_while_paused(0.05):
+                self.serve_predictions()
+            self.serve_predictions()
+            paused = time.perf_counter() - t0
+            self.emit(ev.StateChanged(state="running", step=step))
+        new_lr = control.take_lr()
+        if new_lr is not None:
+            self.base_lr = rescale_lr(self.optimizer, self.scheduler, new_lr, self.base_lr)
+            lr = self.optimizer.param_groups[0]["lr"]
+        if control.feature_blocks != self.blocks_seen:  # newly asked for: capture at once
+            self.blocks_seen = control.feature_blocks
+            self.next_feature = min(self.next_feature, time.perf_counter())
+        return lr, paused
+
+    def serve_predictions(self) -> None:
+        """Run the model (eval mode, no gradients) on every prediction asked for; each future gets its outputs
+        as numpy arrays, or the error."""
+        requests = self.control.take_predictions()
+        if not requests:
+            return
+        model = self.model
+        modes = [(m, m.training) for m in model.modules()]
+        model.eval()
+        try:
+            for inputs, future in requests:
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    xs = tuple(torch.as_tensor(x).to(self.device) for x in inputs)
+                    with torch.no_grad():
+                        out = model(*xs)
+                    if isinstance(out, tuple):
+                        future.set_result(tuple(o.float().cpu().numpy() for o in out))
+                    else:
+                        future.set_result(out.float().cpu().numpy())
+                except Exception as err:
+                    future.set_exception(err)
+        finally:
+            for m, mode in modes:
+                m.training = mode
+
+    # --- gradient norms and feature maps ----------------------------------------------------------
+
+    def gradient_stats(self, now: float, step: int, epoch: int) -> None:
+        """Emit (and log) the gradient and weight norms of every block, naming vanishing and exploding ones."""
+        grads, weights = self.monitor.norms()
+        layers = self.monitor.layers
+        vanishing, exploding = GradientMonitor.classify(layers, grads)
+        self.emit(ev.GradientStats(step=step, epoch=epoch, layers=layers, grad_norms=grads, weight_norms=weights,
+                                   vanishing=vanishing, exploding=exploding))
+        if self.folder is not None:
+            self.folder.log_gradients(step, layers, grads)
+        self.next_grad_time = now + self.grad_interval
+
+    def at_check(self, now: float, step: int, epoch: int) -> None:
+        """At a check between steps: capture the feature maps asked for when they are due."""
+        if self.tap is not None and now >= self.next_feature and self.control.feature_blocks:
+            self.capture_features(step, epoch)
+
+    def capture_features(self, step: int, epoch: int) -> None:
+        blocks = self.control.feature_blocks
+        self.next_feature = time.perf_counter() + self.feature_interval
+        blocks = self.tap.known(blocks)
+        if not blocks:
+            return
+        index, inputs, label = self._probe()
+        for event in feature_map_events(self.tap, blocks, inputs, sample_index=index, label=label, step=step,
+                                        epoch=epoch):
+            self.emit(event)
+
+    def _probe(self) -> tuple:
+        """The probe sample the control names (index, inputs on the device, label), taken again only when
+        the index changes."""
+        split = self.data.val if len(self.data.val) else self.data.train
+        i = min(self.control.probe_index, len(split) - 1)
+        key = (id(split), i)
+        if self.probe_key != key:
+            i, xs, label = probe_sample(self.data, i)
+            self.probe = (i, tuple(x.to(self.device) for x in xs), label)
+            self.probe_key = key
+        return self.probe
