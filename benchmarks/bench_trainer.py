@@ -85,26 +85,26 @@ def rss_mb() -> float:
 def load(template: str):
     project = load_template(template)
     s = project.training
-    bundle = load_data(project.data.source, dict(project.data.options), val_fraction=s.val_fraction, seed=s.seed)
-    return project, bundle
+    prepared = load_data(project.data.source, dict(project.data.options), val_fraction=s.val_fraction, seed=s.seed)
+    return project, prepared
 
 
-def hand_loop(project, bundle, epochs: int, *, own_batches: bool = False) -> tuple[float, float]:
+def hand_loop(project, prepared, epochs: int, *, own_batches: bool = False) -> tuple[float, float]:
     """(samples per wall second, samples per CPU second) of the minimal loop. `own_batches`: the batches
     come from Layerloom's `TensorSplit.batches` (the trainer's data path) instead of indexing per batch."""
     s = project.training
     model = build_model(project.graph, seed=s.seed)
     opt = torch.optim.Adam(model.parameters(), lr=s.lr, fused=True)
     gen = torch.Generator().manual_seed(s.seed)
-    (X,), (Y,) = bundle.train.inputs, bundle.train.targets
-    assert bundle.train.transform is None, "the hand loop has no augmentation"
+    (X,), (Y,) = prepared.train.inputs, prepared.train.targets
+    assert prepared.train.transform is None, "the hand loop has no augmentation"
     bs = s.batch_size
     model.train()
     n = 0
     t0, c0 = time.perf_counter(), time.thread_time()
     for _ in range(epochs):
         if own_batches:
-            batches = ((x, y) for (x,), (y,) in bundle.train.batches(bs, shuffle=True, generator=gen))
+            batches = ((x, y) for (x,), (y,) in prepared.train.batches(bs, shuffle=True, generator=gen))
         else:
             perm = torch.randperm(len(X), generator=gen)
             batches = ((X[idx], Y[idx]) for idx in perm.split(bs))
@@ -124,13 +124,13 @@ def first_block(project) -> str:
     return g.node(g.out_edges(inp.id)[0].dst).name
 
 
-def trainer_run(project, bundle, epochs: int, root: str, *, instrumented: bool, threads: int):
+def trainer_run(project, prepared, epochs: int, root: str, *, instrumented: bool, threads: int):
     settings = type(project.training)(**{**project.training.to_dict(), "epochs": epochs, "threads": threads,
                                           "device": "cpu"})
     control = TrainControl()
     if instrumented:
         control.set_feature_blocks([first_block(project)])
-    trainer = Trainer(project, bundle, settings=settings, run_root=root, grad_every=25 if instrumented else 0)
+    trainer = Trainer(project, prepared, settings=settings, run_root=root, grad_every=25 if instrumented else 0)
     sink_events = []
     result = trainer.run(sink_events.append, control)
     if result.status != "finished":
@@ -139,18 +139,18 @@ def trainer_run(project, bundle, epochs: int, root: str, *, instrumented: bool, 
 
 
 def throughput(results: Results, template: str, epochs: int, rounds: int, threads: int, root: str) -> None:
-    project, bundle = load(template)
-    hand_loop(project, bundle, 1)  # warm-up
-    hand_loop(project, bundle, 1, own_batches=True)
-    trainer_run(project, bundle, 1, root, instrumented=True, threads=threads)
-    samples = epochs * len(bundle.train)
+    project, prepared = load(template)
+    hand_loop(project, prepared, 1)  # warm-up
+    hand_loop(project, prepared, 1, own_batches=True)
+    trainer_run(project, prepared, 1, root, instrumented=True, threads=threads)
+    samples = epochs * len(prepared.train)
     wall = {"hand": [], "plain": [], "instr": [], "own": []}
     cpu = {"hand": [], "plain": [], "instr": [], "own": []}
     ratios = {"plain": [], "instr": [], "own": []}
     for _ in range(rounds):
         for kind in ("plain", "instr"):  # interleaved: hand, trainer, hand, instrumented trainer
-            hw, hc = hand_loop(project, bundle, epochs)
-            result, events = trainer_run(project, bundle, epochs, root, instrumented=kind == "instr",
+            hw, hc = hand_loop(project, prepared, epochs)
+            result, events = trainer_run(project, prepared, epochs, root, instrumented=kind == "instr",
                                          threads=threads)
             tc = samples / result.train_cpu_s
             wall["hand"].append(hw)
@@ -162,7 +162,7 @@ def throughput(results: Results, template: str, epochs: int, rounds: int, thread
                 n_maps = sum(1 for e in events if e.kind == "feature_maps")
                 n_grads = sum(1 for e in events if e.kind == "gradient_stats")
             else:
-                ow, oc = hand_loop(project, bundle, epochs, own_batches=True)
+                ow, oc = hand_loop(project, prepared, epochs, own_batches=True)
                 wall["own"].append(ow)
                 cpu["own"].append(oc)
                 ratios["own"].append(tc / oc)
@@ -185,12 +185,12 @@ def throughput(results: Results, template: str, epochs: int, rounds: int, thread
 
 
 def memory(results: Results, threads: int, root: str) -> None:
-    project, bundle = load("mlp")
-    trainer_run(project, bundle, 2, root, instrumented=True, threads=threads)  # warm-up: imports, caches
+    project, prepared = load("mlp")
+    trainer_run(project, prepared, 2, root, instrumented=True, threads=threads)  # warm-up: imports, caches
     gc.collect()
     before = rss_mb()
     for _ in range(10):
-        trainer_run(project, bundle, 2, root, instrumented=True, threads=threads)
+        trainer_run(project, prepared, 2, root, instrumented=True, threads=threads)
     gc.collect()
     after = rss_mb()
     results.add("ten runs in one process: RSS growth", after - before, MEMORY_BAR_MB, "MB",
@@ -199,14 +199,14 @@ def memory(results: Results, threads: int, root: str) -> None:
 
 
 def learn(results: Results, template: str, epochs: int | None, threads: int, root: str, kind: str) -> None:
-    project, bundle = load(template)
+    project, prepared = load(template)
     epochs = epochs or project.training.epochs
     t0 = time.perf_counter()
-    result, events = trainer_run(project, bundle, epochs, root, instrumented=False, threads=threads)
+    result, events = trainer_run(project, prepared, epochs, root, instrumented=False, threads=threads)
     wall = time.perf_counter() - t0
     ends = [e for e in events if isinstance(e, EpochEnd)]
     if kind == "accuracy":
-        results.add(f"{template} on {bundle.info.name}: validation accuracy", result.final["val_accuracy"] * 100,
+        results.add(f"{template} on {prepared.info.name}: validation accuracy", result.final["val_accuracy"] * 100,
                     None, "%", lower_is_better=False,
                     extra=f"{epochs} epochs in {wall:.1f} s ({result.samples_per_s:,.0f} samples/s), "
                           f"best {result.best * 100:.1f}%")
@@ -214,7 +214,7 @@ def learn(results: Results, template: str, epochs: int | None, threads: int, roo
         ratio = ends[-1].train_loss / ends[0].train_loss
         metric = (f"val_accuracy {result.final['val_accuracy']:.3f}" if "val_accuracy" in result.final
                   else f"val_r2 {result.final.get('val_r2', float('nan')):.3f}")
-        results.add(f"{template} on {bundle.info.name}: last / first epoch loss", ratio, LEARN_BAR, "×",
+        results.add(f"{template} on {prepared.info.name}: last / first epoch loss", ratio, LEARN_BAR, "×",
                     extra=f"{ends[0].train_loss:.4f} → {ends[-1].train_loss:.4f}, {metric}; {epochs} epochs in "
                           f"{wall:.1f} s")
 

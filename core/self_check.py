@@ -114,7 +114,7 @@ def _check_training(state: dict, device: str) -> str:
     project = state.get("project")
     if project is None:
         raise CheckFailed("skipped: the template did not load")
-    bundle = load_data(project.data.source, project.data.options, val_fraction=0.2, seed=0)
+    prepared = load_data(project.data.source, project.data.options, val_fraction=0.2, seed=0)
     problems: list[str] = []
     settings = TrainingSettings.from_dict({**project.training.to_dict(), "epochs": 1, "device": device,
                                            "seed": 0}, problems)
@@ -136,7 +136,7 @@ def _check_training(state: dict, device: str) -> str:
     timer.start()
     t0 = time.perf_counter()
     try:
-        trainer = Trainer(project, bundle, settings=settings, run_root=None, tensorboard=False,
+        trainer = Trainer(project, prepared, settings=settings, run_root=None, tensorboard=False,
                           event_interval=0.0, grad_every=0, checkpoint_interval=1e9)
         result = trainer.run(sink, control)
     finally:
@@ -156,8 +156,8 @@ def _check_training(state: dict, device: str) -> str:
         raise CheckFailed(f"the loss did not go down in {len(losses)} steps ({head:.3f} → {tail:.3f})")
     if trainer.model is None:
         raise CheckFailed("the trainer kept no model")
-    state.update(model=trainer.model, bundle=bundle)
-    return (f"{len(losses)} steps on {started.get('device', settings.device)} ({len(bundle.train):,} digits), "
+    state.update(model=trainer.model, prepared=prepared)
+    return (f"{len(losses)} steps on {started.get('device', settings.device)} ({len(prepared.train):,} digits), "
             f"loss {head:.3f} → {tail:.3f}")
 
 

@@ -121,8 +121,8 @@ class MainWindow(WindowFiles, QMainWindow):
         self.training.state_changed.connect(self.editor.refresh)  # Train, Pause/Resume, Stop
         self.training.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.training.run_started.connect(lambda _run: self._training_started())
-        self.data_panel.bundle_loaded.connect(self.training.offer_bundle)
-        self.training.data_loaded.connect(self.data_panel.show_bundle)
+        self.data_panel.prepared_loaded.connect(self.training.offer_prepared)
+        self.training.data_loaded.connect(self.data_panel.show_prepared)
         self._project_replaced()
 
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:

@@ -98,8 +98,8 @@ def test_loaded_text_data_shows_its_tokenization(qtbot, panel, monkeypatch, tmp_
     browse(qtbot, panel, monkeypatch, sms_file(str(tmp_path)))
     assert not panel.preview.tokens_label.isVisible()
     qtbot.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.bundle is not None and not panel.loading, timeout=TIMEOUT)
-    info = panel.bundle.info
+    qtbot.waitUntil(lambda: panel.prepared is not None and not panel.loading, timeout=TIMEOUT)
+    info = panel.prepared.info
     assert info.kind == "text", panel.preview.summary.text()
     assert panel.preview.tokens_label.isVisible()
     text = panel.preview.tokens_label.text()
@@ -107,12 +107,12 @@ def test_loaded_text_data_shows_its_tokenization(qtbot, panel, monkeypatch, tmp_
     assert f"Vocabulary: {len(vocab):,} tokens" in text
     assert "Sequence length: 64 tokens" in text and "padded before the text" in text
     assert "Tokenizer: word" in text and "lower-cased" in text
-    ids = [int(i) for i in panel.bundle.train.inputs[0][0].tolist() if i != 0]  # the sample shown: the first
+    ids = [int(i) for i in panel.prepared.train.inputs[0][0].tolist() if i != 0]  # the sample shown: the first
     assert " · ".join(vocab[i] for i in ids[:8]) in text  # its first tokens…
     assert " ".join(str(i) for i in ids[:8]) in text  # …and their ids
     # image data has no tokens: the section goes away
     pick_kind(qtbot, panel, "built-in")
-    qtbot.waitUntil(lambda: panel.bundle is not None and panel.bundle.info.kind == "image", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.prepared is not None and panel.prepared.info.kind == "image", timeout=TIMEOUT)
     assert not panel.preview.tokens_label.isVisible()
 
 
@@ -141,10 +141,10 @@ def test_load_clicked_during_the_automatic_preview_runs_after_it(qtbot, panel, g
     qtbot.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)  # …and clicks Load before the preview ends
     assert not panel.load_button.isEnabled()  # once is enough
     gate.set()
-    qtbot.waitUntil(lambda: not panel.loading and panel.bundle is not None
-                    and panel.bundle_key == panel._current_key(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not panel.loading and panel.prepared is not None
+                    and panel.prepared_key == panel._current_key(), timeout=TIMEOUT)
     assert calls == [{}, {"resize": [16, 16]}]
-    assert panel.bundle.info.input_shapes[0] == (1, 16, 16)
+    assert panel.prepared.info.input_shapes[0] == (1, 16, 16)
     assert panel.load_button.isEnabled()
 
 
@@ -154,7 +154,7 @@ def test_load_clicked_during_a_preview_of_the_same_settings_shows_it_without_loa
     panel.preview_if_cheap()
     qtbot.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)
     gate.set()
-    qtbot.waitUntil(lambda: not panel.loading and panel.bundle is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not panel.loading and panel.prepared is not None, timeout=TIMEOUT)
     qtbot.wait(100)  # a second load would have started by now
     assert calls == [{}] and not panel.loading
-    assert panel.bundle_key == panel._current_key() and panel.preview.grid.count() > 0
+    assert panel.prepared_key == panel._current_key() and panel.preview.grid.count() > 0

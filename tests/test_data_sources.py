@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from layerloom.core.data import DataError, list_sources, load_data
-from layerloom.core.data.base import CLASSIFICATION, REGRESSION, DataBundle, DataInfo, TensorSplit
+from layerloom.core.data.base import CLASSIFICATION, REGRESSION, DataInfo, PreparedData, TensorSplit
 from layerloom.core.data.options import ALL_OPTIONS, Options
 from layerloom.core.errors import LayerloomError
 
 
-def _check_bundle(b: DataBundle):
+def _check_bundle(b: PreparedData):
     assert isinstance(b.info, DataInfo)
     assert isinstance(b.train, TensorSplit) and isinstance(b.val, TensorSplit)
     assert b.info.train_size == len(b.train) and b.info.val_size == len(b.val)

@@ -191,7 +191,7 @@ def test_bad_requests_say_what_is_wrong(sources, tmp_path):
 
 
 def _train(graph, run_root, epochs=1, **kw):
-    from layerloom.core.data.base import DataBundle, DataInfo, TensorSplit
+    from layerloom.core.data.base import DataInfo, PreparedData, TensorSplit
     from layerloom.core.settings import TrainingSettings
     from layerloom.core.training import Trainer
 
@@ -201,7 +201,7 @@ def _train(graph, run_root, epochs=1, **kw):
     r = x[:, :1].clone()
     info = DataInfo("tiny", "classification", [(10,)], ["float32"], [(), (1,)], num_classes=3, train_size=48,
                     val_size=16)
-    data = DataBundle(info, TensorSplit((x[:48],), (y[:48], r[:48])), TensorSplit((x[48:],), (y[48:], r[48:])))
+    data = PreparedData(info, TensorSplit((x[:48],), (y[:48], r[:48])), TensorSplit((x[48:],), (y[48:], r[48:])))
     settings = TrainingSettings(epochs=epochs, batch_size=16, device="cpu", threads=1, optimizer="adam", lr=0.01)
     trainer = Trainer(graph, data, settings=settings, run_root=str(run_root), project_name="two", tensorboard=False,
                       check_data=False, **kw)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from layerloom.core import Graph
-from layerloom.core.data.base import DataBundle, DataInfo, TensorSplit
+from layerloom.core.data.base import DataInfo, PreparedData, TensorSplit
 from layerloom.core.edits import SetFrozen
 from layerloom.core.settings import TrainingSettings
 from layerloom.core.training import EventBuffer, Trainer
@@ -29,19 +29,19 @@ def network(head_classes: int) -> Graph:
     return g
 
 
-def data(classes: int, seed: int) -> DataBundle:
+def data(classes: int, seed: int) -> PreparedData:
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(128, 8, generator=gen)
     y = (x @ torch.randn(8, classes, generator=gen)).argmax(1)
     info = DataInfo("generated", "classification", [(8,)], ["float32"], [()], num_classes=classes, train_size=96,
                     val_size=32)
-    return DataBundle(info, TensorSplit((x[:96],), (y[:96],)), TensorSplit((x[96:],), (y[96:],)))
+    return PreparedData(info, TensorSplit((x[:96],), (y[:96],)), TensorSplit((x[96:],), (y[96:],)))
 
 
-def train(graph, bundle, weights=None, epochs=2, sink=None):
+def train(graph, prepared, weights=None, epochs=2, sink=None):
     settings = TrainingSettings(epochs=epochs, batch_size=16, device="cpu", threads=1, optimizer="adam", lr=0.01,
                                 init="xavier")
-    trainer = Trainer(graph, bundle, settings=settings, run_root=None, weights=weights)
+    trainer = Trainer(graph, prepared, settings=settings, run_root=None, weights=weights)
     result = trainer.run(sink)
     assert result.status == "finished", result.message
     return {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}

@@ -20,8 +20,8 @@ from layerloom.core.data.preprocessing import (
 )
 
 
-def _train_inputs(bundle) -> torch.Tensor:
-    xs, _ = next(bundle.train.batches(len(bundle.train)))
+def _train_inputs(prepared) -> torch.Tensor:
+    xs, _ = next(prepared.train.batches(len(prepared.train)))
     return xs[0]
 
 
@@ -36,10 +36,10 @@ def _images_npz(tmp_path, n=40, size=(12, 12), channels=None):
 
 def test_images_prepared_exactly_as_the_training_split(tmp_path):
     path, x = _images_npz(tmp_path)
-    bundle = load_data(str(path), {}, val_fraction=0.25, seed=4)
-    pre = Preprocessing.from_info(bundle.info)
+    prepared = load_data(str(path), {}, val_fraction=0.25, seed=4)
+    pre = Preprocessing.from_info(prepared.info)
     train_idx, _ = split_indices(len(x), 0.25, 4)
-    expected = _train_inputs(bundle)
+    expected = _train_inputs(prepared)
     got = pre.prepare(x[train_idx])
     assert got.shape == expected.shape == (30, 1, 12, 12)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
@@ -50,10 +50,10 @@ def test_images_prepared_exactly_as_the_training_split(tmp_path):
 
 def test_images_resized_as_training_resized_them(tmp_path):
     path, x = _images_npz(tmp_path, size=(20, 24))
-    bundle = load_data(str(path), {"resize": [14, 14]}, val_fraction=0.25, seed=4)
-    pre = Preprocessing.from_info(bundle.info)
+    prepared = load_data(str(path), {"resize": [14, 14]}, val_fraction=0.25, seed=4)
+    pre = Preprocessing.from_info(prepared.info)
     train_idx, _ = split_indices(len(x), 0.25, 4)
-    expected = _train_inputs(bundle)
+    expected = _train_inputs(prepared)
     got = pre.prepare(x[train_idx])
     one_grey_level = 1 / 255 / pre.facts["image"]["std"][0]
     assert got.shape == (30, 1, 14, 14)
@@ -63,8 +63,8 @@ def test_images_resized_as_training_resized_them(tmp_path):
 
 def test_colour_and_layout_are_converted(tmp_path):
     path, x = _images_npz(tmp_path, channels=3)
-    bundle = load_data(str(path), {}, val_fraction=0.25, seed=4)
-    pre = Preprocessing.from_info(bundle.info)
+    prepared = load_data(str(path), {}, val_fraction=0.25, seed=4)
+    pre = Preprocessing.from_info(prepared.info)
     assert pre.facts["image"]["channels"] == 3
     rgb = x[:2]  # N×H×W×3 as a photo library gives them
     chw = np.ascontiguousarray(rgb.transpose(0, 3, 1, 2))
@@ -78,12 +78,12 @@ def test_colour_and_layout_are_converted(tmp_path):
 def test_text_encoded_exactly_as_the_training_split(tmp_path):
     path = text_tsv(tmp_path / "reviews.tsv", n=30)
     texts = [line.split("\t", 1)[1] for line in path.read_text().splitlines()]
-    bundle = load_data(str(path), {"seq_len": 6, "padding": "post"}, val_fraction=0.2, seed=1)
-    pre = Preprocessing.from_info(bundle.info)
+    prepared = load_data(str(path), {"seq_len": 6, "padding": "post"}, val_fraction=0.2, seed=1)
+    pre = Preprocessing.from_info(prepared.info)
     train_idx, _ = split_indices(len(texts), 0.2, 1)
     got = pre.prepare([texts[i] for i in train_idx])
     assert got.dtype == torch.int64
-    torch.testing.assert_close(got, _train_inputs(bundle))
+    torch.testing.assert_close(got, _train_inputs(prepared))
     assert pre.tokens("Loved it, REALLY!") == ["loved", "it", ",", "really", "!"]
     unknown = pre.prepare(["zebra"])[0]
     assert unknown.tolist() == [1, 0, 0, 0, 0, 0]  # the unknown id, then padding after the text
@@ -91,23 +91,23 @@ def test_text_encoded_exactly_as_the_training_split(tmp_path):
 
 def test_table_rows_normalized_as_training(tmp_path):
     path = tabular_csv(tmp_path / "t.csv", n=40)
-    bundle = load_data(str(path), {}, val_fraction=0.25, seed=2)
-    pre = Preprocessing.from_info(bundle.info)
+    prepared = load_data(str(path), {}, val_fraction=0.25, seed=2)
+    pre = Preprocessing.from_info(prepared.info)
     assert pre.facts["features"]["names"] == ["a", "b", "c"]
     rows = np.loadtxt(path, delimiter=",", skiprows=1, usecols=(0, 1, 2), dtype=np.float32)
     train_idx, _ = split_indices(40, 0.25, 2)
-    torch.testing.assert_close(pre.prepare(rows[train_idx]), _train_inputs(bundle), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(pre.prepare(rows[train_idx]), _train_inputs(prepared), atol=1e-5, rtol=1e-5)
     with pytest.raises(PreprocessError, match="3 feature values"):
         pre.prepare(rows[:, :2])
 
 
 def test_series_windows_and_units(tmp_path):
     path = series_csv(tmp_path / "air.csv", n=120)
-    bundle = load_data(str(path), {"window": 12}, val_fraction=0.2, seed=0)
-    pre = Preprocessing.from_info(bundle.info)
+    prepared = load_data(str(path), {"window": 12}, val_fraction=0.2, seed=0)
+    pre = Preprocessing.from_info(prepared.info)
     values = np.loadtxt(path, delimiter=",", skiprows=1, usecols=1)
     x = pre.prepare(values[:12])
-    torch.testing.assert_close(x, _train_inputs(bundle)[:1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(x, _train_inputs(prepared)[:1], atol=1e-5, rtol=1e-5)
     s = pre.facts["series"]
     normalized = torch.tensor([[(values[12] - s["mean"]) / s["std"]]], dtype=torch.float32)
     assert float(pre.to_units(normalized)) == pytest.approx(values[12], rel=1e-5)

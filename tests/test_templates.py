@@ -188,9 +188,9 @@ def test_the_autoencoder_template_loads_its_data_as_its_own_target():
     from layerloom.core.templates import load_template
 
     project = load_template("conv_autoencoder")
-    bundle = load_data(project.data.source, project.data.options, val_fraction=0.2, seed=0)
-    assert bundle.info.task == "reconstruction" and bundle.info.target_shapes == [(1, 28, 28)]
-    xs, ys = next(bundle.train.batches(4))
+    prepared = load_data(project.data.source, project.data.options, val_fraction=0.2, seed=0)
+    assert prepared.info.task == "reconstruction" and prepared.info.target_shapes == [(1, 28, 28)]
+    xs, ys = next(prepared.train.batches(4))
     assert xs[0].shape == ys[0].shape == (4, 1, 28, 28)
     old = load_data("digits", {"resize": [28, 28], "target": "input"}, val_fraction=0.2, seed=0)  # older spelling
     assert old.info.task == "reconstruction"

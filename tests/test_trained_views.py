@@ -64,9 +64,9 @@ def block_output(model, block: str, x: torch.Tensor) -> np.ndarray:
     return value[0].float().numpy()
 
 
-def probe(bundle) -> torch.Tensor:
+def probe(prepared) -> torch.Tensor:
     """The first validation sample as the model takes it (the split's own batches)."""
-    xs, _ys = next(bundle.val.batches(1))
+    xs, _ys = next(prepared.val.batches(1))
     return xs[0]
 
 
@@ -87,7 +87,7 @@ def load_and_preview(qtbot, w) -> None:
     panel = w.data_panel
     qtbot.waitUntil(lambda: not panel.loading, timeout=TIMEOUT)
     qtbot.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.bundle is not None and not panel.loading, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.prepared is not None and not panel.loading, timeout=TIMEOUT)
 
 
 def select(w, name: str) -> None:
@@ -145,8 +145,8 @@ def test_a_text_model_reads_a_typed_message_with_the_runs_vocabulary(qtbot, make
     # a sample straight from the split: its token ids as they are (normalized=True)
     view.sample_spin.setValue(1)
     assert view.sample_radio.isChecked()
-    bundle = w.data_panel.bundle  # the run's data, shown by the data panel too
-    ids = bundle.val.inputs[0][1:2]
+    prepared = w.data_panel.prepared  # the run's data, shown by the data panel too
+    ids = prepared.val.inputs[0][1:2]
     with torch.no_grad():
         expected = softmax(c.model(ids))[0]
     assert np.allclose(view.probabilities, expected, atol=1e-5)
@@ -158,7 +158,7 @@ def test_a_text_model_reads_a_typed_message_with_the_runs_vocabulary(qtbot, make
     select(w, "lstm")
     features = w.live_views.view("features")
     qtbot.waitUntil(lambda: features.frame is not None and features.frame.block == "lstm", timeout=5000)
-    assert np.allclose(features.frame.maps.astype(np.float32), block_output(c.model, "lstm", probe(bundle)),
+    assert np.allclose(features.frame.maps.astype(np.float32), block_output(c.model, "lstm", probe(prepared)),
                        atol=2e-3)
 
 
@@ -176,7 +176,7 @@ def test_samples_after_load_and_preview_and_feature_maps_after_a_run(qtbot, make
     assert view.input_box._image is not None
     assert view.probabilities is None and not view.bars.items and "Train the network first" in view.status.text()
     confusion = w.live_views.view("confusion")
-    assert confusion.images is not None and len(confusion.images) == len(w.data_panel.bundle.val)
+    assert confusion.images is not None and len(confusion.images) == len(w.data_panel.prepared.val)
 
     # a block selected before any run: a plain note, no waiting
     features = w.live_views.view("features")
@@ -201,7 +201,7 @@ def test_samples_after_load_and_preview_and_feature_maps_after_a_run(qtbot, make
     qtbot.waitUntil(lambda: features.frame is not None and features.frame.block == "conv1", timeout=5000)
     features.refresh()
     assert features.mode == "tiles" and features.tile_count == 6
-    expected = block_output(w.training.model, "conv1", probe(w.data_panel.bundle))
+    expected = block_output(w.training.model, "conv1", probe(w.data_panel.prepared))
     assert features.frame.maps.shape == expected.shape == (6, 28, 28)
     assert np.allclose(features.frame.maps.astype(np.float32), expected, atol=2e-3, rtol=2e-3)
     assert features.frame.step == w.training.last.step
@@ -229,7 +229,7 @@ def test_an_adopted_image_model_predicts_a_drawing_and_shows_its_feature_maps(qt
     c.predictor_changed.connect(seen.append)
     c.adopt_trained(source)
     assert seen == [c.predictor] and c.trained_source is source and c.model is source.live_model()
-    assert c.preprocessing() is source.preprocessing and w.data_panel.bundle is None
+    assert c.preprocessing() is source.preprocessing and w.data_panel.prepared is None
 
     # no data loaded: a drawing is enough
     assert view.pad_available() and view.pad.isVisible()
@@ -255,7 +255,7 @@ def test_an_adopted_image_model_predicts_a_drawing_and_shows_its_feature_maps(qt
     qtbot.waitUntil(lambda: "Load the data" in features.hint.text(), timeout=5000)
     load_and_preview(qtbot, w)
     qtbot.waitUntil(lambda: features.frame is not None and features.frame.block == "conv1", timeout=5000)
-    expected = block_output(c.model, "conv1", probe(w.data_panel.bundle))
+    expected = block_output(c.model, "conv1", probe(w.data_panel.prepared))
     assert np.allclose(features.frame.maps.astype(np.float32), expected, atol=2e-3, rtol=2e-3)
     assert features.frame.step == 7
 

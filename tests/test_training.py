@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from layerloom.core import Graph
-from layerloom.core.data.base import DataBundle, DataInfo, TensorSplit
+from layerloom.core.data.base import DataInfo, PreparedData, TensorSplit
 from layerloom.core.settings import OPTIMIZERS, SCHEDULERS, TrainingSettings
 from layerloom.core.training import (
     CheckpointError,
@@ -51,7 +51,7 @@ def classes(n=96, n_val=32, features=8, k=3, seed=0, transform=None):
     y = (x @ torch.randn(features, k, generator=gen)).argmax(1)
     info = DataInfo("generated", "classification", [(features,)], ["float32"], [()], num_classes=k,
                     train_size=n, val_size=n_val)
-    return DataBundle(info, TensorSplit((x[:n],), (y[:n],), transform), TensorSplit((x[n:],), (y[n:],)))
+    return PreparedData(info, TensorSplit((x[:n],), (y[:n],), transform), TensorSplit((x[n:],), (y[n:],)))
 
 
 def settings(**kw):
@@ -133,7 +133,7 @@ def test_regression_reports_mae_and_r2():
     x = torch.randn(160, 4, generator=gen)
     y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
     info = DataInfo("lin", "regression", [(4,)], ["float32"], [(1,)], train_size=128, val_size=32)
-    data = DataBundle(info, TensorSplit((x[:128],), (y[:128],)), TensorSplit((x[128:],), (y[128:],)))
+    data = PreparedData(info, TensorSplit((x[:128],), (y[:128],)), TensorSplit((x[128:],), (y[128:],)))
     g = chain([4], ("Dense", {"out_features": 1}), loss="mse")
     got = []
     _, result = run(g, data, got.append, epochs=30, lr=0.05, batch_size=32)
@@ -394,7 +394,7 @@ def test_feature_maps_of_requested_blocks_have_their_channels():
     x = torch.randn(64, 1, 12, 12, generator=gen)
     y = torch.randint(0, 3, (64,), generator=gen)
     info = DataInfo("img", "classification", [(1, 12, 12)], ["float32"], [()], num_classes=3)
-    data = DataBundle(info, TensorSplit((x[:48],), (y[:48],)), TensorSplit((x[48:],), (y[48:],)))
+    data = PreparedData(info, TensorSplit((x[:48],), (y[:48],)), TensorSplit((x[48:],), (y[48:],)))
     control = TrainControl()
     control.set_feature_blocks(["conv2d_1", "relu_1", "no_such_block"])
     got = []

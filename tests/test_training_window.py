@@ -238,12 +238,12 @@ def test_a_failing_run_shows_its_message_and_the_window_keeps_working(qtbot, win
 def test_data_panel_previews_and_checks_the_data(qtbot, window):
     w = window
     panel = w.data_panel
-    assert panel.bundle is None and not panel.loading  # behind the Inspector tab: nothing loaded yet
+    assert panel.prepared is None and not panel.loading  # behind the Inspector tab: nothing loaded yet
     tabs = next(b for b in w.findChildren(QTabBar) if "Data" in [b.tabText(i) for i in range(b.count())])
     data_tab = next(i for i in range(tabs.count()) if tabs.tabText(i) == "Data")
     qtbot.mouseClick(tabs, Qt.MouseButton.LeftButton, pos=tabs.tabRect(data_tab).center())
     # a built-in data set previews as soon as its panel shows, without Load
-    qtbot.waitUntil(lambda: panel.bundle is not None and not panel.loading, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.prepared is not None and not panel.loading, timeout=TIMEOUT)
     assert panel.preview.grid.count() > 0
     assert panel.preview.histogram.counts and len(panel.preview.histogram.counts) == 10
     assert "Fits" in panel.check_label.text()

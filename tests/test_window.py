@@ -457,8 +457,8 @@ def test_a_new_empty_project_has_data_that_fits_its_first_input(window, qtbot, m
     nid = window.editor.run("place_block", type_id="Input")  # as a double-click in the palette does: default shape
     assert window.document.graph.node(nid).params["shape"] == [1, 28, 28]
     data = window.document.project.data
-    bundle = load_data(data.source, data.options)
-    problems = check_against_graph(bundle.info, window.document.graph)
+    prepared = load_data(data.source, data.options)
+    problems = check_against_graph(prepared.info, window.document.graph)
     assert not [p for p in problems if "Input" in p], problems  # no shape mismatch (only "no Output block" yet)
     assert window.document.project.name == "Untitled"
 

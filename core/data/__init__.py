@@ -2,10 +2,10 @@
 and validation tensors, normalized on the training part, checked against a graph.
 
     from layerloom.core.data import load_data, list_sources, preview, check_against_graph, DataError
-    bundle = load_data("digits", {"resize": [28, 28]}, val_fraction=0.2, seed=0)
-    bundle.info.input_shapes        # [(1, 28, 28)]
-    for xs, ys in bundle.train.batches(64, shuffle=True, generator=g): ...
-    check_against_graph(bundle.info, graph)   # [] when the data fits the network
+    prepared = load_data("digits", {"resize": [28, 28]}, val_fraction=0.2, seed=0)
+    prepared.info.input_shapes        # [(1, 28, 28)]
+    for xs, ys in prepared.train.batches(64, shuffle=True, generator=g): ...
+    check_against_graph(prepared.info, graph)   # [] when the data fits the network
 
 Importing this package is light (no torch); loading imports torch and numpy.
 """
@@ -17,20 +17,20 @@ from layerloom.core.data.base import (
     RECONSTRUCTION,
     REGRESSION,
     TASKS,
-    DataBundle,
     DataError,
     DataInfo,
+    PreparedData,
     TensorSplit,
 )
 from layerloom.core.data.sources import list_sources, load_data
 
 
-def preview(bundle, n: int = 16, split: str = "train"):
+def preview(prepared, n: int = 16, split: str = "train"):
     """n samples of a split ready to show (un-normalized), their labels, the class counts and the shape
     of one sample; see `layerloom.core.data.preview.Preview`."""
     from layerloom.core.data.preview import preview as _preview
 
-    return _preview(bundle, n, split)
+    return _preview(prepared, n, split)
 
 
 def check_against_graph(info: DataInfo, graph) -> list[str]:
@@ -45,9 +45,9 @@ __all__ = [
     "RECONSTRUCTION",
     "REGRESSION",
     "TASKS",
-    "DataBundle",
     "DataError",
     "DataInfo",
+    "PreparedData",
     "TensorSplit",
     "check_against_graph",
     "list_sources",

@@ -126,7 +126,7 @@ class TensorSplit:
 
 
 @dataclass
-class DataBundle:
+class PreparedData:
     """A loaded data source: its description and its two splits."""
 
     info: DataInfo

@@ -1,4 +1,4 @@
-"""From raw arrays to a DataBundle: split, resize, normalize (fitted on the training part only),
+"""From raw arrays to a PreparedData: split, resize, normalize (fitted on the training part only),
 tokenize, window, and the per-batch transform (uint8 → float, augmentation).
 
 Every source gives a `Raw`: all its samples (and, for sets that come with one, a validation part).
@@ -26,9 +26,9 @@ from layerloom.core.data.base import (
     SIGNAL,
     TEXT,
     VECTOR,
-    DataBundle,
     DataError,
     DataInfo,
+    PreparedData,
     TensorSplit,
 )
 from layerloom.core.data.options import Options
@@ -94,9 +94,9 @@ def check_fraction(val_fraction: Any) -> float:
 
 
 def prepare(raw: Raw, opts: Options, *, val_fraction: float, seed: int, val_raw: Raw | None = None,
-            source: str = "") -> DataBundle:
+            source: str = "") -> PreparedData:
     """Split `raw` (or use `val_raw` / the source's own validation part), fit normalization on the
-    training part, and build the bundle. Reads the shaping options of `raw.kind` from `opts`."""
+    training part, and build the prepared data. Reads the shaping options of `raw.kind` from `opts`."""
     val_fraction = check_fraction(val_fraction)
     crop, hflip = 0, False
     if raw.kind == IMAGE:
@@ -142,7 +142,7 @@ def prepare(raw: Raw, opts: Options, *, val_fraction: float, seed: int, val_raw:
     info.input_shapes = [tuple(xt.shape[1:])]  # the transforms keep the shape (uint8 → float32 only)
     info.input_dtypes = ["int64" if xt.dtype == torch.int64 else "float32"]
     info.train_size, info.val_size = len(xt), len(xv)
-    return DataBundle(info, TensorSplit((xt,), (yt,), transforms[0]), TensorSplit((xv,), (yv,), transforms[1]))
+    return PreparedData(info, TensorSplit((xt,), (yt,), transforms[0]), TensorSplit((xv,), (yv,), transforms[1]))
 
 
 def _kind_words(kind: str) -> str:
@@ -442,7 +442,7 @@ def _windows(series: np.ndarray, window: int, horizon: int, first_target: int = 
 
 
 def _series(raw: Raw, opts: Options, val_fraction: float, val_raw: Raw | None, normalize: bool, notes: list[str],
-            source: str) -> DataBundle:
+            source: str) -> PreparedData:
     window = opts.integer("window", 30, 1, 100_000)
     horizon = opts.integer("horizon", 1, 1, 100_000)
     series = np.asarray(raw.x, dtype=np.float64)
@@ -480,5 +480,5 @@ def _series(raw: Raw, opts: Options, val_fraction: float, val_raw: Raw | None, n
                     target_normalization={"mean": [mean] * horizon, "std": [std] * horizon})
     notes.append(f"windows of {window} steps predict the next {horizon}; values scaled by the training part's "
                  f"mean {mean:.4g} and std {std:.4g} (targets too)")
-    return DataBundle(info, TensorSplit((torch.from_numpy(xt),), (torch.from_numpy(yt),)),
+    return PreparedData(info, TensorSplit((torch.from_numpy(xt),), (torch.from_numpy(yt),)),
                       TensorSplit((torch.from_numpy(xv),), (torch.from_numpy(yv),)))

@@ -1,7 +1,7 @@
 """The preprocessing a model was trained with, as facts that travel with it: run folders
 (`preprocessing.json`), bundles, and a JSON file beside every export.
 
-    pre = Preprocessing.from_info(bundle.info)     # after load_data(...)
+    pre = Preprocessing.from_info(prepared.info)     # after load_data(...)
     pre.describe()      # ["images 1×28×28: pixels ÷ 255, resized to 28×28, minus mean 0.1304, ÷ std 0.3080", …]
     pre.prepare(raw)    # raw images / rows / texts / series values → the model's input tensor
     pre.to_dict()       # {"format": "layerloom-preprocessing", "version": 1, "kind": "image", …}

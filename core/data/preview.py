@@ -9,7 +9,16 @@ from typing import Any
 import numpy as np
 
 from layerloom.core.data import text as textlib
-from layerloom.core.data.base import CLASSIFICATION, IMAGE, RECONSTRUCTION, SERIES, SIGNAL, TEXT, DataBundle, DataError
+from layerloom.core.data.base import (
+    CLASSIFICATION,
+    IMAGE,
+    RECONSTRUCTION,
+    SERIES,
+    SIGNAL,
+    TEXT,
+    DataError,
+    PreparedData,
+)
 
 
 @dataclass
@@ -56,14 +65,14 @@ def _unnormalize_features(x: np.ndarray, info) -> np.ndarray:
     return x.astype(np.float32) * std + mean
 
 
-def preview(bundle: DataBundle, n: int = 16, split: str = "train") -> Preview:
+def preview(prepared: PreparedData, n: int = 16, split: str = "train") -> Preview:
     """The first `n` samples of the `train` or `val` split (splits are already in random order)."""
     if split not in ("train", "val"):
         raise DataError(f"the split to preview must be 'train' or 'val' (got {split!r})")
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise DataError(f"the number of samples to preview must be a whole number of at least 0 (got {n!r})")
-    info = bundle.info
-    part = bundle.train if split == "train" else bundle.val
+    info = prepared.info
+    part = prepared.train if split == "train" else prepared.val
     n = min(n, len(part))
     x = part.inputs[0][:n].detach().cpu().numpy()
     y = part.targets[0][:n].detach().cpu().numpy()

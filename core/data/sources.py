@@ -1,4 +1,4 @@
-"""The catalogue of named data sources, and `load_data`, which turns a name or a path into a DataBundle."""
+"""The catalogue of named data sources, and `load_data`, which turns a name or a path into a PreparedData."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from layerloom.core.data.base import DataBundle, DataError
+from layerloom.core.data.base import DataError, PreparedData
 from layerloom.core.data.options import ALL_OPTIONS, Options
 
 BUILT_IN, DOWNLOAD, SYNTHETIC = "built-in", "download", "synthetic"
@@ -114,8 +114,8 @@ def _read(source: str, opts: Options, cache_dir, progress, cancel):
 
 
 def load_data(source: str, options: dict | None = None, *, val_fraction: float = 0.2, seed: int = 0,
-              val_source: str | None = None, cache_dir=None, progress=None, cancel=None) -> DataBundle:
-    """Load a data source into a DataBundle (training and validation tensors and their description).
+              val_source: str | None = None, cache_dir=None, progress=None, cancel=None) -> PreparedData:
+    """Load a data source into a PreparedData (training and validation tensors and their description).
 
     `source`: a name from `list_sources()` or a path — a folder of images (one sub-folder per class), a
     .npz (arrays x and y), a .csv (a table; texts with labels or a time series by the options or by what
@@ -136,7 +136,7 @@ def load_data(source: str, options: dict | None = None, *, val_fraction: float =
         val_raw = None
         if val_source is not None:
             val_raw = _read(val_source, opts, cache_dir, progress, cancel)
-        bundle = prepare(raw, opts, val_fraction=val_fraction, seed=seed, val_raw=val_raw, source=str(source))
+        prepared = prepare(raw, opts, val_fraction=val_fraction, seed=seed, val_raw=val_raw, source=str(source))
     except OSError as exc:  # a disk or permission problem the readers did not word themselves
         where = getattr(exc, "filename", None) or source
         raise DataError(f"{where}: cannot be read ({exc.strerror or exc})", path=str(where)) from None
@@ -153,4 +153,4 @@ def load_data(source: str, options: dict | None = None, *, val_fraction: float =
             raise
         raise DataError(text, path=str(source)) from None
     opts.check_unknown()
-    return bundle
+    return prepared

@@ -2,7 +2,7 @@
 
     from layerloom.core.training import Trainer, TrainControl, EventBuffer
     buffer, control = EventBuffer(), TrainControl()
-    result = Trainer(project, bundle).run(buffer, control)     # in a worker thread for a GUI
+    result = Trainer(project, prepared).run(buffer, control)     # in a worker thread for a GUI
 
 See trainer.py for a run and the modules it puts together, loop.py for the epochs, events.py for what the
 sink receives, control.py for steering a run.

@@ -64,7 +64,7 @@ def run_train(args: argparse.Namespace) -> int:
     main = ctx is None or ctx.is_main
     out = Output(json_mode=bool(args.json), enabled=main)
     try:
-        project, settings, bundle = prepare(args, ctx, out)
+        project, settings, prepared = prepare(args, ctx, out)
     except BadInput as err:
         out.fail(str(err))
         if ctx is not None:
@@ -80,7 +80,7 @@ def run_train(args: argparse.Namespace) -> int:
     from layerloom.core.training.trainer import Trainer
 
     name = project.name or os.path.splitext(os.path.basename(args.file))[0]
-    trainer = Trainer(project, bundle, settings=settings, run_root=args.out, resume=args.resume,
+    trainer = Trainer(project, prepared, settings=settings, run_root=args.out, resume=args.resume,
                       project_name=name, distributed=ctx)
     control = TrainControl()
     progress = Progress(out) if main else None

@@ -1,7 +1,7 @@
 """What `layerloom train` reads and checks before a run starts: the flags, the project and its settings, the
 data, whether they fit, and the checkpoint to resume. Each refusal is a BadInput with the exit status.
 
-    project, settings, bundle = prepare(args, ctx, out)   # raises BadInput (or LayerloomError)
+    project, settings, prepared = prepare(args, ctx, out)   # raises BadInput (or LayerloomError)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class BadInput(LayerloomError):
 
 
 def prepare(args, ctx, out):
-    """Everything before the run: (project, settings, data bundle). `ctx` is the distributed context (or None),
+    """Everything before the run: (project, settings, prepared data). `ctx` is the distributed context (or None),
     `out` the command's Output (notes, download progress). BadInput or LayerloomError when something is refused."""
     main = ctx is None or ctx.is_main
     check_paths(args, probe=main)  # only rank 0 writes the run folder (and probes for it)
@@ -38,13 +38,13 @@ def prepare(args, ctx, out):
             ctx.init(settings.device)
         except RuntimeError as err:
             raise BadInput(f"distributed training cannot start: {err}") from None
-    bundle = load_run_data(args, project, settings, ctx, out)
-    check_fit(bundle, project)
+    prepared = load_run_data(args, project, settings, ctx, out)
+    check_fit(prepared, project)
     record_data(args, project)
     if args.resume and not os.path.exists(args.resume):
         raise BadInput(f"{args.resume}: the run folder to resume does not exist")
     check_resume(args.resume, project)
-    return project, settings, bundle
+    return project, settings, prepared
 
 
 def check_paths(args, probe: bool = True) -> None:
@@ -124,7 +124,7 @@ def project_and_settings(args):
         from layerloom.core.opening import BUNDLE, sniff
 
         if sniff(args.file) == BUNDLE:  # a bundle (told apart by content): train on from its weights
-            from layerloom.core.export.bundle import load_bundle
+            from layerloom.core.export.prepared import load_bundle
 
             project = load_bundle(args.file).project
             if getattr(args, "resume", None) is None:
@@ -189,7 +189,7 @@ def record_data(args, project) -> None:
 
 
 def load_run_data(args, project, settings, ctx, out):
-    """The data bundle of --data (or the project's data); under torchrun rank 0 loads first (it may download)."""
+    """The prepared data of --data (or the project's data); under torchrun rank 0 loads first (it may download)."""
     from layerloom.core.data import DataError, load_data
 
     source = args.data or project.data.source
@@ -215,15 +215,15 @@ def load_run_data(args, project, settings, ctx, out):
     import torch.distributed as dist
 
     # rank 0 first (it may download into the cache), then the others read the cache
-    bundle = load() if ctx.is_main else None
+    prepared = load() if ctx.is_main else None
     dist.barrier()
-    return bundle if bundle is not None else load()
+    return prepared if prepared is not None else load()
 
 
 def check_resume(resume: str | None, project) -> None:
     """The checkpoint to resume from must fit the network: every weight by name, shape and dtype, read from the
     checkpoint's header alone. (Bundles are checked when they are opened.)"""
-    from layerloom.core.export.bundle import is_bundle
+    from layerloom.core.export.prepared import is_bundle
 
     if not resume or is_bundle(resume):
         return
@@ -246,12 +246,12 @@ def check_resume(resume: str | None, project) -> None:
                        + "\n".join(f"  - {p}" for p in problems[:20]))
 
 
-def check_fit(bundle, project) -> None:
+def check_fit(prepared, project) -> None:
     """The data must fit the network: its inputs and targets against the Input and Output blocks."""
     from layerloom.core.data import check_against_graph
 
     try:
-        problems = check_against_graph(bundle.info, project.graph)
+        problems = check_against_graph(prepared.info, project.graph)
     except LayerloomError as err:
         problems = [str(err)]
     if problems:

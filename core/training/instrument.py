@@ -116,7 +116,7 @@ class FeatureTap:
 
 
 def probe_sample(data, index: int = 0):
-    """The probe sample of a DataBundle: (its index, its inputs as a batch of one, its target as a number or
+    """The probe sample of a PreparedData: (its index, its inputs as a batch of one, its target as a number or
     list). From the validation split, or the training split when there is none."""
     split = data.val if len(data.val) else data.train
     i = min(max(0, int(index)), len(split) - 1)

@@ -1,6 +1,6 @@
-"""The trainer: a compiled graph, a DataBundle and TrainingSettings in, events out.
+"""The trainer: a compiled graph, a PreparedData and TrainingSettings in, events out.
 
-    trainer = Trainer(project, bundle)                 # or Trainer(graph, bundle, settings=TrainingSettings(...))
+    trainer = Trainer(project, prepared)               # or Trainer(graph, prepared, settings=TrainingSettings(...))
     result = trainer.run(sink=print, control=TrainControl())
     result.status, result.final["val_accuracy"], result.run_dir
 
@@ -48,10 +48,10 @@ from layerloom.core.training.state import RunParts, RunPosition
 
 
 class Trainer:
-    """Trains one project on one DataBundle. A Trainer runs once; make another for the next run.
+    """Trains one project on one PreparedData. A Trainer runs once; make another for the next run.
 
     project:   a Project (graph, training, data, meta), or a Graph (then `settings` gives the training)
-    data:      a DataBundle (info, train split, val split)
+    data:      a PreparedData (info, train split, val split)
     settings:  TrainingSettings overriding the project's
     run_root:  the folder that gets `<project>-<time>/` run folders; None writes no files
     resume:    a run folder to continue (its last.safetensors), writing on into the same folder; or a

@@ -52,8 +52,8 @@ class TrainingController(QObject):
     events_drained = Signal(list)  # every drained batch of events (the training panel's progress)
     run_finished = Signal(object)  # the last event: Finished or Failed
     message = Signal(str)  # for the status bar
-    data_loaded = Signal(object, str)  # a DataBundle loaded by a run, its data key
-    data_available = Signal(object, str)  # a DataBundle to show samples of (loaded by a run or the data panel)
+    data_loaded = Signal(object, str)  # a PreparedData loaded by a run, its data key
+    data_available = Signal(object, str)  # a PreparedData to show samples of (loaded by a run or the data panel)
     predictor_changed = Signal(object)
 
     def __init__(self, document, parent: QObject | None = None, *, runs_root: str | None = None):
@@ -76,8 +76,8 @@ class TrainingController(QObject):
         self.feature_block_type: str | None = None
         self.feature_capture = True  # off while no view shows feature maps
         self.threads = TRAIN_THREADS
-        self._bundle = None
-        self._bundle_key = ""
+        self._prepared = None
+        self._prepared_key = ""
         self._adopted = None  # a Source made live by adopt_trained: Train starts from its weights
         self._thread: threading.Thread | None = None
         self._worker: TrainWorker | None = None
@@ -105,11 +105,11 @@ class TrainingController(QObject):
 
     # --- data shared with the data panel ------------------------------------------------------------
 
-    def offer_bundle(self, bundle, key: str) -> None:
-        """A bundle the data panel loaded: a run on the same data starts without loading it again, and the
+    def offer_prepared(self, prepared, key: str) -> None:
+        """Data the data panel loaded: a run on the same data starts without loading it again, and the
         views get its samples at once."""
-        self._bundle, self._bundle_key = bundle, key
-        self.data_available.emit(bundle, key)
+        self._prepared, self._prepared_key = prepared, key
+        self.data_available.emit(prepared, key)
         self._features_when_idle()
 
     # --- state ------------------------------------------------------------------------------------
@@ -170,11 +170,11 @@ class TrainingController(QObject):
         self._update_capture()
         self._each_view("set_feature_note", None)  # the run captures them now
         key = data_key(project.data.source, dict(project.data.options), settings.val_fraction, settings.seed)
-        bundle = self._bundle if key == self._bundle_key else None
+        prepared = self._prepared if key == self._prepared_key else None
         self.run, self.last, self.result = None, None, None
         weights = self._adopted.state if self._adopted is not None else None
         worker = TrainWorker(project, settings, self._buffer, self._control, run_root=self.runs_root,
-                             bundle=bundle, bundle_key=key, threads=self.threads, weights=weights)
+                             prepared=prepared, prepared_key=key, threads=self.threads, weights=weights)
         thread = threading.Thread(target=worker.run, name="layerloom-training", daemon=True)
         self._thread, self._worker = thread, worker
         doc.set_locked("The network is training: stop training to change its structure (moving blocks is fine).")
@@ -184,7 +184,7 @@ class TrainingController(QObject):
         self._timer.start()
         guard_thread(thread)  # no garbage collection in the worker (gc_guard.py)
         thread.start()
-        self.message.emit("Loading the data…" if bundle is None else "Starting training…")
+        self.message.emit("Loading the data…" if prepared is None else "Starting training…")
         return True
 
     def pause(self) -> None:
@@ -255,19 +255,19 @@ class TrainingController(QObject):
         self._each_view("set_feature_note", note)
 
     def _idle_features(self, block: str) -> str | None:
-        model, bundle = self.model, self._bundle
+        model, prepared = self.model, self._prepared
         if model is None:
             return f"Train the network (or open a trained model) to see {block}'s output on a sample."
         if block not in getattr(model, "block_nodes", {}):
             return f"{block} is not in the trained model (it was added or renamed after training): train again " \
                    "to see its output."
-        if bundle is None:
+        if prepared is None:
             return f"Load the data (Data panel → Load & preview) to see {block}'s output on the probe sample."
         shape = self.predictor.input_shape
-        if tuple(bundle.info.input_shapes[0]) != shape:
-            return f"The loaded data ({'×'.join(map(str, bundle.info.input_shapes[0]))}) does not fit the trained " \
+        if tuple(prepared.info.input_shapes[0]) != shape:
+            return f"The loaded data ({'×'.join(map(str, prepared.info.input_shapes[0]))}) does not fit the trained " \
                    f"model's Input ({'×'.join(map(str, shape or ()))}), so there is no probe sample for {block}."
-        key = (id(model), block, id(bundle))
+        key = (id(model), block, id(prepared))
         if key == self._feature_key:
             return None
         import torch
@@ -278,7 +278,7 @@ class TrainingController(QObject):
         keep_this_thread_serial()  # the GUI thread computes serially (core/training/threads.py)
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         try:
-            index, inputs, label = probe_sample(bundle, PROBE_INDEX)
+            index, inputs, label = probe_sample(prepared, PROBE_INDEX)
             step, epoch = self._model_step
             events = feature_map_events(FeatureTap(model), [block], tuple(x.to(device) for x in inputs),
                                         sample_index=index, label=label, step=step, epoch=epoch)
@@ -298,9 +298,9 @@ class TrainingController(QObject):
         self._pace()
         worker = self._worker
         if worker is not None and worker.loaded is not None:  # the run loaded its data: share it
-            bundle, key = worker.loaded
+            prepared, key = worker.loaded
             worker.loaded = None
-            self._on_data_loaded(bundle, key)
+            self._on_data_loaded(prepared, key)
         events = self._buffer.drain()
         if events:
             self._dispatch(events)
@@ -340,10 +340,10 @@ class TrainingController(QObject):
         self.events_drained.emit(events)
 
     @Slot(object, str)
-    def _on_data_loaded(self, bundle, key: str) -> None:
-        self._bundle, self._bundle_key = bundle, key
-        self.data_loaded.emit(bundle, key)
-        self.data_available.emit(bundle, key)
+    def _on_data_loaded(self, prepared, key: str) -> None:
+        self._prepared, self._prepared_key = prepared, key
+        self.data_loaded.emit(prepared, key)
+        self.data_available.emit(prepared, key)
 
     def _finish(self) -> None:
         worker = self._worker
@@ -363,14 +363,14 @@ class TrainingController(QObject):
             if trainer is not None and trainer.model is not None:
                 self.model = trainer.model
                 self.model.eval()
-                self.data_info = worker.bundle.info if worker.bundle is not None else self.data_info
+                self.data_info = worker.prepared.info if worker.prepared is not None else self.data_info
                 self._model_graph = worker.project.graph
                 self._model_step = (getattr(last, "step", 0), getattr(last, "epochs", 0))
                 self.trained_source = self._run_source(worker, last) if last.kind == "finished" else None
                 self._adopted = None  # the run's weights are the trained model now; the next Train starts fresh
                 self._feature_key = None
-            elif worker.bundle is not None:
-                self.data_info = worker.bundle.info
+            elif worker.prepared is not None:
+                self.data_info = worker.prepared.info
             self.result = trainer.result if trainer is not None else None
         self._control = None
         self.document.set_locked(None)
@@ -394,8 +394,8 @@ class TrainingController(QObject):
 
     def info_for_predictions(self):
         """The DataInfo (normalization, class names) of the data in use."""
-        if self._worker is not None and self._worker.bundle is not None:
-            return self._worker.bundle.info
+        if self._worker is not None and self._worker.prepared is not None:
+            return self._worker.prepared.info
         return self.data_info
 
     # --- the trained model ----------------------------------------------------------------------------
@@ -414,7 +414,7 @@ class TrainingController(QObject):
                 pass
         from layerloom.core.data.preprocessing import Preprocessing
 
-        pre = Preprocessing.from_info(worker.bundle.info) if worker.bundle is not None else None
+        pre = Preprocessing.from_info(worker.prepared.info) if worker.prepared is not None else None
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         return source_from(worker.project, state, preprocessing=pre)
 
@@ -462,8 +462,8 @@ class TrainingController(QObject):
         info = self.info_for_predictions()
         if info is None and self.trained_source is not None and self.trained_source.preprocessing is not None:
             return self.trained_source.preprocessing
-        if info is None and self._bundle is not None:
-            info = self._bundle.info
+        if info is None and self._prepared is not None:
+            info = self._prepared.info
         if info is None:
             return None
         if self._pre_cache is None or self._pre_cache[0] is not info:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from layerloom.gui.background import BackgroundTask
 from layerloom.gui.training.data_kinds import FILE_HINTS, KINDS, guess_kind, named_sources, parse_option, show_option
 from layerloom.gui.training.data_preview import DataPreview
-from layerloom.gui.training.worker import data_key, load_bundle
+from layerloom.gui.training.worker import data_key, load_prepared
 
 LOAD_FOR_VIEWS_BYTES = 64 * 2**20  # a local data file up to this size is loaded when a trained model opens
 
@@ -36,14 +36,14 @@ LOAD_FOR_VIEWS_BYTES = 64 * 2**20  # a local data file up to this size is loaded
 class DataPanel(QWidget):
     """The source, its options, Load & preview (in a worker thread) and the check against the network."""
 
-    bundle_loaded = Signal(object, str)  # DataBundle, data key
+    prepared_loaded = Signal(object, str)  # PreparedData, data key
 
     def __init__(self, editor, parent=None):
         super().__init__(parent)
         self.editor = editor  # settings change through its table ("set_settings"), so a refusal is shown
         self.document = editor.document
-        self.bundle = None
-        self.bundle_key = ""
+        self.prepared = None
+        self.prepared_key = ""
         self._thread: BackgroundTask | None = None  # the load running in a worker thread
         self._cancel: threading.Event | None = None
         self._auto_load = False  # the running load is an automatic preview (preview_if_cheap), not a Load click
@@ -279,7 +279,7 @@ class DataPanel(QWidget):
 
         key = self._current_key()
         if (not self.isVisible() or self.visibleRegion().isEmpty() or self.loading or key == self._auto_key
-                or (self.bundle is not None and self.bundle_key == key)
+                or (self.prepared is not None and self.prepared_key == key)
                 or not loads_at_once(self.document.project.data.source)):
             return
         self._auto_key = key  # once per settings: a failure is shown, not retried in a loop
@@ -293,7 +293,7 @@ class DataPanel(QWidget):
 
         source = self.document.project.data.source
         key = self._current_key()
-        if self.loading or (self.bundle is not None and self.bundle_key == key):
+        if self.loading or (self.prepared is not None and self.prepared_key == key):
             return
         if not loads_at_once(source):
             path = os.path.expanduser(source)
@@ -332,8 +332,8 @@ class DataPanel(QWidget):
         cancel = self._cancel = threading.Event()
 
         def job():
-            bundle = load_bundle(source, options, val_fraction, seed, progress=task.report_progress, cancel=cancel)
-            return bundle, data_key(source, options, val_fraction, seed)
+            prepared = load_prepared(source, options, val_fraction, seed, progress=task.report_progress, cancel=cancel)
+            return prepared, data_key(source, options, val_fraction, seed)
 
         def failed(message: str) -> None:
             self._on_failed("cancelled" if cancel.is_set() else message)
@@ -385,33 +385,33 @@ class DataPanel(QWidget):
             self._start_load(auto=False)
 
     @Slot(object, str)
-    def _on_loaded(self, bundle, key: str) -> None:
+    def _on_loaded(self, prepared, key: str) -> None:
         self._end_load()
-        self.show_bundle(bundle, key)
-        self.bundle_loaded.emit(bundle, key)
+        self.show_prepared(prepared, key)
+        self.prepared_loaded.emit(prepared, key)
         self._run_queued_load(key)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self._end_load()
-        self.bundle = None
+        self.prepared = None
         self.preview.show_failure(message)
         if message != "cancelled":
             self._run_queued_load(None)  # the settings may have changed since the preview started
 
     # --- preview ------------------------------------------------------------------------------------
 
-    def show_bundle(self, bundle, key: str = "") -> None:
-        """Show a loaded bundle (from this panel or from a training run)."""
-        self.bundle, self.bundle_key = bundle, key
-        self.preview.show_bundle(bundle)
+    def show_prepared(self, prepared, key: str = "") -> None:
+        """Show loaded data (from this panel or from a training run)."""
+        self.prepared, self.prepared_key = prepared, key
+        self.preview.show_prepared(prepared)
         self.update_check()
 
     def update_check(self) -> None:
         """The shape check of the loaded data against the network, with the fix it suggests."""
-        if self.bundle is None or (self.bundle_key and self.bundle_key != self._current_key()):
+        if self.prepared is None or (self.prepared_key and self.prepared_key != self._current_key()):
             self.check_label.setText("Load the data to check it against the network's Input block."
-                                     if self.bundle is None else
+                                     if self.prepared is None else
                                      "The data settings changed: load again to check them against the network.")
             return
         from layerloom.core.data import check_against_graph
@@ -419,7 +419,7 @@ class DataPanel(QWidget):
         from layerloom.core.errors import LayerloomError
 
         try:
-            problems = check_against_graph(self.bundle.info, self.document.graph)
+            problems = check_against_graph(self.prepared.info, self.document.graph)
         except LayerloomError as err:
             problems = [str(err)]
         if problems:
@@ -427,7 +427,7 @@ class DataPanel(QWidget):
             self.check_label.setText(f"<span style='color:#d9534f'><b>The data does not fit the network:</b></span>"
                                      f"<ul style='margin-left:-20px'>{items}</ul>")
         else:
-            self.check_label.setText(f"<span style='color:#3c9a5f'>✓ Fits the network: {describe(self.bundle.info)}"
+            self.check_label.setText(f"<span style='color:#3c9a5f'>✓ Fits the network: {describe(self.prepared.info)}"
                                      "</span>")
 
     def _current_key(self) -> str:

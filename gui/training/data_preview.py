@@ -2,7 +2,7 @@
 samples with their labels and a histogram of samples per class.
 
     preview = DataPreview(parent)
-    preview.show_bundle(bundle)       # a core.data DataBundle
+    preview.show_prepared(prepared)       # a core.data PreparedData
     preview.show_failure("cancelled")
 """
 
@@ -83,7 +83,7 @@ class Histogram(QWidget):
 
 
 class DataPreview(QWidget):
-    """The summary, the tokenization (text data only), the sample grid and the class histogram of a bundle."""
+    """The summary, the tokenization (text data only), the sample grid and the class histogram of prepared data."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -107,16 +107,16 @@ class DataPreview(QWidget):
         self.histogram.setVisible(False)
         outer.addWidget(self.histogram)
 
-    def show_bundle(self, bundle) -> None:
-        """Show a loaded bundle: its summary, tokens, samples and classes."""
+    def show_prepared(self, prepared) -> None:
+        """Show loaded data: its summary, tokens, samples and classes."""
         from layerloom.core.data.check import describe
         from layerloom.core.data.preview import preview
 
-        pv = preview(bundle, PREVIEW_SAMPLES)
-        info = bundle.info
+        pv = preview(prepared, PREVIEW_SAMPLES)
+        info = prepared.info
         classes = f", {info.num_classes} classes" if info.num_classes else ""
-        self.summary.setText(f"<b>{info.name}</b>: {describe(info)}{classes} — {len(bundle.train):,} for training, "
-                             f"{len(bundle.val):,} for validation")
+        self.summary.setText(f"<b>{info.name}</b>: {describe(info)}{classes} — {len(prepared.train):,} for training, "
+                             f"{len(prepared.val):,} for validation")
         self._show_tokens(info, pv)
         self._clear_grid()
         for i, (sample, label) in enumerate(zip(pv.samples, pv.labels, strict=False)):

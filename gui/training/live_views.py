@@ -70,19 +70,19 @@ class LiveViews(QTabWidget):
         self.predictions.set_predictor(predictor)
         self.confusion.set_predictor(predictor)
 
-    def set_data(self, bundle, _key: str = "") -> None:
+    def set_data(self, prepared, _key: str = "") -> None:
         """Samples for the prediction view and the misclassified gallery (loaded by the data panel's Load &
         preview or by a run)."""
         from layerloom.core.data.preview import preview
 
         try:
-            pv = preview(bundle, 64, "val" if len(bundle.val) else "train")
+            pv = preview(prepared, 64, "val" if len(prepared.val) else "train")
         except Exception:
             return
         self.predictions.set_preprocessing(self.controller.preprocessing())
         self.predictions.set_samples(pv)
-        full = preview(bundle, min(len(bundle.val), 5000), "val") if len(bundle.val) else pv
-        self.confusion.set_validation_samples(full.samples, full.labels, bundle.info.class_names, texts=full.texts)
+        full = preview(prepared, min(len(prepared.val), 5000), "val") if len(prepared.val) else pv
+        self.confusion.set_validation_samples(full.samples, full.labels, prepared.info.class_names, texts=full.texts)
 
     def set_runs_root(self, path: str | list[str], project_name: str) -> None:
         self.runs.set_runs_root(path, project_name)

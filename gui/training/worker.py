@@ -15,11 +15,11 @@ import traceback
 
 
 def data_key(source: str, options: dict, val_fraction: float, seed: int) -> str:
-    """What identifies a loaded DataBundle: the same key gives the same tensors."""
+    """What identifies a loaded PreparedData: the same key gives the same tensors."""
     return json.dumps([source, options, float(val_fraction), int(seed)], sort_keys=True, default=str)
 
 
-def load_bundle(source: str, options: dict, val_fraction: float, seed: int, progress=None, cancel=None):
+def load_prepared(source: str, options: dict, val_fraction: float, seed: int, progress=None, cancel=None):
     """`load_data` with every failure turned into a DataError-like message (LayerloomError)."""
     from layerloom.core.data import DataError, load_data
 
@@ -46,26 +46,26 @@ def _usable_threads(settings):
 
 
 class TrainWorker:
-    """One training run: loads the data (unless a loaded bundle is given), then `Trainer.run(buffer, control)`,
+    """One training run: loads the data (unless loaded data is given), then `Trainer.run(buffer, control)`,
     from `weights` when given (fine-tuning: matched by block name and shape), else from fresh weights.
 
     Every outcome reaches `buffer` as the run's last event (Finished or Failed), including failures before
-    the trainer starts (the data cannot be loaded). The GUI polls `loaded` (the bundle and its key, once the
+    the trainer starts (the data cannot be loaded). The GUI polls `loaded` (the prepared data and its key, once the
     data is in) and `done` (set last, with `result` the TrainResult or None when the trainer never ran)."""
 
-    def __init__(self, project, settings, buffer, control, *, run_root: str | None, bundle=None,
-                 bundle_key: str = "", threads: int | None = None, weights: dict | None = None):
+    def __init__(self, project, settings, buffer, control, *, run_root: str | None, prepared=None,
+                 prepared_key: str = "", threads: int | None = None, weights: dict | None = None):
         self.project = project  # a private copy: the window's graph may move on while this trains
         self.settings = settings
         self.buffer = buffer
         self.control = control
         self.run_root = run_root
-        self.bundle = bundle
-        self.bundle_key = bundle_key
+        self.prepared = prepared
+        self.prepared_key = prepared_key
         self.threads = threads
         self.weights = weights  # a state dict to start from (trained weights the window holds), None: fresh
         self.trainer = None
-        self.loaded: tuple | None = None  # (DataBundle, data_key) once this run loaded its data
+        self.loaded: tuple | None = None  # (PreparedData, data_key) once this run loaded its data
         self.result = None
         self.done = False
 
@@ -75,17 +75,17 @@ class TrainWorker:
 
         result = None
         try:
-            if self.bundle is None:
+            if self.prepared is None:
                 data = self.project.data
                 key = data_key(data.source, dict(data.options), self.settings.val_fraction, self.settings.seed)
                 try:
-                    self.bundle = load_bundle(data.source, dict(data.options), self.settings.val_fraction,
+                    self.prepared = load_prepared(data.source, dict(data.options), self.settings.val_fraction,
                                               self.settings.seed)
                 except LayerloomError as err:
                     self.buffer(Failed(message=f"the data could not be loaded: {err}", reason="data"))
                     return
-                self.bundle_key = key
-                self.loaded = (self.bundle, key)
+                self.prepared_key = key
+                self.loaded = (self.prepared, key)
             if self.control.stop_requested:
                 self.buffer(Failed(message="stopped before training started", reason="setup"))
                 return
@@ -98,7 +98,7 @@ class TrainWorker:
                 torch.set_num_threads(self.threads)
             settings = _usable_threads(self.settings)
             try:
-                self.trainer = Trainer(self.project, self.bundle, settings=settings, run_root=self.run_root,
+                self.trainer = Trainer(self.project, self.prepared, settings=settings, run_root=self.run_root,
                                        project_name=self.project.name or "project", weights=self.weights)
                 result = self.trainer.run(self.buffer, self.control)
             finally:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from layerloom.core import Graph, build_model
-from layerloom.core.data.base import DataBundle, DataInfo, TensorSplit
+from layerloom.core.data.base import DataInfo, PreparedData, TensorSplit
 from layerloom.core.training import TrainControl
 from layerloom.core.training import events as ev
 from layerloom.core.training.device import choose_precision
@@ -32,7 +32,7 @@ def _services(control, emitted, grad_every=0):
                      scheduler=None, scheduler_per_step=False, precision=choose_precision("fp32", cpu), train=split,
                      val=split, generator=torch.Generator(), seed=0, world=1, batch_size=4, steps_per_epoch=2,
                      epochs=1, metric="val_loss", mode="min")
-    live = LiveServices(control, parts, DataBundle(info, split, split), emitted.append, None, main=True,
+    live = LiveServices(control, parts, PreparedData(info, split, split), emitted.append, None, main=True,
                         grad_every=grad_every, grad_interval=0.1, feature_interval=0.5, lr=0.1)
     return live, model, opt
 

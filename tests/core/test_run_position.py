@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from layerloom.core import Graph
-from layerloom.core.data.base import DataBundle, DataInfo, TensorSplit
+from layerloom.core.data.base import DataInfo, PreparedData, TensorSplit
 from layerloom.core.settings import TrainingSettings
 from layerloom.core.training import TrainControl, Trainer, load_checkpoint, save_checkpoint
 from layerloom.core.training import events as ev
@@ -62,7 +62,7 @@ def _data(n=96, n_val=32):
     y = (x @ torch.randn(8, 3, generator=gen)).argmax(1)
     info = DataInfo("generated", "classification", [(8,)], ["float32"], [()], num_classes=3, train_size=n,
                     val_size=n_val)
-    return DataBundle(info, TensorSplit((x[:n],), (y[:n],)), TensorSplit((x[n:],), (y[n:],)))
+    return PreparedData(info, TensorSplit((x[:n],), (y[:n],)), TensorSplit((x[n:],), (y[n:],)))
 
 
 def _graph():

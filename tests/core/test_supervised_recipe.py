@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from layerloom.core import Graph, build_model
-from layerloom.core.data.base import DataBundle, DataInfo, TensorSplit
+from layerloom.core.data.base import DataInfo, PreparedData, TensorSplit
 from layerloom.core.settings import TrainingSettings
 from layerloom.core.training import Trainer
 from layerloom.core.training import events as ev
@@ -39,7 +39,7 @@ def _classes(n=96, n_val=32):
     y = (x @ torch.randn(8, 3, generator=gen)).argmax(1)
     info = DataInfo("generated", "classification", [(8,)], ["float32"], [()], num_classes=3, train_size=n,
                     val_size=n_val)
-    return DataBundle(info, TensorSplit((x[:n],), (y[:n],)), TensorSplit((x[n:],), (y[n:],)))
+    return PreparedData(info, TensorSplit((x[:n],), (y[:n],)), TensorSplit((x[n:],), (y[n:],)))
 
 
 def test_a_classifiers_loss_and_sampled_accuracy_are_what_torch_computes():
