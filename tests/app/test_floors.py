@@ -6,7 +6,7 @@ module names passed to `importlib.import_module` and module-name strings) agains
     gui        never imports layerloom.app
     resources  imports nothing of layerloom (it is data that every floor reads)
 
-tests/test_core_import.py proves the same line at run time (core imports with Qt blocked); this test also
+tests/app/test_core_import.py proves the same line at run time (core imports with Qt blocked); this test also
 sees the imports that only run inside a function, which that one cannot.
 """
 

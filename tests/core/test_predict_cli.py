@@ -17,7 +17,7 @@ from layerloom.app.cli import main
 from layerloom.core.project import Project, save_project
 from layerloom.core.settings import DataSettings
 
-GOLDEN = Path(__file__).parent / "golden" / "v0.1"
+GOLDEN = Path(__file__).parent.parent / "golden" / "v0.1"
 
 
 def _run(capsys, *argv) -> tuple[int, str, str]:

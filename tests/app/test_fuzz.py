@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-FUZZ = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fuzz")
+FUZZ = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fuzz")
 sys.path.insert(0, FUZZ)
 
 import harness  # noqa: E402

@@ -24,7 +24,7 @@ from layerloom.core.project import (
 )
 from layerloom.core.settings import DataSettings, TrainingSettings
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parent.parent / "golden"
 
 
 def small_project() -> Project:

@@ -15,7 +15,7 @@ from layerloom.core import cli as commands
 from layerloom.core.project import load_project, save_project
 from layerloom.core.templates import TEMPLATE_ORDER, load_template
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parent.parent / "golden"
 
 
 def run(*args: str, cwd: Path | None = None, module: str = "layerloom") -> subprocess.CompletedProcess:
