@@ -124,7 +124,7 @@ def project_and_settings(args):
         from layerloom.core.opening import BUNDLE, sniff
 
         if sniff(args.file) == BUNDLE:  # a bundle (told apart by content): train on from its weights
-            from layerloom.core.export.prepared import load_bundle
+            from layerloom.core.export.bundle import load_bundle
 
             project = load_bundle(args.file).project
             if getattr(args, "resume", None) is None:
@@ -223,7 +223,7 @@ def load_run_data(args, project, settings, ctx, out):
 def check_resume(resume: str | None, project) -> None:
     """The checkpoint to resume from must fit the network: every weight by name, shape and dtype, read from the
     checkpoint's header alone. (Bundles are checked when they are opened.)"""
-    from layerloom.core.export.prepared import is_bundle
+    from layerloom.core.export.bundle import is_bundle
 
     if not resume or is_bundle(resume):
         return
