@@ -118,8 +118,8 @@ def test_loaded_text_data_shows_its_tokenization(qtbot, panel, monkeypatch, tmp_
 
 @pytest.fixture
 def gated_loads(monkeypatch):
-    """load_bundle that records each load's options; the first waits until the test opens the gate."""
-    real = dp.load_bundle
+    """load_prepared that records each load's options; the first waits until the test opens the gate."""
+    real = dp.load_prepared
     gate, calls = threading.Event(), []
 
     def load(source, options, *args, **kwargs):
@@ -128,7 +128,7 @@ def gated_loads(monkeypatch):
             gate.wait(30)
         return real(source, options, *args, **kwargs)
 
-    monkeypatch.setattr(dp, "load_bundle", load)
+    monkeypatch.setattr(dp, "load_prepared", load)
     return gate, calls
 
 
