@@ -245,3 +245,20 @@ def forecaster(window: int = 30, features: int = 1, horizon: int = 1, loss: str 
     o = g.add("Output", name="out", loss=loss)
     g.connect(d, o)
     return g
+
+
+# --- prepared data ----------------------------------------------------------------------------------
+
+
+def small_classification(n: int = 96, n_val: int = 32, seed: int = 0):
+    """PreparedData of `n` + `n_val` random 8-feature rows in 3 classes (a linear rule), for trainer tests."""
+    import torch
+
+    from layerloom.core.data import DataInfo, PreparedData, TensorSplit
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n + n_val, 8, generator=gen)
+    y = (x @ torch.randn(8, 3, generator=gen)).argmax(1)
+    info = DataInfo("generated", "classification", [(8,)], ["float32"], [()], num_classes=3, train_size=n,
+                    val_size=n_val)
+    return PreparedData(info, TensorSplit((x[:n],), (y[:n],)), TensorSplit((x[n:],), (y[n:],)))

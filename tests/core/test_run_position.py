@@ -7,9 +7,9 @@ import math
 
 import pytest
 import torch
+from data_fixtures import small_classification
 
 from layerloom.core import Graph
-from layerloom.core.data.base import DataInfo, PreparedData, TensorSplit
 from layerloom.core.settings import TrainingSettings
 from layerloom.core.training import TrainControl, Trainer, load_checkpoint, save_checkpoint
 from layerloom.core.training import events as ev
@@ -56,15 +56,6 @@ def test_the_best_metric_counts_epochs_without_improvement():
     assert maximise.improved(0.7, "max") and not maximise.improved(0.6, "max") and maximise.best == 0.7
 
 
-def _data(n=96, n_val=32):
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(n + n_val, 8, generator=gen)
-    y = (x @ torch.randn(8, 3, generator=gen)).argmax(1)
-    info = DataInfo("generated", "classification", [(8,)], ["float32"], [()], num_classes=3, train_size=n,
-                    val_size=n_val)
-    return PreparedData(info, TensorSplit((x[:n],), (y[:n],)), TensorSplit((x[n:],), (y[n:],)))
-
-
 def _graph():
     g = Graph()
     ids = [g.add("Input", shape=[8]), g.add("Dense", out_features=16), g.add("ReLU"),
@@ -85,7 +76,7 @@ def test_a_stopped_runs_checkpoint_holds_the_position_the_run_reported(tmp_path)
             if steps[-1] >= 9:
                 control.stop()
 
-    trainer = Trainer(_graph(), _data(), settings=settings, run_root=str(tmp_path), event_interval=0.0)
+    trainer = Trainer(_graph(), small_classification(), settings=settings, run_root=str(tmp_path), event_interval=0.0)
     result = trainer.run(sink, control)
     assert result.status == "stopped" and result.step == 10
     position = RunPosition()
@@ -94,7 +85,7 @@ def test_a_stopped_runs_checkpoint_holds_the_position_the_run_reported(tmp_path)
     assert position.best_epoch == 0 and position.final.keys() >= {"train_loss", "val_loss", "val_accuracy"}
 
     resumed = []
-    again = Trainer(_graph(), _data(), settings=settings, run_root=str(tmp_path), resume=result.run_dir)
+    again = Trainer(_graph(), small_classification(), settings=settings, run_root=str(tmp_path), resume=result.run_dir)
     assert again.run(resumed.append).status == "finished"
     started = resumed[0]
     assert (started.start_epoch, started.start_step) == (1, 10)

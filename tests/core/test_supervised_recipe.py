@@ -8,9 +8,10 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
+from data_fixtures import small_classification
 
 from layerloom.core import Graph, build_model
-from layerloom.core.data.base import DataInfo, PreparedData, TensorSplit
+from layerloom.core.data.base import DataInfo, TensorSplit
 from layerloom.core.settings import TrainingSettings
 from layerloom.core.training import Trainer
 from layerloom.core.training import events as ev
@@ -31,15 +32,6 @@ def _graph(out_features: int, loss: str):
 
 def _info(task: str, num_classes=None, target_shape=()):
     return DataInfo("generated", task, [(8,)], ["float32"], [target_shape], num_classes=num_classes)
-
-
-def _classes(n=96, n_val=32):
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(n + n_val, 8, generator=gen)
-    y = (x @ torch.randn(8, 3, generator=gen)).argmax(1)
-    info = DataInfo("generated", "classification", [(8,)], ["float32"], [()], num_classes=3, train_size=n,
-                    val_size=n_val)
-    return PreparedData(info, TensorSplit((x[:n],), (y[:n],)), TensorSplit((x[n:],), (y[n:],)))
 
 
 def test_a_classifiers_loss_and_sampled_accuracy_are_what_torch_computes():
@@ -126,7 +118,7 @@ def test_a_recipe_with_its_own_step_is_trained_by_the_same_loop(monkeypatch):
 
     settings = TrainingSettings(epochs=2, batch_size=16, device="cpu", threads=1, seed=4, optimizer="sgd",
                                 momentum=0.0, lr=0.05)
-    plain = Trainer(_graph(3, "cross_entropy"), _classes(), settings=settings, run_root=None)
+    plain = Trainer(_graph(3, "cross_entropy"), small_classification(), settings=settings, run_root=None)
     assert plain.run().status == "finished"
 
     made = []
@@ -137,7 +129,7 @@ def test_a_recipe_with_its_own_step_is_trained_by_the_same_loop(monkeypatch):
 
     monkeypatch.setattr(trainer_module, "recipe_for", own_recipe)
     events = []
-    own = Trainer(_graph(3, "cross_entropy"), _classes(), settings=settings, run_root=None)
+    own = Trainer(_graph(3, "cross_entropy"), small_classification(), settings=settings, run_root=None)
     result = own.run(events.append)
     assert result.status == "finished" and result.step == 12 and made[0].calls == 12  # 96 samples, 16 a batch
     assert sum(len(e.step) for e in events if isinstance(e, ev.Steps)) == 12

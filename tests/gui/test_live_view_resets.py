@@ -9,24 +9,26 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("LAYERLOOM_NO_PRELOAD", "1")
 
+import pytest
 import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
-from PySide6.QtCore import QSettings
+from windows import Windows
 
 from layerloom.core.templates import load_template
 from layerloom.core.training.events import RunStarted
-from layerloom.gui.main_window import MainWindow
-from layerloom.gui.recovery import Recovery
 
 TIMEOUT = 120_000
 
 
-def test_one_run_start_resets_each_live_view_once(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    settings.setValue("training/runs_dir", str(tmp_path / "runs"))
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    with Windows(qtbot, tmp_path) as windows:
+        yield windows.make
+
+
+def test_one_run_start_resets_each_live_view_once(qtbot, make_window):
     project = load_template("lenet5")
     project.training.epochs = 1
-    w = MainWindow(settings=settings, recovery=Recovery(tmp_path / "recovery"))
-    w.set_project(project, None)
+    w = make_window(project)
     starts: dict[str, list] = {key: [] for key in w.live_views.views}
 
     def counting(key, reset):
@@ -40,18 +42,9 @@ def test_one_run_start_resets_each_live_view_once(qtbot, tmp_path):
     for key, view in w.live_views.views.items():
         view.reset = counting(key, view.reset)
     assert set(starts) == {"curves", "gradients", "features", "predictions", "confusion", "runs"}
-    w.show()
-    qtbot.waitExposed(w)
-    try:
-        w.commands["train"].trigger()
-        qtbot.waitUntil(lambda: w.training.run is not None or not w.training.running, timeout=TIMEOUT)
-        run = w.training.run
-        assert run is not None, getattr(w.training.last, "message", w.training.last)
-        assert {key: len(runs) for key, runs in starts.items()} == dict.fromkeys(starts, 1)
-        assert all(runs[0] is run for runs in starts.values())
-    finally:
-        if w.training.running:
-            w.training.stop_and_wait()
-        w.document.undo_stack.setClean()
-        w.close()
-        w.deleteLater()
+    w.commands["train"].trigger()
+    qtbot.waitUntil(lambda: w.training.run is not None or not w.training.running, timeout=TIMEOUT)
+    run = w.training.run
+    assert run is not None, getattr(w.training.last, "message", w.training.last)
+    assert {key: len(runs) for key, runs in starts.items()} == dict.fromkeys(starts, 1)
+    assert all(runs[0] is run for runs in starts.values())
