@@ -148,9 +148,7 @@ class Editor(QObject):
         """Bring every action's enabled state, text and check mark up to date (after any change that may
         alter them: the selection, the undo stack, the training lock, a run's state)."""
         for key, action in self.actions.items():
-            command = self.table.get(key)
-            if command is None:  # an action added to the dict by someone else (File → Export…)
-                continue
+            command = self.table[key]
             if command.enabled is not None:
                 action.setEnabled(bool(command.enabled(self)))
             if callable(command.text):
