@@ -76,8 +76,8 @@ class ExportDialog(QDialog):
         self.project = project
         self.weights = weights
         self.source = source  # the trained model in the window (a Source), offered first
-        self.result = None
-        self.thread: BackgroundTask | None = None
+        self.export_result = None
+        self.task: BackgroundTask | None = None
         self._chosen: str | None = None
         self._chosen_source = None
         self._read: dict[tuple[str, str], object] = {}  # (what, run folder) → what was read from it once
@@ -351,9 +351,9 @@ class ExportDialog(QDialog):
         if not path:
             self.status.setText("Choose where to save the export.")
             return
-        if self.thread is not None:
+        if self.task is not None:
             return
-        self.result = None
+        self.export_result = None
         self.show_button.setEnabled(False)
         self.export_button.setEnabled(False)
         self.file_label.clear()
@@ -369,16 +369,16 @@ class ExportDialog(QDialog):
             return export(make_source(), fmt, path, **options)
 
         import_heavy_modules("torch", "torch.onnx", "torch.export", "torch._dynamo", "layerloom.core.export.exporter")
-        self.thread = BackgroundTask(job, self._done, self._failed, self, on_finished=self._thread_ended)
-        self.thread.start()
+        self.task = BackgroundTask(job, self._done, self._failed, self, on_finished=self._thread_ended)
+        self.task.start()
 
     def _thread_ended(self) -> None:
-        self.thread = None
+        self.task = None
         self.progress.hide()
         self.export_button.setEnabled(True)
 
     def _done(self, result) -> None:
-        self.result = result
+        self.export_result = result
         dims = "; ".join(f"{name}: {', '.join(d)}" for name, d in result.dynamic.items())
         self.status.setText(f"✓ The {LABELS[result.format]} export matches the live model: largest difference "
                             f"{result.difference:.2g} (limit {result.tolerance:g})."
@@ -391,16 +391,16 @@ class ExportDialog(QDialog):
         self.status.setText(f"✗ Export failed: {message}")
 
     def show_in_folder(self) -> None:
-        if self.result is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(self.result.path)))
+        if self.export_result is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(self.export_result.path)))
 
     def wait(self, ms: int = 120_000) -> None:
         """Block until the running export ends (tests and closing)."""
-        if self.thread is not None:
-            self.thread.wait(ms)
+        if self.task is not None:
+            self.task.wait(ms)
 
     def reject(self) -> None:
-        if self.thread is not None:
+        if self.task is not None:
             self.status.setText("Waiting for the export to finish…")
-            self.thread.wait()
+            self.task.wait()
         super().reject()

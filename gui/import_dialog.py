@@ -78,8 +78,8 @@ class ImportDialog(QDialog):
         self.setObjectName("ImportDialog")
         self.folder = folder or os.path.expanduser("~")
         self.confirm = lambda path: ask_to_run(self, path)
-        self.result = None
-        self.thread: BackgroundTask | None = None
+        self.import_result = None
+        self.task: BackgroundTask | None = None
 
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("a .py file defining an nn.Module, or a torch.export .pt2")
@@ -167,7 +167,7 @@ class ImportDialog(QDialog):
     # --- running ------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self.thread is not None:
+        if self.task is not None:
             return
         path = self.path_edit.text().strip()
         if not os.path.isfile(path):
@@ -198,23 +198,23 @@ class ImportDialog(QDialog):
 
                 return import_python_model(path, name, confirm=True, input_shapes=shapes, input_dtypes=dtypes)
 
-        self.result = None
+        self.import_result = None
         self.open_button.setEnabled(False)
         self.import_button.setEnabled(False)
         self.progress.show()
         self.report.clear()
         self.status.setText("Tracing the model and turning its layers into blocks…")
         import_heavy_modules("torch", "torch.export", "torch._dynamo", "layerloom.core.export.importer")
-        self.thread = BackgroundTask(job, self._done, self._failed, self, on_finished=self._thread_ended)
-        self.thread.start()
+        self.task = BackgroundTask(job, self._done, self._failed, self, on_finished=self._thread_ended)
+        self.task.start()
 
     def _thread_ended(self) -> None:
-        self.thread = None
+        self.task = None
         self.progress.hide()
         self.import_button.setEnabled(True)
 
     def _done(self, result) -> None:
-        self.result = result
+        self.import_result = result
         self.report.setPlainText(result.message())
         if result.unsupported:
             self.status.setText(f"⚠ {len(result.unsupported)} layer(s) have no Layerloom block; they are listed "
@@ -227,15 +227,15 @@ class ImportDialog(QDialog):
         self.status.setText(f"✗ Import failed: {message}")
 
     def open_result(self) -> None:
-        if self.result is not None:
-            self.imported.emit(self.result)
+        if self.import_result is not None:
+            self.imported.emit(self.import_result)
             self.accept()
 
     def wait(self, ms: int = 120_000) -> None:
-        if self.thread is not None:
-            self.thread.wait(ms)
+        if self.task is not None:
+            self.task.wait(ms)
 
     def reject(self) -> None:
-        if self.thread is not None:
-            self.thread.wait()
+        if self.task is not None:
+            self.task.wait()
         super().reject()

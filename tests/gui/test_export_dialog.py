@@ -94,7 +94,7 @@ def test_import_dialog_asks_first_and_lists_unsupported_layers(qtbot, tmp_path):
     dialog.confirm = lambda p: asked.append(p) or False
     dialog.shapes_edit.setText("5, 6")
     dialog.import_button.click()
-    assert asked == [str(path)] and "not confirmed" in dialog.status.text() and dialog.thread is None
+    assert asked == [str(path)] and "not confirmed" in dialog.status.text() and dialog.task is None
     dialog.confirm = lambda p: True
     dialog.import_button.click()
     qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=60_000)
