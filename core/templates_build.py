@@ -249,7 +249,7 @@ def rnn_long_memory() -> Project:
     ])
     project = finish(
         g, "Why gated RNNs exist",
-        "A simple RNN must recall the 1st of 50 words and stays at chance; swap it for a GRU and train again.",
+        "Long memory: a simple RNN fails, a GRU learns. The label is the 1st of 50 words; swap the RNN for a GRU.",
         DataSettings("long_memory"),
         TrainingSettings(epochs=10, batch_size=32, lr=3e-3, grad_clip=1.0),
     )
