@@ -27,6 +27,7 @@ TEMPLATE_ORDER = (
     "lstm_text",
     "bigru_sequence",
     "gru_timeseries",
+    "rnn_long_memory",
     "conv_autoencoder",
 )
 

@@ -19,7 +19,7 @@ ALL_OPTIONS = frozenset({
     # downloads
     "validation", "limit",
     # generated sets
-    "n", "length", "features", "noise", "period", "data_seed",
+    "n", "length", "features", "noise", "period", "data_seed", "classes",
 })
 
 

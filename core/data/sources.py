@@ -35,6 +35,8 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
     Source("synthetic_waveforms", SYNTHETIC, "Signals of 1×128: sine, square, sawtooth or triangle waves with noise",
            "synthetic:synthetic_waveforms"),
     Source("sine", SYNTHETIC, "A noisy sine to forecast: 30 steps → the next 1 (window, horizon)", "synthetic:sine"),
+    Source("long_memory", SYNTHETIC, "50 words; the label is the first word, the rest noise: a simple RNN forgets "
+           "it, a GRU keeps it (seq_len, vocab_size, classes)", "synthetic:long_memory"),
     Source("mnist", DOWNLOAD, "MNIST handwritten digits: 60,000 + 10,000 grey 28×28 images, 10 classes (11 MB)",
            "downloads:mnist"),
     Source("fashion_mnist", DOWNLOAD, "Fashion-MNIST: 60,000 + 10,000 grey 28×28 images of clothes, 10 classes "

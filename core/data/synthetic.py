@@ -6,6 +6,8 @@ sequence, signal and forecasting templates:
 - `synthetic_sequences`: T×F (50×8) noisy multichannel sequences; the class (4) is the frequency they follow.
 - `synthetic_waveforms`: 1×128 signals; the class is the wave shape: sine, square, sawtooth, triangle.
 - `sine`: a noisy sine for forecasting: windows of `window` (30) steps → the next `horizon` (1) values.
+- `long_memory`: `seq_len` (50) words; the label is the FIRST word only, the rest is noise (the lesson of
+  why gated cells exist: a simple RNN forgets the first word over 50 steps, a GRU keeps it).
 
 Options they all take: `n` (samples; `length` of the series for `sine`), `noise`, `data_seed` (the data
 itself; the split uses the training seed).
@@ -37,6 +39,11 @@ _POS_ENDINGS = ("i would watch it again", "highly recommended", "worth every min
                 "i loved it", "ten out of ten")
 _NEG_ENDINGS = ("i want my money back", "not recommended", "a waste of time", "i almost fell asleep",
                 "skip this one", "never again")
+
+
+# long_memory's words: the first `classes` are the keys (one per class), the next ones the noise words.
+_WORDS = ("red", "green", "blue", "gold", "pink", "grey", "lime", "teal", "navy", "plum", "rust", "jade", "ruby",
+          "sand", "snow", "ink", "mint", "rose", "wine", "clay", "moss", "sky", "sun", "ash", "oak", "tan")
 
 
 def _rng(opts: Options) -> np.random.Generator:
@@ -117,3 +124,23 @@ def sine(opts: Options) -> Raw:
     series = np.sin(2 * np.pi * t / period) + rng.normal(0, noise, length)
     notes = [f"a noisy sine (period {period:g} steps, noise {noise:g}) of {length:,} steps"]
     return Raw(SERIES, series, None, REGRESSION, "sine", None, notes, where="sine")
+
+
+def long_memory(opts: Options) -> Raw:
+    """`seq_len` words whose label is the FIRST word, one of `classes` key words; the words after it are
+    noise drawn from the other `vocab_size` − 2 − `classes` words, so only the first word tells."""
+    n = opts.integer("n", 2000, 10, 1_000_000)
+    seq_len = opts.integer("seq_len", 50, 2, 100_000)
+    opts.values["seq_len"] = seq_len  # the text pipeline then neither pads nor cuts: exactly seq_len ids
+    n_words = opts.integer("vocab_size", 7, 5, len(_WORDS) + 2) - 2  # counted as the pipeline does: <pad>, <unk>
+    n_classes = opts.integer("classes", 2, 2, n_words - 1)
+    rng = _rng(opts)
+    labels = rng.integers(0, n_classes, n)
+    noise = rng.integers(n_classes, n_words, (n, seq_len - 1))
+    words = np.array(_WORDS[:n_words])
+    texts = [" ".join([_WORDS[label], *words[row]]) for label, row in zip(labels, noise, strict=True)]
+    keys = ", ".join(_WORDS[:n_classes])
+    notes = [f"{n:,} generated sequences of {seq_len} words: the label is the FIRST word ({keys}); the other "
+             f"{seq_len - 1} are noise ({', '.join(_WORDS[n_classes:n_words])}) that never changes the label"]
+    return Raw(TEXT, texts, labels.astype(np.int64), CLASSIFICATION, "long_memory", list(_WORDS[:n_classes]),
+               notes, where="long_memory")

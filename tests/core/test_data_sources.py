@@ -32,7 +32,7 @@ def test_list_sources_names_kinds_descriptions():
     rows = list_sources()
     names = [r[0] for r in rows]
     for name in ("digits", "iris", "wine", "breast_cancer", "mnist", "fashion_mnist", "cifar10", "synthetic_text",
-                 "synthetic_sequences", "synthetic_waveforms", "sine"):
+                 "synthetic_sequences", "synthetic_waveforms", "sine", "long_memory"):
         assert name in names
     kinds = dict((r[0], r[1]) for r in rows)
     assert kinds["digits"] == "built-in" and kinds["mnist"] == "download" and kinds["sine"] == "synthetic"
@@ -168,8 +168,9 @@ def test_every_option_a_reader_asks_for_is_known():
 
     sources.Options = Recording
     try:
-        for name in ("digits", "iris", "synthetic_text", "synthetic_sequences", "synthetic_waveforms", "sine"):
-            load_data(name, {"n": 50} if name.startswith("synthetic") else None)
+        for name in ("digits", "iris", "synthetic_text", "synthetic_sequences", "synthetic_waveforms", "sine",
+                     "long_memory"):
+            load_data(name, {"n": 50} if name.startswith(("synthetic", "long")) else None)
     finally:
         sources.Options = real
     assert asked <= ALL_OPTIONS, asked - ALL_OPTIONS

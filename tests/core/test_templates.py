@@ -22,6 +22,7 @@ REQUIRED = {
     "lstm_text": "synthetic_text",
     "bigru_sequence": "synthetic_sequences",
     "gru_timeseries": "sine",
+    "rnn_long_memory": "long_memory",
     "conv_autoencoder": "digits",
 }
 
