@@ -171,13 +171,39 @@ def read_status(run_dir: str) -> RunStatus:
             state = "interrupted"
         elsewhere = alive is None
     checkpoints = data.get("checkpoints") if isinstance(data.get("checkpoints"), dict) else {}
+    checkpoints = {k: v for k, v in checkpoints.items() if isinstance(v, dict)}
+    if state == "interrupted":
+        checkpoints = held_by_files(run_dir, checkpoints)
 
     def text(key: str) -> str:
         return data[key] if isinstance(data.get(key), str) else ""
 
     pid = data.get("pid") if isinstance(data.get("pid"), int) and not isinstance(data.get("pid"), bool) else None
     return RunStatus(state, text("reason"), text("message"), pid, text("host"), text("started"), text("updated"),
-                     {k: v for k, v in checkpoints.items() if isinstance(v, dict)}, elsewhere)
+                     checkpoints, elsewhere)
+
+
+HELD = ("epoch", "batch", "step", "metric", "value")
+
+
+def held_by_files(run_dir: str, checkpoints: dict[str, dict]) -> dict[str, dict]:
+    """What each checkpoint of a run whose process is gone really holds, read from the file's header: a
+    checkpoint is written (atomically) before status.json says what it holds, so a run killed between the two
+    has a status one checkpoint behind. An entry whose file cannot be read stays as status.json has it."""
+    from layerloom.core.export.safetensors_header import HeaderError, read_header
+
+    out = dict(checkpoints)
+    for role in ("last", "best"):
+        path = os.path.join(run_dir, f"{role}.safetensors")
+        if not os.path.isfile(path):
+            continue
+        try:
+            meta = json.loads(read_header(path).get("__metadata__", {}).get("meta", "{}"))
+        except (HeaderError, OSError, ValueError, AttributeError):
+            continue
+        if isinstance(meta, dict) and all(k in meta for k in HELD):
+            out[role] = {**out.get(role, {}), "file": os.path.basename(path), **{k: meta[k] for k in HELD}}
+    return out
 
 
 # --- writing --------------------------------------------------------------------------------------------

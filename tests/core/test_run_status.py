@@ -195,6 +195,33 @@ def test_bad_data_in_the_middle_of_a_run_says_failed(tmp_path):
 # --- telling a dead process from a live one --------------------------------------------------------------
 
 
+def test_a_run_killed_between_its_checkpoint_and_its_status_reads_what_the_checkpoint_holds(tmp_path):
+    """The checkpoint is written (atomically) before status.json says what it holds; a kill between the two
+    leaves status.json one epoch behind. Once the process is gone, the status reads the file's own header."""
+    _, result = run(mlp(), classes(), run_root=str(tmp_path), epochs=3)
+    truth = read_status(result.run_dir).checkpoints["last"]
+    assert truth["epoch"] == 3
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    behind = {**truth, "epoch": 2, "step": truth["step"] - 1, "value": 0.5}
+    _write_status(result.run_dir, pid=child.pid, checkpoints={"last": behind})
+    assert read_raw(result.run_dir)["checkpoints"]["last"]["epoch"] == 2
+    status = read_status(result.run_dir)
+    assert status.state == "interrupted"
+    assert status.checkpoints["last"] == truth
+    assert status.checkpoints["best"]["epoch"] == result.best_epoch + 1  # the best file, though status.json lost it
+    ckpt = load_checkpoint(os.path.join(result.run_dir, "last.safetensors"))
+    assert ckpt.meta["epoch"] == status.checkpoints["last"]["epoch"] and ckpt.meta["step"] == truth["step"]
+
+    alive = str(tmp_path / "alive")  # a live run's status is taken as written: its next write is on its way
+    os.makedirs(alive)
+    for name in ("last.safetensors", "best.safetensors"):
+        with open(os.path.join(result.run_dir, name), "rb") as src, open(os.path.join(alive, name), "wb") as dst:
+            dst.write(src.read())
+    _write_status(alive, checkpoints={"last": behind})
+    assert read_status(alive).state == "running" and read_status(alive).checkpoints["last"]["epoch"] == 2
+
+
 def test_process_liveness(tmp_path):
     me = str(tmp_path / "me")
     _write_status(me)
