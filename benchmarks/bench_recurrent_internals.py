@@ -17,7 +17,6 @@ Run: .venv/bin/python benchmarks/bench_recurrent_internals.py [--check] [--quick
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -25,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch
 import torch.nn.functional as F
-from common import Results, print_header, time_repeats
+from common import Results, parse_args, print_header, time_repeats
 from torch import nn
 
 from layerloom.core.recurrent import gradients_through_time, trace_block
@@ -45,16 +44,9 @@ class _Head(nn.Module):
         return self.fc(seq[:, -1])
 
 
-def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--check", action="store_true", help="exit with status 1 when a bar is missed")
-    p.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run; figures are noisier)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    return p.parse_args()
-
 
 def main() -> int:
-    args = parse_args()
+    args = parse_args(__doc__.splitlines()[0], threads=True)
     torch.set_num_threads(args.threads)
     repeats = 7 if args.quick else 41
     torch.manual_seed(0)

@@ -43,7 +43,6 @@ Run: .venv/bin/python benchmarks/bench_trainer.py [--check] [--quick] [--threads
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import statistics
@@ -55,7 +54,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch
 import torch.nn.functional as F
-from common import Results, environment_line
+from common import Results, environment_line, parse_args
 
 from layerloom.core import build_model
 from layerloom.core.data import load_data
@@ -67,13 +66,6 @@ RATIO_INSTRUMENTED_BAR = 0.93
 MEMORY_BAR_MB = 50.0
 LEARN_BAR = 0.5
 
-
-def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--check", action="store_true", help="exit with status 1 when a bar is missed")
-    p.add_argument("--quick", action="store_true", help="fewer rounds and epochs (a smoke run; noisier)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for every run (default 1)")
-    return p.parse_args()
 
 
 def rss_mb() -> float:
@@ -220,7 +212,7 @@ def learn(results: Results, template: str, epochs: int | None, threads: int, roo
 
 
 def main() -> int:
-    args = parse_args()
+    args = parse_args(__doc__.splitlines()[0], threads=True)
     torch.set_num_threads(args.threads)
     print(environment_line())
     print(f"torch threads for the runs: {args.threads}; load average {os.getloadavg()[0]:.2f} "

@@ -29,10 +29,13 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, threads: bool = False) -> argparse.Namespace:
+    """--check and --quick for every benchmark; with `threads`, also --threads (torch CPU threads, default 1)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a bar is missed")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run; figures are noisier)")
+    if threads:
+        parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for every run (default 1)")
     return parser.parse_args()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from layerloom.core.model_modes import eval_mode
+
 
 class _Caught(Exception):
     """Raised by the capturing hook: the rest of the model need not run."""
@@ -25,24 +27,6 @@ def module_of(model: nn.Module, block: str) -> nn.RNNBase:
     if not isinstance(module, nn.RNNBase):
         raise TypeError(f"block {block!r} is a {type(module).__name__}, not an RNN, LSTM or GRU")
     return module
-
-
-class eval_mode:
-    """Context manager: every submodule in eval mode, each one's own mode restored afterwards."""
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-        self.modes: dict[nn.Module, bool] = {}
-
-    def __enter__(self):
-        self.modes = {m: m.training for m in self.model.modules()}
-        self.model.eval()
-        return self.model
-
-    def __exit__(self, *exc):
-        for m, training in self.modes.items():
-            m.training = training
-        return False
 
 
 def block_input(model: nn.Module, block: str, inputs) -> torch.Tensor:

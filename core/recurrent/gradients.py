@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerloom.core.recurrent.capture import eval_mode, module_of
+from layerloom.core.model_modes import eval_mode
+from layerloom.core.recurrent.capture import module_of
 from layerloom.core.recurrent.trace import kind_of
 
 

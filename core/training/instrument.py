@@ -17,6 +17,8 @@ import torch
 import torch.fx
 import torch.nn.functional as F
 
+from layerloom.core.model_modes import eval_mode
+
 VANISHING = 1e-6
 EXPLODING = 1e3
 MAX_SIDE = 64  # feature maps larger than this are average-pooled down
@@ -104,14 +106,8 @@ class FeatureTap:
         if blocks != self._blocks or self._probe_module is None:
             self._probe_module = self._build(blocks)
             self._blocks = blocks
-        modes = [(m, m.training) for m in self.model.modules()]
-        try:
-            self.model.eval()
-            with torch.no_grad():
-                values = self._probe_module(*inputs)
-        finally:
-            for m, mode in modes:
-                m.training = mode
+        with eval_mode(self.model), torch.no_grad():
+            values = self._probe_module(*inputs)
         return dict(zip(blocks, values))
 
 

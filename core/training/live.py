@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import torch
 
+from layerloom.core.model_modes import eval_mode
 from layerloom.core.training import events as ev
 from layerloom.core.training.control import TrainControl
 from layerloom.core.training.instrument import FeatureTap, GradientMonitor, feature_map_events, probe_sample
@@ -82,9 +83,7 @@ class LiveServices:
         if not requests:
             return
         model = self.model
-        modes = [(m, m.training) for m in model.modules()]
-        model.eval()
-        try:
+        with eval_mode(model):
             for inputs, future in requests:
                 if not future.set_running_or_notify_cancel():
                     continue
@@ -98,9 +97,6 @@ class LiveServices:
                         future.set_result(out.float().cpu().numpy())
                 except Exception as err:
                     future.set_exception(err)
-        finally:
-            for m, mode in modes:
-                m.training = mode
 
     # --- gradient norms and feature maps ----------------------------------------------------------
 
