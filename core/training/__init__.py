@@ -23,6 +23,7 @@ _EXPORTS = {
     "EventBuffer": "events",
     "Failed": "events",
     "FeatureMaps": "events",
+    "RecurrentInside": "events",
     "Finished": "events",
     "GradientStats": "events",
     "RunStarted": "events",

@@ -8,8 +8,8 @@ most twice a second, as small float16 arrays.
 
 The order of a run:
 
-    RunStarted → (Steps | GradientStats | FeatureMaps | StateChanged)* → EpochEnd → CheckpointSaved → …
-               → Finished | Failed            (always exactly one of the two, always last)
+    RunStarted → (Steps | GradientStats | FeatureMaps | RecurrentInside | StateChanged)* → EpochEnd
+               → CheckpointSaved → … → Finished | Failed            (always exactly one of the two, always last)
 
 `EventBuffer` is a ready-made thread-safe sink for a GUI: the trainer calls it, the GUI's timer calls
 `drain()`; it is bounded (old steps are merged, only the latest frame of each block is kept) and never
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,8 @@ class _Event:
 
 
 def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):  # a RecurrentTrace, a GradientTrace
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
@@ -149,6 +151,25 @@ class FeatureMaps(_Event):
     label: Any = None  # the probe sample's target (class index or values)
 
 
+@dataclass(frozen=True, eq=False)
+class RecurrentInside(_Event):
+    """Inside the recurrent block `block` on the probe sample (eval mode): every layer's and direction's states
+    and gates over time (`trace`, core/recurrent/trace.py), ‖∂loss/∂h_t‖ at every step (`gradients`, None with
+    `gradient_note` saying why), and one label per time step (the sample's words or values). Emitted at the
+    feature-map rate for the block asked for through the control, only while a view shows it."""
+
+    kind = "recurrent_inside"
+    step: int
+    epoch: int
+    block: str
+    sample_index: int
+    trace: Any  # RecurrentTrace
+    gradients: Any  # GradientTrace | None
+    time_labels: tuple[str, ...]
+    label: Any = None  # the probe sample's target
+    gradient_note: str = ""
+
+
 @dataclass(frozen=True)
 class CheckpointSaved(_Event):
     kind = "checkpoint_saved"
@@ -202,8 +223,8 @@ class Failed(_Event):
     status = "failed"
 
 
-EVENT_TYPES = (RunStarted, Steps, EpochEnd, GradientStats, FeatureMaps, CheckpointSaved, StateChanged,
-               Finished, Failed)
+EVENT_TYPES = (RunStarted, Steps, EpochEnd, GradientStats, FeatureMaps, RecurrentInside, CheckpointSaved,
+               StateChanged, Finished, Failed)
 
 
 def merge_steps(a: Steps, b: Steps) -> Steps:
@@ -226,8 +247,8 @@ class EventBuffer:
     """A bounded, thread-safe sink: `buffer(event)` from the trainer, `buffer.drain()` from the GUI.
 
     Holds at most `max_events` events. When full, the oldest Steps events of the same epoch are merged
-    (no step is lost) and the oldest GradientStats are dropped; FeatureMaps keep only the latest frame
-    per block; RunStarted, EpochEnd, CheckpointSaved, StateChanged, Finished and Failed are always kept.
+    (no step is lost) and the oldest GradientStats are dropped; FeatureMaps and RecurrentInside keep only the
+    latest frame per block; RunStarted, EpochEnd, CheckpointSaved, StateChanged, Finished and Failed are always kept.
     """
 
     def __init__(self, max_events: int = 256):
@@ -238,9 +259,9 @@ class EventBuffer:
 
     def __call__(self, event) -> None:
         with self._lock:
-            if isinstance(event, FeatureMaps):
+            if isinstance(event, FeatureMaps | RecurrentInside):
                 for i, old in enumerate(self._events):
-                    if isinstance(old, FeatureMaps) and old.block == event.block:
+                    if type(old) is type(event) and old.block == event.block:
                         del self._events[i]
                         break
             elif isinstance(event, Steps) and self._events and isinstance(self._events[-1], Steps) \
