@@ -2,7 +2,9 @@
 
     xvfb-run -a -s "-screen 0 1600x1000x24" env QT_QPA_PLATFORM=xcb .venv/bin/python docs/make_screenshots.py
 
-It opens the lenet5 template on the built-in digits, trains, and grabs the window and each live view."""
+It opens the lenet5 template on the built-in digits, trains, and grabs the window and each live view. Then (or
+alone, with `--recurrent`, offscreen is enough) it renders the recurrent views from a real trace of a small LSTM
+and a simple RNN: docs/recurrent_view.png and docs/gradients_through_time.png."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from PySide6.QtCore import QSettings
 from layerloom.core.templates import load_template
 from layerloom.gui.app import create_app
 from layerloom.gui.main_window import MainWindow
+from layerloom.gui.plots.demo import render_recurrent
 from layerloom.gui.recovery import Recovery
 
 OUT = os.path.dirname(os.path.abspath(__file__))
@@ -53,7 +56,12 @@ def main(seconds: float = 10.0) -> None:
     w.training.stop_and_wait()
     w.document.undo_stack.setClean()
     w.close()
+    render_recurrent(OUT)
 
 
 if __name__ == "__main__":
-    main(float(sys.argv[1]) if len(sys.argv) > 1 else 10.0)
+    if "--recurrent" in sys.argv[1:]:
+        create_app()
+        render_recurrent(OUT)
+    else:
+        main(float(sys.argv[1]) if len(sys.argv) > 1 else 10.0)

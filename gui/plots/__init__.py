@@ -7,8 +7,8 @@
     view.export_png(path)     # the view as a picture
     view.export_csv(path)     # the numbers behind it
 
-    from layerloom.gui.plots import CurvesView, GradientFlowView, FeatureMapView, PredictionView, \
-        ConfusionView, RunHistoryView
+    from layerloom.gui.plots import CurvesView, GradientFlowView, FeatureMapView, RecurrentView, \
+        PredictionView, ConfusionView, RunHistoryView
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ _EXPORTS = {
     "CurvesView": "curves",
     "GradientFlowView": "gradients",
     "FeatureMapView": "features",
+    "RecurrentView": "recurrent",
     "PredictionView": "prediction",
     "DrawPad": "drawing",
     "ConfusionView": "confusion",

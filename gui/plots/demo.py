@@ -132,6 +132,94 @@ def hidden_states(steps: int = 40, units: int = 32) -> FeatureMaps:
                        shape=(steps, units), label=1)
 
 
+WORDS = ("the", "film", "was", "slow", "at", "first", "but", "the", "ending", "was", "wonderful", "and", "i",
+         "left", "the", "cinema", "smiling")
+
+
+def recurrent_inside(kind: str = "lstm", layers: int = 2, bidirectional: bool = True, hidden: int = 24,
+                     steps: int = len(WORDS), seed: int = 0):
+    """A real `RecurrentInside` of a small word classifier (embedding → `kind` → linear on the last step) on a
+    review-like sentence: `look_inside` on seeded weights (an LSTM's forget bias set to keep, as training does),
+    so the same every time. `steps` longer than the sentence repeats it."""
+    import torch
+    from torch import nn
+
+    from layerloom.core.recurrent.inside import look_inside
+    from layerloom.core.training.events import RecurrentInside
+
+    vocab = ("<pad>", *sorted(set(WORDS)))
+    cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[kind]
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(len(vocab), 12)
+            self.rnn = cls(12, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+            self.head = nn.Linear(hidden * (2 if bidirectional else 1), 2)
+
+        def forward(self, x):
+            out = self.rnn(self.embedding(x))[0]
+            return self.head(out[:, -1])
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Classifier()
+    if kind == "lstm":
+        with torch.no_grad():
+            for name, p in model.rnn.named_parameters():
+                if name.startswith("bias_ih"):
+                    p[hidden:2 * hidden] = 1.5  # the forget gate starts open, as trained LSTMs' do
+    words = [WORDS[t % len(WORDS)] for t in range(steps)]
+    x = torch.tensor([[vocab.index(w) for w in words]])
+    look = look_inside(model, "rnn", (x,), torch.tensor([1]), nn.functional.cross_entropy, vocabulary=vocab)
+    return RecurrentInside(step=420, epoch=4, block="rnn", sample_index=3, trace=look.trace,
+                           gradients=look.gradients, time_labels=look.time_labels, label="positive",
+                           gradient_note=look.gradient_note)
+
+
+def render_recurrent(folder: str) -> list[str]:  # pragma: no cover - a tool
+    """docs/recurrent_view.png (a 2-layer bidirectional LSTM) and docs/gradients_through_time.png (a 2-layer
+    simple RNN over 60 words, whose gradient fades towards the start), offscreen in the dark palette."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from layerloom.gui import theme
+    from layerloom.gui.plots.common import grab_png
+    from layerloom.gui.plots.gradients import GradientFlowView
+    from layerloom.gui.plots.recurrent import RecurrentView
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    theme.apply_theme(app, "dark")
+    view = RecurrentView()
+    view.resize(1200, 900)
+    view.show()
+    view.set_block("rnn", "LSTM")
+    view.on_event(recurrent_inside())
+    view.refresh()
+    view.pick_unit(5)
+    view.hover_at(10)
+    grads = GradientFlowView()
+    grads.resize(1200, 460)
+    grads.show()
+    events = run_events(epochs=2)
+    grads.reset(events[0])
+    for e in events:
+        grads.on_event(e)
+    grads.set_block("rnn", "RNN")
+    grads.on_event(recurrent_inside("rnn", layers=2, bidirectional=False, hidden=32, steps=60))
+    paths = []
+    for v, name in ((view, "recurrent_view"), (grads, "gradients_through_time")):
+        app.processEvents()
+        v.refresh()
+        app.processEvents()
+        path = os.path.join(folder, f"{name}.png")
+        grab_png(v, path)
+        paths.append(path)
+    return paths
+
+
 def render_docs(folder: str) -> None:  # pragma: no cover - a tool
     """The docs/plots_*.png screenshots, rendered offscreen in the dark palette."""
     import os

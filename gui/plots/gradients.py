@@ -2,6 +2,7 @@
 scale, layers × time, first layer at the top) and, beside it, the latest norms as bars against the two
 thresholds. Layers whose gradient is below 1e-6 (vanishing: they have stopped learning) or above 1e3
 (exploding: steps so big that training may blow up) are named in a banner with a one-line explanation.
+Beside them, for a selected recurrent block, its gradient through time (time_gradients.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout
 
-from layerloom.core.training.events import GradientStats, RunStarted
+from layerloom.core.training.events import GradientStats, RecurrentInside, RunStarted
 from layerloom.gui.plots.common import (
     PlotView,
     colormap_lut,
@@ -24,6 +25,7 @@ from layerloom.gui.plots.common import (
     style_plot,
     write_csv,
 )
+from layerloom.gui.plots.time_gradients import TimeGradientPanel
 
 VANISHING = 1e-6
 EXPLODING = 1e3
@@ -91,7 +93,12 @@ class GradientFlowView(PlotView):
         box.setSpacing(2)
         box.addLayout(head)
         box.addWidget(self.banner)
-        box.addWidget(self.graphics, 1)
+        self.through_time = TimeGradientPanel(self)
+        row = QHBoxLayout()
+        row.setSpacing(2)
+        row.addWidget(self.graphics, 3)
+        row.addWidget(self.through_time, 2)
+        box.addLayout(row, 1)
         self._restyle()
         self.reset(None)
 
@@ -103,10 +110,24 @@ class GradientFlowView(PlotView):
         self._steps = np.zeros(256, np.int64)
         self._n = 0
         self.vanishing = self.exploding = ()
+        self.through_time.clear()
+        self._changed()
+
+    def set_block(self, name: str | None, block_type: str | None = None) -> None:
+        """The selected block: a recurrent one gets its gradient through time beside the layers' flow."""
+        self.through_time.set_block(name, block_type)
+        self._changed()
+
+    def set_recurrent_note(self, note: str | None) -> None:
+        """Why the selected recurrent block's gradient through time is missing (None: none)."""
+        self.through_time.set_note(note)
         self._changed()
 
     def on_event(self, event) -> None:
-        if isinstance(event, GradientStats):
+        if isinstance(event, RecurrentInside):
+            if self.through_time.take(event):
+                self._changed()
+        elif isinstance(event, GradientStats):
             norms = np.asarray(event.grad_norms, np.float32).reshape(-1)
             if tuple(event.layers) != self.layers:
                 self.reset(None)
@@ -150,6 +171,7 @@ class GradientFlowView(PlotView):
             axis.setTextPen(pg.mkPen(c["foreground"]))
             axis.setPen(pg.mkPen(c["subtle"]))
         self._banner()
+        self.through_time.restyle()
 
     def _banner(self) -> None:
         c = plot_colors()
@@ -164,6 +186,7 @@ class GradientFlowView(PlotView):
         self.banner.setText("<br>".join(parts))
 
     def _redraw(self) -> None:
+        self.through_time.draw()
         self._banner()
         n, layers = self._n, self.layers
         if not n or not layers:

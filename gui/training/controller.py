@@ -75,6 +75,7 @@ class TrainingController(QObject):
         self.feature_block: str | None = None  # block name whose feature maps are on show
         self.feature_block_type: str | None = None
         self.feature_capture = True  # off while no view shows feature maps
+        self.recurrent_capture = False  # on while a view shows a recurrent block's insides
         self.threads = TRAIN_THREADS
         self._prepared = None
         self._prepared_key = ""
@@ -240,6 +241,10 @@ class TrainingController(QObject):
         self.feature_capture = bool(on)
         self._update_capture()
         self._features_when_idle()
+
+    def set_recurrent_capture(self, on: bool) -> None:
+        """Whether a view that shows a recurrent block's insides is on show (wired to the trainer by helper B)."""
+        self.recurrent_capture = bool(on)
 
     def _update_capture(self) -> None:
         if self._control is not None:

@@ -1,11 +1,11 @@
-"""The tabs of live views (gui/plots): Curves, Gradients, Feature maps, Predictions, Confusion, Runs, wired to
-the training controller (which resets each view once when a run starts and gives it every event)."""
+"""The tabs of live views (gui/plots): Curves, Gradients, Feature maps, Inside RNN, Predictions, Confusion, Runs,
+wired to the training controller (which resets each view once when a run starts and gives it every event)."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-TABS = (("curves", "Curves"), ("gradients", "Gradients"), ("features", "Feature maps"),
+TABS = (("curves", "Curves"), ("gradients", "Gradients"), ("features", "Feature maps"), ("recurrent", "Inside RNN"),
         ("predictions", "Predictions"), ("confusion", "Confusion"), ("runs", "Runs"))
 
 
@@ -20,6 +20,7 @@ class LiveViews(QTabWidget):
             FeatureMapView,
             GradientFlowView,
             PredictionView,
+            RecurrentView,
             RunHistoryView,
         )
 
@@ -30,7 +31,8 @@ class LiveViews(QTabWidget):
         self.confusion = ConfusionView(self)
         self.runs = RunHistoryView(self)
         made = {"curves": CurvesView(self), "gradients": GradientFlowView(self), "features": FeatureMapView(self),
-                "predictions": self.predictions, "confusion": self.confusion, "runs": self.runs}
+                "recurrent": RecurrentView(self), "predictions": self.predictions, "confusion": self.confusion,
+                "runs": self.runs}
         self.views: dict[str, QWidget] = {}
         for key, title in TABS:
             view = made[key]
@@ -52,9 +54,12 @@ class LiveViews(QTabWidget):
         self.setCurrentWidget(self.views[key])
 
     def update_capture(self) -> None:
-        """Feature maps are computed only while their tab is on show."""
-        on = self.isVisible() and self.currentWidget() is self.views["features"]
-        self.controller.set_feature_capture(on)
+        """Feature maps are computed only while their tab is on show; a recurrent block's insides (states,
+        gates, gradients through time) while the Inside RNN or the Gradients tab is."""
+        visible, current = self.isVisible(), self.currentWidget()
+        self.controller.set_feature_capture(visible and current is self.views["features"])
+        self.controller.set_recurrent_capture(visible and current in (self.views["recurrent"],
+                                                                       self.views["gradients"]))
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
