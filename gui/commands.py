@@ -96,6 +96,10 @@ def running(ed: Editor) -> bool:
     return ed.window.training.state not in ("idle", "stopping")
 
 
+def paused(ed: Editor) -> bool:
+    return ed.window.training.state == "paused"
+
+
 def undo_text(prefix: str, text: str) -> str:
     return f"{prefix} {text}" if text else prefix
 
@@ -337,6 +341,12 @@ COMMANDS: list[Command] = [
             _window(lambda w: w.training.toggle_pause()), ("F6",), Pixmap.SP_MediaPause,
             "Pause or resume training", enabled=running, places={"training": (0, 1), "toolbar": (4, 1)},
             window=True),
+    Command("step_batch", "Step One &Batch", _window(lambda w: w.training.step()), ("F10",),
+            Pixmap.SP_MediaSkipForward, "While paused: train exactly one batch, then pause again", enabled=paused,
+            places={"training": (1, 0), "toolbar": (4, 3)}, window=True),
+    Command("step_epoch", "Step One &Epoch", _window(lambda w: w.training.step_epoch()), ("Ctrl+F10",),
+            Pixmap.SP_MediaSeekForward, "While paused: train the rest of this epoch and validate it, then pause again",
+            enabled=paused, places={"training": (1, 1)}, window=True),
     Command("stop", "&Stop Training", _window(lambda w: w.training.stop()), ("Shift+F5",), Pixmap.SP_MediaStop,
             "Stop training after the current step and keep a checkpoint", enabled=running,
             places={"training": (0, 2), "toolbar": (4, 2)}, window=True),

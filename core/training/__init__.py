@@ -28,6 +28,7 @@ _EXPORTS = {
     "GradientStats": "events",
     "RunStarted": "events",
     "StateChanged": "events",
+    "Stepped": "events",
     "Steps": "events",
     "TrainResult": "outcome",
     "Trainer": "trainer",

@@ -5,6 +5,7 @@ feature maps to capture, and predictions on the live model.
     worker = threading.Thread(target=trainer.run, args=(sink, control)); worker.start()
     control.set_feature_blocks(["conv2d_1"])    # start capturing that block's maps (≤ 2 per second)
     control.pause(); control.resume()
+    control.step(); control.step_epoch()        # while paused: one batch / the rest of the epoch, paused again
     future = control.request_prediction((image,))   # served between two steps; future.result() → outputs
     control.stop()                              # ends the current step, saves a checkpoint, Finished("stopped")
 
@@ -27,6 +28,10 @@ class TrainControl:
         self._probe_index = 0
         self._lr: float | None = None
         self._predictions: list[tuple[tuple, Future]] = []
+        self._step_batches = 0  # batches asked for by step(), not yet taken by the trainer
+        self._step_epoch = False
+        self._pauses = 0  # pause() calls: one during a step ends it
+        self.steps_refused: str | None = None  # why this run cannot step (set by the trainer), or None
         # read without the lock by the trainer at every step: one attribute load
         self.pending = False
 
@@ -39,12 +44,43 @@ class TrainControl:
         self.pending = True
 
     def pause(self) -> None:
+        with self._lock:
+            self._pauses += 1
+            self._step_batches, self._step_epoch = 0, False
         self._run.clear()
         self.pending = True
 
     def resume(self) -> None:
+        with self._lock:
+            self._step_batches, self._step_epoch = 0, False
         self._run.set()
         self.pending = True
+
+    def step(self, batches: int = 1) -> bool:
+        """While paused: train exactly `batches` more batches, then pause again (a second request before the
+        first is done adds to it). False, and nothing happens, when the run is not paused or cannot step."""
+        batches = int(batches)
+        if batches < 1:
+            raise ValueError(f"a step is one batch or more (got {batches})")
+        with self._lock:
+            if not self._can_step():
+                return False
+            self._step_batches += batches
+        self.pending = True
+        return True
+
+    def step_epoch(self) -> bool:
+        """While paused: train the rest of the current epoch, through its validation (EpochEnd), then pause
+        again. False, and nothing happens, when the run is not paused or cannot step."""
+        with self._lock:
+            if not self._can_step():
+                return False
+            self._step_epoch = True
+        self.pending = True
+        return True
+
+    def _can_step(self) -> bool:
+        return self.paused and not self.stop_requested and self.steps_refused is None
 
     def set_feature_blocks(self, names) -> None:
         """Capture the feature maps of these blocks (names); an empty list turns capture off."""
@@ -107,6 +143,22 @@ class TrainControl:
             out, self._predictions = self._predictions, []
         return out
 
+    def take_step(self) -> tuple[int, bool]:
+        """The step asked for: (batches, the rest of the epoch), and forget it."""
+        with self._lock:
+            out = self._step_batches, self._step_epoch
+            self._step_batches, self._step_epoch = 0, False
+        return out
+
+    @property
+    def step_requested(self) -> bool:
+        return bool(self._step_batches or self._step_epoch)
+
+    @property
+    def pauses(self) -> int:
+        """How many times pause() was called (a pause during a step ends the step)."""
+        return self._pauses
+
     def clear_pending(self) -> None:
         self.pending = False
 
@@ -120,6 +172,7 @@ class TrainControl:
         self._run.set()
         with self._lock:
             self._lr = None
+            self._step_batches, self._step_epoch, self.steps_refused = 0, False, None
             pending, self._predictions = self._predictions, []
         for _, fut in pending:
             fut.cancel()

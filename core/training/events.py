@@ -8,8 +8,12 @@ most twice a second, as small float16 arrays.
 
 The order of a run:
 
-    RunStarted → (Steps | GradientStats | FeatureMaps | RecurrentInside | StateChanged)* → EpochEnd
+    RunStarted → (Steps | GradientStats | FeatureMaps | RecurrentInside | StateChanged | Stepped)* → EpochEnd
                → CheckpointSaved → … → Finished | Failed            (always exactly one of the two, always last)
+
+A step taken while paused (TrainControl.step / step_epoch) comes as StateChanged("running"), its Steps (and,
+for an epoch step, EpochEnd and CheckpointSaved), GradientStats and FeatureMaps once, Stepped, then
+StateChanged("paused").
 
 `EventBuffer` is a ready-made thread-safe sink for a GUI: the trainer calls it, the GUI's timer calls
 `drain()`; it is bounded (old steps are merged, only the latest frame of each block is kept) and never
@@ -189,6 +193,18 @@ class StateChanged(_Event):
 
 
 @dataclass(frozen=True)
+class Stepped(_Event):
+    """A step taken while paused is done: the optimizer steps step_from+1 … step_to were trained one at a time
+    (unit "batch": TrainControl.step) or as the rest of an epoch (unit "epoch": step_epoch, through its EpochEnd)."""
+
+    kind = "stepped"
+    step_from: int  # the optimizer steps done before the step
+    step_to: int  # … and after it
+    epoch: int  # the epoch trained (0-based)
+    unit: str  # "batch" or "epoch"
+
+
+@dataclass(frozen=True)
 class Finished(_Event):
     """The run ended without an error: all epochs done, early stopping, or a stop from the control."""
 
@@ -224,7 +240,7 @@ class Failed(_Event):
 
 
 EVENT_TYPES = (RunStarted, Steps, EpochEnd, GradientStats, FeatureMaps, RecurrentInside, CheckpointSaved,
-               StateChanged, Finished, Failed)
+               StateChanged, Stepped, Finished, Failed)
 
 
 def merge_steps(a: Steps, b: Steps) -> Steps:
@@ -248,7 +264,8 @@ class EventBuffer:
 
     Holds at most `max_events` events. When full, the oldest Steps events of the same epoch are merged
     (no step is lost) and the oldest GradientStats are dropped; FeatureMaps and RecurrentInside keep only the
-    latest frame per block; RunStarted, EpochEnd, CheckpointSaved, StateChanged, Finished and Failed are always kept.
+    latest frame per block; RunStarted, EpochEnd, CheckpointSaved, StateChanged, Stepped, Finished and Failed
+    are always kept.
     """
 
     def __init__(self, max_events: int = 256):

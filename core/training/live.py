@@ -4,7 +4,7 @@ and weight norms, and feature-map captures of a probe sample.
 
     live = LiveServices(control, parts, data, emit, folder, main=True, grad_every=25, grad_interval=0.1,
                         feature_interval=0.5)
-    if control.pending:  lr, paused_s = live.serve_requests(step, lr, before_pause)
+    if control.pending:  lr, paused_s = live.serve_requests(step, lr, before_pause, epoch)   # also: a step while paused
     live.gradient_stats(now, step, epoch)        # every grad_every steps, at most once per grad_interval
     live.at_check(now, step, epoch)              # feature maps when they are due and asked for
 """
@@ -47,22 +47,30 @@ class LiveServices:
         self.blocks_seen = control.feature_blocks
         self.probe_key: tuple | None = None
         self.probe: tuple = (0, (), None)  # index, inputs on the device, label
+        self.stepping: tuple | None = None  # (unit, step at its start, target step or epoch, pauses, epoch)
 
     # --- the control ------------------------------------------------------------------------------
 
-    def serve_requests(self, step: int, lr: float, before_pause: Callable[[float], None]) -> tuple[float, float]:
+    def serve_requests(self, step: int, lr: float, before_pause: Callable[[float], None],
+                       epoch: int = 0) -> tuple[float, float]:
         """Serve what the control asks for between two steps: predictions; a pause (calls `before_pause(now)`,
-        then waits here serving predictions); a new learning rate; feature maps newly asked for (captured at
-        the next check). Returns (the learning rate now, the seconds paused)."""
+        then waits here serving predictions, until resumed, stopped or asked to step); a new learning rate;
+        feature maps newly asked for (captured at the next check). Returns (the learning rate now, the seconds
+        paused). `epoch`: the epoch the steps belong to (the next one's after an epoch's end)."""
         control = self.control
         control.clear_pending()
         self.serve_predictions()
         paused = 0.0
-        if control.paused and not control.stop_requested:
+        if self.stepping is not None and self._step_goes_on(step, epoch):
+            if self.stepping[0] == "batch":
+                control.pending = True  # back here after the next step
+        elif control.paused and not control.stop_requested:
             t0 = time.perf_counter()
             before_pause(t0)
+            if self.stepping is not None:
+                self._stepped(t0, step, epoch)
             self.emit(ev.StateChanged(state="paused", step=step))
-            while control.wait_while_paused(0.05):
+            while control.wait_while_paused(0.05) and not self._start_step(step, epoch):
                 self.serve_predictions()
             self.serve_predictions()
             paused = time.perf_counter() - t0
@@ -75,6 +83,50 @@ class LiveServices:
             self.blocks_seen = control.feature_blocks
             self.next_feature = min(self.next_feature, time.perf_counter())
         return lr, paused
+
+    # --- stepping while paused ----------------------------------------------------------------------
+
+    def _start_step(self, step: int, epoch: int) -> bool:
+        """Take a step asked for while paused: True when there is one (the pause ends for it)."""
+        batches, whole_epoch = self.control.take_step()
+        if not batches and not whole_epoch:
+            return False
+        unit = "epoch" if whole_epoch else "batch"
+        self.stepping = (unit, step, epoch if whole_epoch else step + batches, self.control.pauses, epoch)
+        self.control.pending = not whole_epoch  # a batch step comes back here after each step
+        return True
+
+    def _step_goes_on(self, step: int, epoch: int) -> bool:
+        """Whether the step in progress trains on; a resume or a stop ends it without a Stepped event, a
+        pause ends it early (with one)."""
+        control = self.control
+        unit, _start, target, pauses, _epoch = self.stepping
+        if not control.paused or control.stop_requested:
+            self.stepping = None
+            return False
+        if control.pauses != pauses:
+            return False
+        return step < target if unit == "batch" else epoch == target
+
+    @property
+    def stepping_epoch(self) -> bool:
+        """An epoch step is in progress."""
+        return self.stepping is not None and self.stepping[0] == "epoch"
+
+    def _stepped(self, now: float, step: int, epoch: int) -> None:
+        """After a step: gradient norms and feature maps once (every view shows the new weights), then Stepped."""
+        unit, start, _target, _pauses, epoch0 = self.stepping
+        self.stepping = None
+        if self.monitor is not None and step > start:
+            self.gradient_stats(now, step, epoch)
+        self.next_feature = 0.0
+        self.at_check(now, step, epoch)
+        self.emit(ev.Stepped(step_from=start, step_to=step, epoch=epoch0 if unit == "epoch" else epoch, unit=unit))
+
+    def end_step(self, step: int, epoch: int) -> None:
+        """The run ends right after a step (its last epoch): Stepped without a pause."""
+        if self.stepping is not None:
+            self._stepped(time.perf_counter(), step, epoch)
 
     def serve_predictions(self) -> None:
         """Run the model (eval mode, no gradients) on every prediction asked for; each future gets its outputs

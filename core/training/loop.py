@@ -72,6 +72,9 @@ class EpochLoop:
         self.event_interval = event_interval
         self.val_batch_size = val_batch_size or parts.batch_size
         self.tally = EpochTally()
+        if dist is not None:  # one process pausing alone would hold the others at their next collective
+            self.control.steps_refused = f"a distributed run ({dist.world_size} processes) cannot step one batch " \
+                                         "at a time"
 
     # --- the run ------------------------------------------------------------------------------------
 
@@ -92,6 +95,8 @@ class EpochLoop:
                 reason = "stopped"
                 break
             self.end_epoch()  # also when the stop came at the epoch's last step: validate and save it
+            if self.live.stepping_epoch:
+                self.after_epoch_step(stopped)
             if stopped:
                 reason = "stopped"
                 break
@@ -208,7 +213,7 @@ class EpochLoop:
                     live.gradient_stats(now, step, position.epoch)
             if control.pending:
                 position.step, position.batch = step, batch_i
-                lr, paused = live.serve_requests(step, lr, self.before_pause)
+                lr, paused = live.serve_requests(step, lr, self.before_pause, position.epoch)
                 if paused:
                     tally.paused += paused
                     tally.window_started += paused
@@ -241,6 +246,17 @@ class EpochLoop:
         position.train_cpu += time.thread_time() - cpu0
         position.train_samples += tally.samples
         return stopped
+
+    def after_epoch_step(self, stopped: bool) -> None:
+        """An epoch stepped while paused has ended (validated, saved): pause again before the next epoch, or
+        only say so (Stepped) when the run ends here."""
+        position, live = self.position, self.live
+        if stopped or position.epoch >= self.parts.epochs or self.should_stop_early():
+            live.end_step(position.step, position.epoch - 1)
+            return
+        lr = self.parts.optimizer.param_groups[0]["lr"]
+        _lr, paused = live.serve_requests(position.step, lr, self.before_pause, position.epoch)
+        position.started += paused
 
     def clock_save(self, batch: int) -> None:
         """A checkpoint within a long epoch, after `batch` batches; its time does not count as training time."""

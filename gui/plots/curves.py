@@ -1,7 +1,8 @@
 """Learning curves: the training loss of every step (raw, faint) and smoothed (EMA), the validation loss of
 every epoch; accuracy (validation, training per epoch, and the training accuracy sampled during the epoch)
 or the regression metric; the learning rate. All three plots share the step axis; hovering shows the
-values under the mouse; the mouse wheel zooms, dragging pans, right-click has pyqtgraph's menu.
+values under the mouse; steps taken one at a time while paused (Stepped events) are marked on the loss
+curve ("stepped"); the mouse wheel zooms, dragging pans, right-click has pyqtgraph's menu.
 
     view = CurvesView(); view.reset(run_started); view.on_event(steps_event) …
     view.export_csv(path)   # one row per step: step, epoch, loss, loss_smoothed, lr, then the epoch columns
@@ -17,7 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
-from layerloom.core.training.events import EpochEnd, RunStarted, Steps
+from layerloom.core.training.events import EpochEnd, RunStarted, Stepped, Steps
 from layerloom.core.training.metric_text import metric_value
 from layerloom.gui.plots.common import (
     EMA,
@@ -56,6 +57,7 @@ class CurvesView(PlotView):
         self.acc_step = GrowingArray(np.float64)  # sampled training accuracy (Steps.accuracy), at its step
         self.acc_value = GrowingArray(np.float64)
         self.epochs: list[dict] = []  # one record per EpochEnd: epoch, step, train_loss, val_loss, metrics…
+        self.stepped = GrowingArray(np.float64)  # steps trained while paused: each batch of a batch step, an epoch
         self._hover_index: int | None = None
 
         self.readout = QLabel(self)
@@ -100,6 +102,9 @@ class CurvesView(PlotView):
         self.smooth_curve.setDownsampling(auto=True, method="mean")
         self.val_curve = self.loss_plot.plot(name="validation loss", antialias=True)
         self.train_epoch_curve = self.loss_plot.plot(name="training loss (epoch mean)", antialias=True)
+        self.stepped_marks = pg.PlotDataItem(pen=None, symbol="t1")  # in the legend once a step is marked
+        self.stepped_marks.setZValue(20)
+        self.loss_plot.addItem(self.stepped_marks)
         self.metric_curves: dict[str, pg.PlotDataItem] = {}
         self.acc_sample_curve = fast_curve(self.metric_plot.plot())
         self.lr_curve = fast_curve(self.lr_plot.plot(name="learning rate"))
@@ -135,8 +140,10 @@ class CurvesView(PlotView):
 
     def reset(self, run: RunStarted | None = None) -> None:
         self.run = run
-        for arr in (self.step, self.epoch_of_step, self.loss, self.smoothed, self.lr, self.acc_step, self.acc_value):
+        for arr in (self.step, self.epoch_of_step, self.loss, self.smoothed, self.lr, self.acc_step, self.acc_value,
+                    self.stepped):
             arr.clear()
+        self._legends[0].removeItem(self.stepped_marks)
         self._ema.reset()
         self.epochs = []
         self._hover_index = None
@@ -168,6 +175,14 @@ class CurvesView(PlotView):
                    "val_loss": event.val_loss, "lr": event.lr}
             rec.update({k: float(v) for k, v in (event.metrics or {}).items() if v is not None})
             self.epochs.append(rec)
+            self._changed()
+        elif isinstance(event, Stepped) and event.step_to > event.step_from:
+            # a batch step: each of its batches; an epoch step: its last batch
+            first = event.step_from + 1 if event.unit == "batch" else event.step_to
+            if not len(self.stepped):
+                self._legends[0].addItem(self.stepped_marks, "stepped")
+                self._fit_legends()
+            self.stepped.append(np.arange(first, event.step_to + 1, dtype=np.float64))
             self._changed()
 
     def set_smoothing(self, weight: float) -> None:
@@ -226,6 +241,9 @@ class CurvesView(PlotView):
         self.acc_sample_curve.setSymbolSize(3)
         self.acc_sample_curve.setSymbolPen(None)
         self.acc_sample_curve.setSymbolBrush(series_color("train_accuracy", 110))
+        self.stepped_marks.setSymbolSize(10)
+        self.stepped_marks.setSymbolBrush(series_color("lr"))
+        self.stepped_marks.setSymbolPen(pg.mkPen(plot_colors()["background"], width=1))
         self.lr_curve.setPen(pg.mkPen(series_color("lr"), width=2))
         for name, curve in self.metric_curves.items():
             self._style_metric(name, curve)
@@ -265,6 +283,7 @@ class CurvesView(PlotView):
         self.smooth_curve.setData(steps, self.smoothed.values)
         self.lr_curve.setData(steps, self.lr.values)
         self._lr_range()
+        self.stepped_marks.setData(*self.stepped_points())
         scale = 100.0 if self.run is None or self.run.task == "classification" else 1.0
         self.acc_sample_curve.setData(self.acc_step.values, self.acc_value.values * scale)
         ep_step = np.array([r["step"] for r in self.epochs], dtype=np.float64)
@@ -283,6 +302,15 @@ class CurvesView(PlotView):
             ok = np.isfinite(values)
             curve.setData(ep_step[ok], values[ok] * (100.0 if name in PERCENT else 1.0))
         self._update_readout()
+
+    def stepped_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """(step, loss) of the stepped batches whose losses have come."""
+        steps, marked = self.step.values, self.stepped.values
+        if not len(steps) or not len(marked):
+            return np.zeros(0), np.zeros(0)
+        i = np.clip(np.searchsorted(steps, marked), 0, len(steps) - 1)
+        found = steps[i] == marked
+        return marked[found], self.loss.values[i[found]]
 
     def _fit_legends(self) -> None:
         for legend in self._legends:
@@ -338,7 +366,8 @@ class CurvesView(PlotView):
         if n:
             step = int(self.step.values[i])
             epoch = int(self.epoch_of_step.values[i])
-            parts.append(f"<b>{_nb(f'step {step:,}')}</b>{_nb(f' · epoch {epoch + 1}')}")
+            stepped = " · stepped" if step in self.stepped.values else ""
+            parts.append(f"<b>{_nb(f'step {step:,}')}</b>{_nb(f' · epoch {epoch + 1}{stepped}')}")
             loss, smoothed = fmt(self.loss.values[i]), fmt(self.smoothed.values[i])
             parts.append(_dot("loss") + _nb(f"loss {loss} (smoothed {smoothed})"))
             parts.append(_dot("lr") + _nb(f"lr {fmt(self.lr.values[i], 3)}"))

@@ -5,6 +5,7 @@ control (pause, resume, stop, live learning rate, feature-map block), and the pr
     controller.add_view(curves_view)          # reset(run_started) once at each run, on_event(e) for every event
     controller.start()                        # loads the data and trains in a worker thread
     controller.pause(); controller.resume(); controller.stop()
+    controller.step(); controller.step_epoch()   # while paused: one batch / the rest of the epoch
 
 The trainer never touches Qt: it writes typed events into an `EventBuffer` from the worker thread, and a
 QTimer on the GUI thread drains it about 30 times a second (a handful of appends per frame however fast
@@ -201,6 +202,21 @@ class TrainingController(QObject):
             self.resume()
         else:
             self.pause()
+
+    def step(self) -> bool:
+        """Train exactly one batch, then pause again: only while paused (else a note on the status bar)."""
+        return self._step("batch", lambda control: control.step())
+
+    def step_epoch(self) -> bool:
+        """Train the rest of this epoch, through its validation, then pause again: only while paused."""
+        return self._step("epoch", lambda control: control.step_epoch())
+
+    def _step(self, unit: str, ask) -> bool:
+        if self._control is not None and self.state == PAUSED and ask(self._control):
+            return True
+        why = getattr(self._control, "steps_refused", None) or "pause the training first"
+        self.message.emit(f"Step one {unit}: {why}.")
+        return False
 
     def stop(self) -> None:
         if self._control is not None and self.running:

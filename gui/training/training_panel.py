@@ -18,10 +18,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -81,9 +83,10 @@ class TrainingPanel(QWidget):
         self.start_button.setToolTip("Train the network on the project's data (F5)")
         self.pause_button = QPushButton("Pause", self)
         self.pause_button.setToolTip("Pause or resume the run")
+        self.step_button, self.step_menu = self._step_button(controller)
         self.stop_button = QPushButton("Stop", self)
         self.stop_button.setToolTip("Stop after the current step and keep a checkpoint")
-        for b in (self.start_button, self.pause_button, self.stop_button):
+        for b in (self.start_button, self.pause_button, self.step_button, self.stop_button):
             buttons.addWidget(b)
         outer.addLayout(buttons)
         self.progress = QProgressBar(self)
@@ -130,6 +133,21 @@ class TrainingPanel(QWidget):
         self._batch_size = 1
         self.load_settings()
         self._on_state(controller.state)
+
+    def _step_button(self, controller) -> tuple[QToolButton, QMenu]:
+        """Step: one batch while paused (F10); its menu also steps the rest of the epoch (Ctrl+F10)."""
+        button = QToolButton(self)
+        button.setText("Step")
+        button.setObjectName("trainStep")
+        button.setToolTip("While paused: train exactly one batch, then pause again (F10); the arrow also "
+                          "steps one epoch (Ctrl+F10)")
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        menu = QMenu(button)
+        menu.addAction("Step one batch\tF10", controller.step)
+        menu.addAction("Step one epoch (to its validation)\tCtrl+F10", controller.step_epoch)
+        button.setMenu(menu)
+        button.clicked.connect(controller.step)
+        return button, menu
 
     # --- the form -------------------------------------------------------------------------------------
 
@@ -238,6 +256,7 @@ class TrainingPanel(QWidget):
         self.start_button.setEnabled(not running)
         self.pause_button.setEnabled(state in (RUNNING, PAUSED, LOADING))
         self.pause_button.setText("Resume" if state == PAUSED else "Pause")
+        self.step_button.setEnabled(state == PAUSED)
         self.stop_button.setEnabled(running and state != STOPPING)
         for name, w in self.editors.items():
             w.setEnabled(not running or name in LIVE)
