@@ -4,6 +4,7 @@ feature maps to capture, and predictions on the live model.
     control = TrainControl()
     worker = threading.Thread(target=trainer.run, args=(sink, control)); worker.start()
     control.set_feature_blocks(["conv2d_1"])    # start capturing that block's maps (≤ 2 per second)
+    control.set_recurrent_block("lstm")         # look inside that recurrent block at the same rate (None: off)
     control.pause(); control.resume()
     future = control.request_prediction((image,))   # served between two steps; future.result() → outputs
     control.stop()                              # ends the current step, saves a checkpoint, Finished("stopped")
@@ -24,6 +25,7 @@ class TrainControl:
         self._run.set()
         self._lock = threading.Lock()
         self._feature_blocks: tuple[str, ...] = ()
+        self._recurrent_block: str | None = None
         self._probe_index = 0
         self._lr: float | None = None
         self._predictions: list[tuple[tuple, Future]] = []
@@ -50,6 +52,13 @@ class TrainControl:
         """Capture the feature maps of these blocks (names); an empty list turns capture off."""
         with self._lock:
             self._feature_blocks = tuple(str(n) for n in names)
+        self.pending = True
+
+    def set_recurrent_block(self, name: str | None) -> None:
+        """Look inside this recurrent block (states, gates, gradients through time) on the probe sample at the
+        feature-map rate, paced by its cost (core/training/recurrent_looks.py); None turns it off."""
+        with self._lock:
+            self._recurrent_block = str(name) if name else None
         self.pending = True
 
     def set_probe_index(self, index: int) -> None:
@@ -92,6 +101,10 @@ class TrainControl:
         return self._feature_blocks
 
     @property
+    def recurrent_block(self) -> str | None:
+        return self._recurrent_block
+
+    @property
     def probe_index(self) -> int:
         return self._probe_index
 
@@ -123,7 +136,7 @@ class TrainControl:
             pending, self._predictions = self._predictions, []
         for _, fut in pending:
             fut.cancel()
-        self.pending = bool(self._feature_blocks)
+        self.pending = bool(self._feature_blocks) or self._recurrent_block is not None
 
 
 def fail_predictions(requests: list[tuple[tuple, Future]], message: str) -> None:

@@ -8,7 +8,7 @@ most twice a second, as small float16 arrays.
 
 The order of a run:
 
-    RunStarted → (Steps | GradientStats | FeatureMaps | RecurrentInside | StateChanged)* → EpochEnd
+    RunStarted → (Steps | GradientStats | FeatureMaps | RecurrentInside | RecurrentNote | StateChanged)* → EpochEnd
                → CheckpointSaved → … → Finished | Failed            (always exactly one of the two, always last)
 
 `EventBuffer` is a ready-made thread-safe sink for a GUI: the trainer calls it, the GUI's timer calls
@@ -171,6 +171,17 @@ class RecurrentInside(_Event):
 
 
 @dataclass(frozen=True)
+class RecurrentNote(_Event):
+    """Why the recurrent block asked for through the control cannot be looked inside (not a recurrent block, a
+    model it cannot run on): said once per block asked for, in plain words naming the block."""
+
+    kind = "recurrent_note"
+    step: int
+    block: str
+    message: str
+
+
+@dataclass(frozen=True)
 class CheckpointSaved(_Event):
     kind = "checkpoint_saved"
     path: str
@@ -223,8 +234,8 @@ class Failed(_Event):
     status = "failed"
 
 
-EVENT_TYPES = (RunStarted, Steps, EpochEnd, GradientStats, FeatureMaps, RecurrentInside, CheckpointSaved,
-               StateChanged, Finished, Failed)
+EVENT_TYPES = (RunStarted, Steps, EpochEnd, GradientStats, FeatureMaps, RecurrentInside, RecurrentNote,
+               CheckpointSaved, StateChanged, Finished, Failed)
 
 
 def merge_steps(a: Steps, b: Steps) -> Steps:
