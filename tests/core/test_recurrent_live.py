@@ -4,6 +4,8 @@ would have been; none when not asked; one note for a block that is not recurrent
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 import torch
@@ -13,11 +15,10 @@ from layerloom.core.data.base import DataInfo, PreparedData, TensorSplit
 from layerloom.core.recurrent.capture import block_input
 from layerloom.core.recurrent.gradients import gradients_through_time
 from layerloom.core.recurrent.trace import trace_block
-from layerloom.core.training import TrainControl, Trainer
-from layerloom.core.training import recurrent_looks
+from layerloom.core.settings import TrainingSettings
+from layerloom.core.training import TrainControl, Trainer, recurrent_looks
 from layerloom.core.training.recipe import SupervisedRecipe
 from layerloom.core.training.recurrent_looks import RecurrentLooks
-from layerloom.core.settings import TrainingSettings
 
 VOCAB = ["<pad>"] + [f"w{i}" for i in range(1, 20)]
 STEPS = 7
@@ -30,7 +31,7 @@ def graph(cell: str) -> Graph:
            g.add(cell, name="cell", hidden_size=6, num_layers=2, bidirectional=True, dropout=0.0,
                  return_sequences=False),
            g.add("Dense", name="logits", out_features=2), g.add("Output", loss="cross_entropy")]
-    for a, b in zip(ids, ids[1:]):
+    for a, b in pairwise(ids):
         g.connect(a, b)
     return g
 
