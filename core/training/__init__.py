@@ -24,6 +24,7 @@ _EXPORTS = {
     "Failed": "events",
     "FeatureMaps": "events",
     "RecurrentInside": "events",
+    "RecurrentNote": "events",
     "Finished": "events",
     "GradientStats": "events",
     "RunStarted": "events",

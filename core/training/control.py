@@ -4,6 +4,7 @@ feature maps to capture, and predictions on the live model.
     control = TrainControl()
     worker = threading.Thread(target=trainer.run, args=(sink, control)); worker.start()
     control.set_feature_blocks(["conv2d_1"])    # start capturing that block's maps (≤ 2 per second)
+    control.set_recurrent_block("lstm")         # look inside that recurrent block at the same rate (None: off)
     control.pause(); control.resume()
     control.step(); control.step_epoch()        # while paused: one batch / the rest of the epoch, paused again
     future = control.request_prediction((image,))   # served between two steps; future.result() → outputs
@@ -25,6 +26,7 @@ class TrainControl:
         self._run.set()
         self._lock = threading.Lock()
         self._feature_blocks: tuple[str, ...] = ()
+        self._recurrent_block: str | None = None
         self._probe_index = 0
         self._lr: float | None = None
         self._predictions: list[tuple[tuple, Future]] = []
@@ -88,6 +90,13 @@ class TrainControl:
             self._feature_blocks = tuple(str(n) for n in names)
         self.pending = True
 
+    def set_recurrent_block(self, name: str | None) -> None:
+        """Look inside this recurrent block (states, gates, gradients through time) on the probe sample at the
+        feature-map rate, paced by its cost (core/training/recurrent_looks.py); None turns it off."""
+        with self._lock:
+            self._recurrent_block = str(name) if name else None
+        self.pending = True
+
     def set_probe_index(self, index: int) -> None:
         """Which validation sample the feature maps are computed on (default 0)."""
         with self._lock:
@@ -126,6 +135,10 @@ class TrainControl:
     @property
     def feature_blocks(self) -> tuple[str, ...]:
         return self._feature_blocks
+
+    @property
+    def recurrent_block(self) -> str | None:
+        return self._recurrent_block
 
     @property
     def probe_index(self) -> int:
@@ -176,7 +189,7 @@ class TrainControl:
             pending, self._predictions = self._predictions, []
         for _, fut in pending:
             fut.cancel()
-        self.pending = bool(self._feature_blocks)
+        self.pending = bool(self._feature_blocks) or self._recurrent_block is not None
 
 
 def fail_predictions(requests: list[tuple[tuple, Future]], message: str) -> None:

@@ -8,7 +8,8 @@ most twice a second, as small float16 arrays.
 
 The order of a run:
 
-    RunStarted → (Steps | GradientStats | FeatureMaps | RecurrentInside | StateChanged | Stepped)* → EpochEnd
+    RunStarted → (Steps | GradientStats | FeatureMaps | RecurrentInside | RecurrentNote | StateChanged
+                 | Stepped)* → EpochEnd
                → CheckpointSaved → … → Finished | Failed            (always exactly one of the two, always last)
 
 A step taken while paused (TrainControl.step / step_epoch) comes as StateChanged("running"), its Steps (and,
@@ -175,6 +176,17 @@ class RecurrentInside(_Event):
 
 
 @dataclass(frozen=True)
+class RecurrentNote(_Event):
+    """Why the recurrent block asked for through the control cannot be looked inside (not a recurrent block, a
+    model it cannot run on): said once per block asked for, in plain words naming the block."""
+
+    kind = "recurrent_note"
+    step: int
+    block: str
+    message: str
+
+
+@dataclass(frozen=True)
 class CheckpointSaved(_Event):
     kind = "checkpoint_saved"
     path: str
@@ -239,8 +251,8 @@ class Failed(_Event):
     status = "failed"
 
 
-EVENT_TYPES = (RunStarted, Steps, EpochEnd, GradientStats, FeatureMaps, RecurrentInside, CheckpointSaved,
-               StateChanged, Stepped, Finished, Failed)
+EVENT_TYPES = (RunStarted, Steps, EpochEnd, GradientStats, FeatureMaps, RecurrentInside, RecurrentNote,
+               CheckpointSaved, StateChanged, Stepped, Finished, Failed)
 
 
 def merge_steps(a: Steps, b: Steps) -> Steps:

@@ -6,7 +6,7 @@ and weight norms, and feature-map captures of a probe sample.
                         feature_interval=0.5)
     if control.pending:  lr, paused_s = live.serve_requests(step, lr, before_pause, epoch)   # also: a step while paused
     live.gradient_stats(now, step, epoch)        # every grad_every steps, at most once per grad_interval
-    live.at_check(now, step, epoch)              # feature maps when they are due and asked for
+    live.at_check(now, step, epoch)              # feature maps and recurrent looks when due and asked for
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from layerloom.core.training import events as ev
 from layerloom.core.training.control import TrainControl
 from layerloom.core.training.instrument import FeatureTap, GradientMonitor, feature_map_events, probe_sample
 from layerloom.core.training.optim import rescale_lr
+from layerloom.core.training.recurrent_looks import RecurrentLooks
 from layerloom.core.training.state import RunParts
 
 
@@ -48,6 +49,9 @@ class LiveServices:
         self.probe_key: tuple | None = None
         self.probe: tuple = (0, (), None)  # index, inputs on the device, label
         self.stepping: tuple | None = None  # (unit, step at its start, target step or epoch, pauses, epoch)
+        self.probe_targets: tuple | None = None  # the probe's targets on the device, taken when a look needs them
+        self.looks = RecurrentLooks(parts.model, parts.recipe.loss_fn, vocabulary=data.info.vocabulary,
+                                    interval=feature_interval) if main else None
 
     # --- the control ------------------------------------------------------------------------------
 
@@ -114,12 +118,15 @@ class LiveServices:
         return self.stepping is not None and self.stepping[0] == "epoch"
 
     def _stepped(self, now: float, step: int, epoch: int) -> None:
-        """After a step: gradient norms and feature maps once (every view shows the new weights), then Stepped."""
+        """After a step: gradient norms, feature maps and the recurrent look once (every view shows the new
+        weights), then Stepped."""
         unit, start, _target, _pauses, epoch0 = self.stepping
         self.stepping = None
         if self.monitor is not None and step > start:
             self.gradient_stats(now, step, epoch)
         self.next_feature = 0.0
+        if self.looks is not None:
+            self.looks.next_time = 0.0
         self.at_check(now, step, epoch)
         self.emit(ev.Stepped(step_from=start, step_to=step, epoch=epoch0 if unit == "epoch" else epoch, unit=unit))
 
@@ -167,6 +174,19 @@ class LiveServices:
         """At a check between steps: capture the feature maps asked for when they are due."""
         if self.tap is not None and now >= self.next_feature and self.control.feature_blocks:
             self.capture_features(step, epoch)
+        block = self.control.recurrent_block
+        if self.looks is not None and self.looks.due(now, block):
+            self.look_inside(block, step, epoch)
+
+    def look_inside(self, block: str, step: int, epoch: int) -> None:
+        """A RecurrentInside event of `block` on the probe sample (or a RecurrentNote once, when it has none)."""
+        index, inputs, label = self._probe()
+        if self.probe_targets is None:
+            split = self.data.val if len(self.data.val) else self.data.train
+            _xs, ys = next(split.batches(1, indices=[index]))
+            self.probe_targets = tuple(y.to(self.device) for y in ys)
+        event = self.looks.look(block, (index, inputs, self.probe_targets, label), step, epoch)
+        self.emit(event)
 
     def capture_features(self, step: int, epoch: int) -> None:
         blocks = self.control.feature_blocks
@@ -188,5 +208,6 @@ class LiveServices:
         if self.probe_key != key:
             i, xs, label = probe_sample(self.data, i)
             self.probe = (i, tuple(x.to(self.device) for x in xs), label)
+            self.probe_targets = None
             self.probe_key = key
         return self.probe

@@ -10,7 +10,8 @@ control (pause, resume, stop, live learning rate, feature-map block), and the pr
 The trainer never touches Qt: it writes typed events into an `EventBuffer` from the worker thread, and a
 QTimer on the GUI thread drains it about 30 times a second (a handful of appends per frame however fast
 training runs). Feature maps are captured only for the block on show (the canvas selection), at most
-twice a second.
+twice a second; the inside of a recurrent block (set_recurrent_capture) only while a view shows it, at the same
+rate paced by its cost. With no run going, gui/training/idle_probe.py computes both with the trained model.
 
 Threads: the run uses torch's default (every core) unless the project says otherwise (the `threads`
 setting): the GUI thread needs little CPU (30 drains and repaints a second) and the Python GIL is released
@@ -30,6 +31,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from layerloom.core.runs import default_runs_root
 from layerloom.core.training.metric_text import metric_text
 from layerloom.gui.gc_guard import guard_thread
+from layerloom.gui.training.idle_probe import RECURRENT_TYPES, IdleProbe
 from layerloom.gui.training.worker import TrainWorker, data_key
 
 DRAIN_INTERVAL_MS = 33  # the fastest: ~30 Hz
@@ -42,7 +44,6 @@ GUI_CPU_BUDGET = 0.03
 TRAIN_THREADS: int | None = None
 
 IDLE, LOADING, RUNNING, PAUSED, STOPPING = "idle", "loading", "running", "paused", "stopping"
-PROBE_INDEX = 0  # the sample feature maps are computed on after a run (TrainControl's default probe)
 
 
 class TrainingController(QObject):
@@ -72,11 +73,11 @@ class TrainingController(QObject):
         self._model_graph = None  # the graph self.model was compiled from
         self._model_step = (0, 0)  # (step, epoch) self.model's weights are from
         self._pre_cache: tuple | None = None  # (the DataInfo it was built from, its Preprocessing)
-        self._feature_key: tuple | None = None  # what the feature maps computed on this thread were for
+        self._idle = IdleProbe(self)  # feature maps and recurrent looks of the trained model with no run going
         self.feature_block: str | None = None  # block name whose feature maps are on show
         self.feature_block_type: str | None = None
         self.feature_capture = True  # off while no view shows feature maps
-        self.recurrent_capture = False  # on while a view shows a recurrent block's insides
+        self.recurrent_capture = False  # on while a view shows the inside of a recurrent block
         self.threads = TRAIN_THREADS
         self._prepared = None
         self._prepared_key = ""
@@ -171,6 +172,7 @@ class TrainingController(QObject):
         self._control = TrainControl()
         self._update_capture()
         self._each_view("set_feature_note", None)  # the run captures them now
+        self._each_view("set_recurrent_note", None)
         key = data_key(project.data.source, dict(project.data.options), settings.val_fraction, settings.seed)
         prepared = self._prepared if key == self._prepared_key else None
         self.run, self.last, self.result = None, None, None
@@ -247,7 +249,7 @@ class TrainingController(QObject):
     def set_feature_block(self, name: str | None, block_type: str | None = None) -> None:
         """Show this block's feature maps (None: none)."""
         self.feature_block, self.feature_block_type = name, block_type
-        self._feature_key = None  # a view that shows another block has let the maps go
+        self._idle.forget()  # a view that shows another block has let the maps go
         self._each_view("set_block", name, block_type)
         self._update_capture()
         self._features_when_idle()
@@ -259,56 +261,28 @@ class TrainingController(QObject):
         self._features_when_idle()
 
     def set_recurrent_capture(self, on: bool) -> None:
-        """Whether a view that shows a recurrent block's insides is on show (wired to the trainer by helper B)."""
+        """Look inside the selected block, when it is recurrent, only while a view shows it: during a run the
+        trainer does, at the feature-map rate; with no run going, the trained model here."""
         self.recurrent_capture = bool(on)
+        self._update_capture()
+        self._features_when_idle()
 
     def _update_capture(self) -> None:
         if self._control is not None:
             blocks = [self.feature_block] if self.feature_block and self.feature_capture else []
             self._control.set_feature_blocks(blocks)
+            recurrent = self.feature_block and self.recurrent_capture and self.feature_block_type in RECURRENT_TYPES
+            self._control.set_recurrent_block(self.feature_block if recurrent else None)
 
     def _features_when_idle(self) -> None:
-        """With no run going, the selected block's feature maps on the probe sample with the trained model,
-        computed here (the GUI thread, serially: one small forward pass), or a note saying what is missing."""
-        if self.running or not self.feature_block or not self.feature_capture:
+        """With no run going, what the views show of the trained model for the selected block (its feature maps,
+        the inside of a recurrent block: gui/training/idle_probe.py), or a note saying what is missing."""
+        if self.running or not self.feature_block:
             return
-        note = self._idle_features(self.feature_block)
-        self._each_view("set_feature_note", note)
-
-    def _idle_features(self, block: str) -> str | None:
-        model, prepared = self.model, self._prepared
-        if model is None:
-            return f"Train the network (or open a trained model) to see {block}'s output on a sample."
-        if block not in getattr(model, "block_nodes", {}):
-            return f"{block} is not in the trained model (it was added or renamed after training): train again " \
-                   "to see its output."
-        if prepared is None:
-            return f"Load the data (Data panel → Load & preview) to see {block}'s output on the probe sample."
-        shape = self.predictor.input_shape
-        if tuple(prepared.info.input_shapes[0]) != shape:
-            return f"The loaded data ({'×'.join(map(str, prepared.info.input_shapes[0]))}) does not fit the trained " \
-                   f"model's Input ({'×'.join(map(str, shape or ()))}), so there is no probe sample for {block}."
-        key = (id(model), block, id(prepared))
-        if key == self._feature_key:
-            return None
-        import torch
-
-        from layerloom.core.training.instrument import FeatureTap, feature_map_events, probe_sample
-        from layerloom.core.training.threads import keep_this_thread_serial
-
-        keep_this_thread_serial()  # the GUI thread computes serially (core/training/threads.py)
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        try:
-            index, inputs, label = probe_sample(prepared, PROBE_INDEX)
-            step, epoch = self._model_step
-            events = feature_map_events(FeatureTap(model), [block], tuple(x.to(device) for x in inputs),
-                                        sample_index=index, label=label, step=step, epoch=epoch)
-        except Exception as err:  # a model that cannot take the probe: say so on the view
-            return f"{block}'s output could not be computed: {err}"
-        self._feature_key = key
-        for event in events:
-            self._each_view("on_event", event)
-        return None
+        if self.feature_capture:
+            self._each_view("set_feature_note", self._idle.features(self.feature_block))
+        if self.recurrent_capture:
+            self._each_view("set_recurrent_note", self._idle.recurrent(self.feature_block, self.feature_block_type))
 
     # --- the drain timer ------------------------------------------------------------------------------
 
@@ -357,6 +331,8 @@ class TrainingController(QObject):
                 self._set_state(PAUSED if e.state == "paused" else RUNNING)
             elif kind in ("finished", "failed"):
                 self.last = e
+            elif kind == "recurrent_note":
+                self._each_view("set_recurrent_note", e.message)
             self._each_view("on_event", e)
         self.events_drained.emit(events)
 
@@ -389,7 +365,7 @@ class TrainingController(QObject):
                 self._model_step = (getattr(last, "step", 0), getattr(last, "epochs", 0))
                 self.trained_source = self._run_source(worker, last) if last.kind == "finished" else None
                 self._adopted = None  # the run's weights are the trained model now; the next Train starts fresh
-                self._feature_key = None
+                self._idle.forget()
             elif worker.prepared is not None:
                 self.data_info = worker.prepared.info
             self.result = trainer.result if trainer is not None else None
@@ -454,7 +430,7 @@ class TrainingController(QObject):
         self._model_graph = source.graph
         history = source.history or []
         self._model_step = (int(history[-1].get("step", 0)), len(history)) if history else (0, 0)
-        self._feature_key = None
+        self._idle.forget()
         self.predictor_changed.emit(self.predictor)
         names = self.predictor.class_names
         self._each_view("show_trained_history", list(history), names)
@@ -464,7 +440,7 @@ class TrainingController(QObject):
         """No trained model any more (another project was opened)."""
         self.model = self.trained_source = self.data_info = self._model_graph = self._adopted = None
         self._model_step = (0, 0)
-        self._feature_key = None
+        self._idle.forget()
         self.predictor_changed.emit(None)
         self._features_when_idle()
 

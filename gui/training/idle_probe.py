@@ -1,0 +1,114 @@
+"""What the views show of the trained model when no run is going: the selected block's feature maps and the inside of
+a selected recurrent block (states, gates, gradients through time) on the probe sample, computed on the GUI thread
+(serially: one small forward pass, and a backward one for the gradients), or a note saying what is missing.
+
+    idle = IdleProbe(controller)
+    note = idle.features("conv2d_1")          # None: the views got FeatureMaps through on_event
+    note = idle.recurrent("lstm", "LSTM")     # None: the views got a RecurrentInside through on_event
+    idle.forget()                             # the trained model, the data or the block changed
+
+Each result is computed once per (model, block, data) and handed to the controller's views.
+"""
+
+from __future__ import annotations
+
+RECURRENT_TYPES = ("RNN", "LSTM", "GRU")
+PROBE_INDEX = 0  # the sample looked at after a run (TrainControl's default probe)
+
+
+class IdleProbe:
+    def __init__(self, controller):
+        self.controller = controller
+        self.feature_key: tuple | None = None  # what the feature maps computed here were for
+        self.recurrent_key: tuple | None = None  # what the recurrent look computed here was for
+
+    def forget(self) -> None:
+        self.feature_key = self.recurrent_key = None
+
+    def _missing(self, block: str, what: str) -> str | None:
+        """What keeps `block`'s `what` from being shown (no trained model, the block not in it, no data or data that
+        does not fit), or None."""
+        c = self.controller
+        model, prepared = c.model, c._prepared
+        if model is None:
+            return f"Train the network (or open a trained model) to see {what}."
+        if block not in getattr(model, "block_nodes", {}):
+            return f"{block} is not in the trained model (it was added or renamed after training): train again " \
+                   f"to see {what}."
+        if prepared is None:
+            return f"Load the data (Data panel → Load & preview) to see {what} on the probe sample."
+        shape = c.predictor.input_shape
+        if tuple(prepared.info.input_shapes[0]) != shape:
+            return f"The loaded data ({'×'.join(map(str, prepared.info.input_shapes[0]))}) does not fit the trained " \
+                   f"model's Input ({'×'.join(map(str, shape or ()))}), so there is no probe sample for {block}."
+        return None
+
+    def _ready(self):
+        """The model's device, after making this thread compute serially (core/training/threads.py)."""
+        import torch
+
+        from layerloom.core.training.threads import keep_this_thread_serial
+
+        keep_this_thread_serial()
+        return next((p.device for p in self.controller.model.parameters()), torch.device("cpu"))
+
+    def features(self, block: str) -> str | None:
+        """The selected block's feature maps with the trained model, handed to the views; or a note."""
+        note = self._missing(block, f"{block}'s output")
+        if note is not None:
+            return note
+        c = self.controller
+        key = (id(c.model), block, id(c._prepared))
+        if key == self.feature_key:
+            return None
+        from layerloom.core.training.instrument import FeatureTap, feature_map_events, probe_sample
+
+        device = self._ready()
+        try:
+            index, inputs, label = probe_sample(c._prepared, PROBE_INDEX)
+            step, epoch = c._model_step
+            events = feature_map_events(FeatureTap(c.model), [block], tuple(x.to(device) for x in inputs),
+                                        sample_index=index, label=label, step=step, epoch=epoch)
+        except Exception as err:  # a model that cannot take the probe: say so on the view
+            return f"{block}'s output could not be computed: {err}"
+        self.feature_key = key
+        for event in events:
+            c._each_view("on_event", event)
+        return None
+
+    def recurrent(self, block: str, block_type: str | None) -> str | None:
+        """Inside the selected recurrent block with the trained model, as a RecurrentInside handed to the views;
+        or a note."""
+        if block_type not in RECURRENT_TYPES:
+            return f"{block} is a {block_type or 'block'}, not a recurrent block: select an RNN, LSTM or GRU to see " \
+                   "its states and gates over time."
+        note = self._missing(block, f"inside {block}")
+        if note is not None:
+            return note
+        c = self.controller
+        key = (id(c.model), block, id(c._prepared))
+        if key == self.recurrent_key:
+            return None
+        from layerloom.core.recurrent.inside import look_inside
+        from layerloom.core.training.events import RecurrentInside
+        from layerloom.core.training.losses import loss_function, output_losses
+
+        device = self._ready()
+        model, prepared = c.model, c._prepared
+        try:
+            split = prepared.val if len(prepared.val) else prepared.train
+            index = min(PROBE_INDEX, len(split) - 1)
+            xs, ys = next(split.batches(1, indices=[index]))
+            loss_fn = loss_function(output_losses(c.model_graph(), model.output_names))
+            inside = look_inside(model, block, tuple(x.to(device) for x in xs), tuple(y.to(device) for y in ys),
+                                 loss_fn, vocabulary=prepared.info.vocabulary)
+        except Exception as err:  # not recurrent in the trained model, a model that cannot take the probe
+            return f"Cannot look inside {block}: {err.args[0] if isinstance(err, KeyError) and err.args else err}"
+        y = ys[0][0]
+        step, epoch = c._model_step
+        self.recurrent_key = key
+        c._each_view("on_event", RecurrentInside(
+            step=step, epoch=epoch, block=block, sample_index=index, trace=inside.trace, gradients=inside.gradients,
+            time_labels=inside.time_labels, label=y.item() if y.numel() == 1 else y.tolist(),
+            gradient_note=inside.gradient_note))
+        return None
