@@ -30,12 +30,26 @@ from layerloom.core.trained_link import KEY as KEY_TRAINED
 from layerloom.core.trained_link import check as check_trained_link
 
 FORMAT = "layerloom-project"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 # from_version → function turning a dict of that version into a dict of the next one. A migration
 # may change its argument (it is a private copy) and returns the upgraded dict.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _lstm_forget_bias_unset(d: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 → 2: LSTM blocks gained `forget_bias` (default 1 for new blocks); an LSTM saved before
+    keeps PyTorch's random start (None), so an old project trains exactly as it did. Malformed nodes are
+    left for the graph loader to report."""
+    nodes = d.get("nodes")
+    for node in nodes if isinstance(nodes, list) else ():
+        if isinstance(node, dict) and node.get("type") == "LSTM" and isinstance(node.get("params", {}), dict):
+            node.setdefault("params", {}).setdefault("forget_bias", None)
+    return d
+
+
+MIGRATIONS[1] = _lstm_forget_bias_unset
 
 _TOP_KEYS = ("format", "schema_version", "app_version", "meta", "data", "training", "nodes", "edges")
 _REQUIRED = ("data", "training")  # format and schema_version are checked first; nodes by the graph loader

@@ -37,6 +37,7 @@ from layerloom.core.layout import layered_positions
 from layerloom.gui import theme
 from layerloom.gui.canvas import clipboard
 from layerloom.gui.canvas.style import HEADER_H, NODE_W, PORT_Y
+from layerloom.gui.lesson_panel import lesson_of
 
 if TYPE_CHECKING:
     from layerloom.gui.editor import Editor
@@ -330,6 +331,9 @@ COMMANDS: list[Command] = [
             places={"view": (0, 2), "toolbar": (3, 2)}),
     Command("auto_layout", "&Auto-layout", auto_layout, ("Ctrl+L",), "auto-layout",
             "Arrange the blocks in layers from left to right", places={"view": (1, 0), "toolbar": (3, 3)}),
+    Command("show_lesson", "Show &Lesson", _window(lambda w: w.show_lesson()), (), None,
+            "Show the project's lesson: what to do and what to look for",
+            enabled=lambda ed: bool(lesson_of(ed.document.project)), places={"view": (2, 0)}, window=True),
     *[Command(f"theme_{name}", name.capitalize(), _window(lambda w, name=name: w.set_theme(name)),
               checked=lambda ed, name=name: ed.window.settings.value("theme", "system") == name, radio="theme",
               places={"theme": (0, i)}, window=True) for i, name in enumerate(theme.THEMES)],

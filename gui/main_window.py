@@ -19,6 +19,7 @@ from layerloom.gui.canvas import CanvasView
 from layerloom.gui.document import Document
 from layerloom.gui.editor import Editor
 from layerloom.gui.inspector import Inspector, human, human_macs
+from layerloom.gui.lesson_panel import LessonPanel, lesson_of
 from layerloom.gui.palette import BlockPalette
 from layerloom.gui.problems import ProblemsPanel
 from layerloom.gui.recovery import Recovery
@@ -67,6 +68,8 @@ class MainWindow(WindowFiles, QMainWindow):
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.problems_dock = self._dock("Problems", "problemsDock", self.problems,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.lesson_panel = LessonPanel(self)
+        self.lesson_dock = self._dock("Lesson", "lessonDock", self.lesson_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self._make_training_docks()
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -93,6 +96,8 @@ class MainWindow(WindowFiles, QMainWindow):
 
         self._start_autosave()
         self._restore_layout()
+        self.document.project_replaced.connect(self._show_lesson_of_project)
+        self._show_lesson_of_project()  # after the saved layout: a project without a lesson hides the dock
         self._zoom_changed(self.canvas.zoom_level())
         self._update_title()
         if self.document.report is not None:
@@ -330,6 +335,19 @@ class MainWindow(WindowFiles, QMainWindow):
 
         roots = run_roots(self.training.runs_root)  # the window's folder, the per-user one and ./runs
         self.live_views.set_runs_root(roots, self.document.project.name or self.document.title)
+
+    def _show_lesson_of_project(self) -> None:
+        """A project with a lesson shows it in the Lesson dock; one without hides the dock."""
+        text = lesson_of(self.document.project)
+        self.lesson_panel.set_lesson(text)
+        self.lesson_dock.setVisible(bool(text))
+        self.editor.refresh()  # View → Show Lesson is there only for a project with a lesson
+
+    def show_lesson(self) -> None:
+        """View → Show Lesson: the Lesson dock again (after it was closed)."""
+        if lesson_of(self.document.project):
+            self.lesson_dock.show()
+            self.lesson_dock.raise_()
 
     def stop_training_for(self, action: str) -> bool:
         """True when no run goes on, or the user agreed to stop it (it stops, keeping a checkpoint)."""

@@ -1,6 +1,6 @@
 """The fields of the inspector's parameter form, one kind per kind of parameter in a block's schema
 (`ParamSpec.kind`): whole and decimal numbers, choices, switches, sizes (one number, or one per dimension),
-padding, an optional size and lists of numbers. `make_editor(spec)` makes the field for a parameter.
+padding, an optional size or number and lists of numbers. `make_editor(spec)` makes the field for a parameter.
 
     editor = make_editor(param_spec)            # a ParamSpec of a block's schema
     editor.set_value(3)                         # shows a value (does not emit)
@@ -263,6 +263,36 @@ class OptionalSizeEditor(ParamEditor):
         return None if self.auto.isChecked() else self.size.value()
 
 
+class OptionalFloatEditor(ParamEditor):
+    """A number or nothing (None: the block's own start, e.g. PyTorch's random forget-gate biases)."""
+
+    def __init__(self, spec, parent=None):
+        super().__init__(spec, parent)
+        self.auto = QCheckBox("auto", self)
+        self.auto.setToolTip(f"Leave {spec.name} empty (None): {spec.help}")
+        self.number = FloatEditor(spec, self)
+        if spec.default is not None:  # what unticking "auto" first gives
+            self.number.set_value(spec.default)
+        self.layout().addWidget(self.auto)
+        self.layout().addWidget(self.number, 1)
+        self.auto.toggled.connect(self._auto_toggled)
+        self.number.committed.connect(self._emit)
+
+    def _auto_toggled(self, auto: bool) -> None:
+        self.number.setEnabled(not auto)
+        self._emit()
+
+    def set_value(self, value) -> None:
+        with QSignalBlocker(self.auto):
+            self.auto.setChecked(value is None)
+        self.number.setEnabled(value is not None)
+        if value is not None:
+            self.number.set_value(value)
+
+    def value(self):
+        return None if self.auto.isChecked() else self.number.value()
+
+
 class ListEditor(ParamEditor):
     """A list of whole numbers (a shape like 1, 28, 28 or dims like 0, 2, 1), typed as text."""
 
@@ -317,6 +347,7 @@ EDITORS = {
     "size": SizeEditor,
     "padding": PaddingEditor,
     "optional_size": OptionalSizeEditor,
+    "optional_float": OptionalFloatEditor,
     "shape": ListEditor,
     "dims": ListEditor,
 }

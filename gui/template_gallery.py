@@ -1,5 +1,6 @@
-"""File → New: the template gallery. Each template shows its name, description, a small drawing of its
-graph (blocks in their category colours, as laid out in the file) and its blocks and size.
+"""File → New: the template gallery. Each template shows its name, description, its lesson when it has one,
+a small drawing of its graph (blocks in their category colours, as laid out in the file) and its blocks and
+size.
 
     dialog = TemplateGallery(parent)
     if dialog.exec():
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 from layerloom.core.blocks import get_spec, has_spec
 from layerloom.gui.colors import category_color
 from layerloom.gui.inspector import human, human_macs
+from layerloom.gui.lesson_panel import lesson_html, lesson_of
 
 EMPTY = ""  # the "empty canvas" entry
 NODE_W, NODE_H = 164.0, 80.0  # a block's size in scene units, for the drawing
@@ -210,6 +212,11 @@ class TemplateGallery(QDialog):
         self.title.setFont(f)
         self.description = QLabel(self)
         self.description.setWordWrap(True)
+        self.lesson = QLabel(self)  # a template's lesson (meta["lesson"]): what to do and what to look for
+        self.lesson.setObjectName("templateLesson")
+        self.lesson.setWordWrap(True)
+        self.lesson.setTextFormat(Qt.TextFormat.RichText)
+        self.lesson.hide()
         self.details = QLabel(self)
         self.details.setWordWrap(True)
         self.details.setTextFormat(Qt.TextFormat.RichText)
@@ -218,6 +225,7 @@ class TemplateGallery(QDialog):
         right = QVBoxLayout()
         right.addWidget(self.title)
         right.addWidget(self.description)
+        right.addWidget(self.lesson)
         right.addWidget(self.preview, 1)
         right.addWidget(self.details)
         body = QHBoxLayout()
@@ -293,10 +301,14 @@ class TemplateGallery(QDialog):
             self.description.setText("A blank network: add blocks from the palette, or press Tab on the canvas.")
             self.preview.set_graph(None)
             self.details.setText("")
+            self.lesson.hide()
             return
         project = self._projects[name]
         self.title.setText(project.name or name)
         self.description.setText(self._descriptions.get(name, ""))
+        lesson = lesson_of(project)
+        self.lesson.setText(f"<p><b>Lesson</b></p>{lesson_html(lesson)}" if lesson else "")
+        self.lesson.setVisible(bool(lesson))
         self.preview.set_graph(project.graph)
         from layerloom.core.inference import infer
 

@@ -38,11 +38,25 @@ def _infer(kind: str):
     return infer
 
 
+def set_forget_bias(lstm, value):
+    """Start an nn.LSTM's forget gates at `value`: bias_ih's forget rows to it, bias_hh's to 0, in every layer
+    and direction (PyTorch's gate order is i, f, g, o; Jozefowicz et al. 2015, Keras' unit_forget_bias)."""
+    import torch
+
+    h = lstm.hidden_size
+    with torch.no_grad():
+        for name, param in lstm.named_parameters():
+            if name.startswith("bias_ih"):
+                param[h:2 * h] = value
+            elif name.startswith("bias_hh"):
+                param[h:2 * h] = 0.0
+
+
 def _build(kind: str):
     def build(p, inputs):
         from torch import nn
 
-        return getattr(nn, kind)(
+        module = getattr(nn, kind)(
             inputs[0].shape[-1],
             p["hidden_size"],
             num_layers=p["num_layers"],
@@ -50,6 +64,9 @@ def _build(kind: str):
             dropout=p["dropout"] if p["num_layers"] > 1 else 0.0,
             batch_first=True,
         )
+        if p.get("forget_bias") is not None:  # setting biases draws no random numbers: the rest is as before
+            set_forget_bias(module, p["forget_bias"])
+        return module
 
     return build
 
@@ -100,7 +117,18 @@ _COUNT = (
     "Parameters per layer and direction: {g} × hidden × (inputs + hidden + 2) — {g} weight sets "
     "({what}), each with an input matrix, a recurrent matrix and two bias vectors."
 )
+_FORGET = (
+    "\n\nforget_bias (LSTM): the forget gates' starting bias. 1 (the default, as Keras) starts them mostly "
+    "open, sigmoid(1) ≈ 0.73, so the cell keeps what it holds and gradients reach early steps from the "
+    "first batch; empty keeps PyTorch's random start, which leaves them about half shut (projects saved "
+    "before this option open that way)."
+)
 _WHAT = {"RNN": "one", "LSTM": "input, forget, cell and output gates", "GRU": "reset, update and new gates"}
+
+FORGET_BIAS = ParamSpec(
+    "forget_bias", "optional_float", 1.0,
+    "Starting bias of the forget gates (1: start remembering, as Keras); empty: PyTorch's random start.",
+    min=-10.0, max=10.0)
 
 for _kind in ("RNN", "LSTM", "GRU"):
     register(
@@ -112,7 +140,7 @@ for _kind in ("RNN", "LSTM", "GRU"):
                 "LSTM": "Recurrent layer with a cell state and forget, input and output gates.",
                 "GRU": "Recurrent layer with update and reset gates (a lighter LSTM).",
             }[_kind],
-            help=_HELP[_kind] + _COUNT.format(g=GATES[_kind], what=_WHAT[_kind]),
+            help=_HELP[_kind] + _COUNT.format(g=GATES[_kind], what=_WHAT[_kind]) + (_FORGET if _kind == "LSTM" else ""),
             infer=_infer(_kind),
             build=_build(_kind),
             emit=_emit,
@@ -124,7 +152,7 @@ for _kind in ("RNN", "LSTM", "GRU"):
                           exclusive_max=True),
                 ParamSpec("return_sequences", "bool", False,
                           "Output every time step (for stacking or per-step outputs); off: the last only."),
-            ),
+            ) + ((FORGET_BIAS,) if _kind == "LSTM" else ()),
             key_params=("hidden_size", "num_layers", "bidirectional", "return_sequences"),
         )
     )

@@ -67,7 +67,8 @@ class PortSpec:
 
 # --- parameters ---------------------------------------------------------------------------------
 
-PARAM_KINDS = ("int", "float", "bool", "choice", "size", "padding", "shape", "dims", "optional_size")
+PARAM_KINDS = ("int", "float", "bool", "choice", "size", "padding", "shape", "dims", "optional_size",
+               "optional_float")
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ class ParamSpec:
 
     Kinds: `int`, `float`, `bool`, `choice` (one of `choices`), `size` (an int, or a list of `arity`
     ints, as PyTorch's kernel_size), `optional_size` (a size or None), `padding` (a size or "same" /
-    "valid"), `shape` (a list of ints, -1 allowed where `allow_infer`), `dims` (a list of ints).
+    "valid"), `shape` (a list of ints, -1 allowed where `allow_infer`), `dims` (a list of ints),
+    `optional_float` (a float or None).
     """
 
     name: str
@@ -165,6 +167,10 @@ def _optional_size(spec: ParamSpec, value: Any) -> int | list[int] | None:
     return None if value is None else _size(spec, value)
 
 
+def _optional_float(spec: ParamSpec, value: Any) -> float | None:
+    return None if value is None else _float(spec, value)
+
+
 def _padding(spec: ParamSpec, value: Any) -> int | list[int] | str:
     if isinstance(value, str):
         if value not in ("same", "valid"):
@@ -207,6 +213,7 @@ _COERCE: dict[str, Callable[[ParamSpec, Any], Any]] = {
     "choice": _choice,
     "size": _size,
     "optional_size": _optional_size,
+    "optional_float": _optional_float,
     "padding": _padding,
     "shape": _shape,
     "dims": _dims,

@@ -144,6 +144,12 @@ def _module_sources(type_id: str) -> list[tuple[str, str]]:
     return []
 
 
+def _forget_bias_source() -> str:
+    from layerloom.core.blocks.recurrent import set_forget_bias
+
+    return inspect.getsource(set_forget_bias)
+
+
 def _constructor(node, ins) -> str:
     ctor = CONSTRUCTORS.get(node.type)
     if ctor is None:
@@ -231,6 +237,9 @@ def generate_source(source: Source, weights_name: str = "model.safetensors") -> 
         ins = [report[e.src].output for e in graph.in_edges(nid)]
         if node.type not in MODULE_FREE:
             ctors.append(f"self.{node.name} = {_constructor(node, ins)}")
+            if node.type == "LSTM" and node.params.get("forget_bias") is not None:  # starts as Layerloom's
+                ctors.append(f"set_forget_bias(self.{node.name}, {node.params['forget_bias']!r})")
+                classes.setdefault("set_forget_bias", _forget_bias_source())
             for cname, text in _module_sources(node.type):
                 classes.setdefault(cname, text)
         body += _statements(node, v, args, ins, report[nid].output)

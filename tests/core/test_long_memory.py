@@ -1,5 +1,5 @@
 """The long_memory data set and the rnn_long_memory lesson: the label is the first word of 50, a simple
-RNN stays at chance, the same graph with a GRU learns it."""
+RNN stays at chance, the same graph with a GRU or an LSTM (forget_bias 5, as the lesson says) learns it."""
 
 from __future__ import annotations
 
@@ -84,20 +84,27 @@ def test_the_lesson_template_reads_its_data_and_keeps_the_parameters_when_swappe
     project = load_template("rnn_long_memory")
     assert [n.type for n in project.graph] == ["Input", "Embedding", "RNN", "Dense", "Output"]
     assert project.data.source == "long_memory" and project.training.grad_clip is not None
-    assert "GRU" in project.description and "GRU" in project.meta["lesson"]
+    assert "LSTM" in project.description
+    lesson = project.meta["lesson"]  # the steps the student follows, with the names the window shows
+    for words in ("50%", "Gradients tab", "Delete", "Recurrent group", "forget_bias to 5", "Inside RNN tab"):
+        assert words in lesson, words
     gru = _with_cell(project.graph, "GRU")
     assert [n.params for n in gru] == [n.params for n in project.graph]
 
 
-def test_a_simple_rnn_stays_at_chance_where_the_same_graph_with_a_gru_learns():
+def test_a_simple_rnn_stays_at_chance_where_the_same_graph_with_a_gru_or_an_lstm_learns():
     """The template's own data and settings (10 epochs of 1,600 sequences; a few seconds each)."""
     project = load_template("rnn_long_memory")
     data = load_data(project.data.source, project.data.options, seed=0)
     settings = dataclasses.replace(project.training, device="cpu", threads=1, seed=0)
     accuracy = {}
-    for cell in ("RNN", "GRU"):
-        result = Trainer(_with_cell(project.graph, cell), data, settings=settings, run_root=None).run()
+    for cell in ("RNN", "GRU", "LSTM"):
+        graph = _with_cell(project.graph, cell)
+        if cell == "LSTM":  # the lesson's step 3
+            graph.set_params(graph.find("rnn"), forget_bias=5.0)
+        result = Trainer(graph, data, settings=settings, run_root=None).run()
         assert result.status == "finished", result.status
         accuracy[cell] = result.final["val_accuracy"]
     assert accuracy["RNN"] < 0.6, accuracy  # chance is 0.5
-    assert accuracy["GRU"] > 0.95, accuracy
+    assert accuracy["GRU"] > 0.95 and accuracy["LSTM"] > 0.95, accuracy
+    assert graph.node(graph.find("rnn")).params["forget_bias"] == 5.0

@@ -187,7 +187,7 @@ def test_bad_data_settings(data, words):
 def test_to_dict_has_the_documented_layout():
     d = small_project().to_dict()
     assert d["format"] == FORMAT == "layerloom-project"
-    assert d["schema_version"] == SCHEMA_VERSION == 1
+    assert d["schema_version"] == SCHEMA_VERSION == 2
     assert isinstance(d["app_version"], str)
     assert set(d) == {"format", "schema_version", "app_version", "nodes", "edges", "training", "data", "meta"}
     node = d["nodes"][1]
@@ -365,7 +365,8 @@ def test_golden_v1_is_written_back_unchanged():
     again = Project.from_dict(raw).to_dict()
     raw.pop("app_version")
     again.pop("app_version")
-    assert again == raw
+    assert again.pop("schema_version") == SCHEMA_VERSION and raw.pop("schema_version") == 1
+    assert again == raw  # schema 2 changed LSTM blocks only; this file has none
 
 
 def test_golden_v1_trained_names_its_weights_and_is_written_back_unchanged(tmp_path):
@@ -379,6 +380,7 @@ def test_golden_v1_trained_names_its_weights_and_is_written_back_unchanged(tmp_p
     again = project.to_dict()
     raw.pop("app_version")
     again.pop("app_version")
+    assert again.pop("schema_version") == SCHEMA_VERSION and raw.pop("schema_version") == 1
     assert again == raw
     with pytest.raises(TrainedRunError) as exc:  # the run folder is not there: said in plain words
         open_linked(project, path)
@@ -416,7 +418,7 @@ BROKEN = {
         "edges[0]: 'dst' must be",
     ],
     "broken_newer_version.json": [
-        "was saved by a newer Layerloom (schema 3); this version reads up to 1 — please update"],
+        "was saved by a newer Layerloom (schema 3); this version reads up to 2 — please update"],
     "broken_trained_run.json": [
         "meta.trained_run.path must be the run folder or bundle the weights are in (a text)",
         "meta.trained_run.checkpoint must be 'last' or 'best' (got 'middle')",
@@ -453,7 +455,7 @@ def test_every_broken_golden_file_is_tested():
         ('"hello"', "a project file must hold a JSON object, not a text"),
         ('{"name": "x"}', "this is not a Layerloom project file (it has no 'format' field)"),
         ('{"format": "keras", "schema_version": 1}', "its format is 'keras', not 'layerloom-project'"),
-        ('{"format": "layerloom-project"}', "schema_version must be a whole number like 1 (got None)"),
+        ('{"format": "layerloom-project"}', "schema_version must be a whole number like 2 (got None)"),
         ('{"format": "layerloom-project", "schema_version": "1"}', "schema_version must be a whole number"),
         ('{"format": "layerloom-project", "schema_version": true}', "schema_version must be a whole number"),
         ('{"format": "layerloom-project", "schema_version": 0}', "schema_version 0 does not exist"),
@@ -562,18 +564,19 @@ def test_load_upgrades_an_old_file_and_save_writes_the_new_version(tmp_path, mon
                 node["type"] = "Dense"
         return d
 
+    now = SCHEMA_VERSION
     d = small_project().to_dict()
     d["nodes"][4]["type"] = "FullyConnected"
     path = write(tmp_path, d, "old.json")
     with pytest.raises(ProjectError, match="unknown block type 'FullyConnected'"):
         load_project(path)
 
-    monkeypatch.setattr(project_mod, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(project_mod.MIGRATIONS, 1, one_to_two)
+    monkeypatch.setattr(project_mod, "SCHEMA_VERSION", now + 1)
+    monkeypatch.setitem(project_mod.MIGRATIONS, now, one_to_two)
     project = load_project(path)
-    assert project.migrated_from == 1 and project.graph.node("n5").type == "Dense"
+    assert project.migrated_from == now and project.graph.node("n5").type == "Dense"
     save_project(project, path)
-    assert json.loads(path.read_text(encoding="utf-8"))["schema_version"] == 2
+    assert json.loads(path.read_text(encoding="utf-8"))["schema_version"] == now + 1
     assert load_project(path).migrated_from is None
 
 
