@@ -3,32 +3,32 @@ gradient with respect to its hidden state at every step.
 
 `trace_block` recomputes, from the module's own weights in PyTorch's gate layout, every layer and
 direction of an `nn.RNN` / `nn.LSTM` / `nn.GRU` (batch first, as Layerloom compiles them);
-`gradients_through_time` gives ‖∂loss/∂h_t‖ for every step of a block inside a model.
-Both are Qt-free; views draw their results.
+`gradients_through_time` gives ‖∂loss/∂h_t‖ for every step of a block inside a model; `look_inside` does
+both for one probe sample, with labels for the time axis. Both are Qt-free; views draw their results.
+Names load their module on first use: a view that draws a trace (trace.py: NumPy only) does not import torch.
 """
 
 from __future__ import annotations
 
-from layerloom.core.recurrent.capture import block_input, recurrent_blocks
-from layerloom.core.recurrent.gradients import GradientTrace, gradients_through_time
-from layerloom.core.recurrent.trace import (
-    QUANTITIES,
-    DirectionTrace,
-    Quantity,
-    RecurrentTrace,
-    kind_of,
-    trace_block,
-)
+_EXPORTS = {
+    "QUANTITIES": "trace",
+    "DirectionTrace": "trace",
+    "Quantity": "trace",
+    "RecurrentTrace": "trace",
+    "kind_of": "trace",
+    "trace_block": "trace",
+    "unit_lines": "trace",
+    "block_input": "capture",
+    "recurrent_blocks": "capture",
+    "GradientTrace": "gradients",
+    "gradients_through_time": "gradients",
+    "Inside": "inside",
+    "look_inside": "inside",
+    "time_labels": "inside",
+}
 
-__all__ = [
-    "QUANTITIES",
-    "DirectionTrace",
-    "GradientTrace",
-    "Quantity",
-    "RecurrentTrace",
-    "block_input",
-    "gradients_through_time",
-    "kind_of",
-    "recurrent_blocks",
-    "trace_block",
-]
+from layerloom.core.lazy import lazy_exports  # noqa: E402
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -6,6 +6,7 @@ time axis (the words of a text, the values of a series).
     look.trace.trace(0, 0)["f"]      # T × hidden forget gate of layer 0, forward
     look.gradients.of(0, 0)          # ‖∂loss/∂h_t‖ for t = 0 … T−1
     look.time_labels                 # ("free", "entry", "now", …) or ("0.53", …) or ("1", "2", …)
+    unit_lines(look.trace, 0, 0, 5)  # (core/recurrent/trace.py) unit 5's i, f, g, o, c, h over time
 
 The trainer emits it as a `RecurrentInside` event (core/training/events.py) at the feature-map rate; the window
 computes it itself for a trained or opened model.
@@ -16,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from layerloom.core.recurrent.capture import block_input, module_of
@@ -72,11 +72,3 @@ def look_inside(model: torch.nn.Module, block: str, inputs: Sequence[torch.Tenso
     elif gradients:
         note = "the gradient through time needs the sample's target"
     return Inside(trace, grads, time_labels(inputs, trace.steps, vocabulary), note)
-
-
-def unit_lines(trace: RecurrentTrace, layer: int, direction: int, unit: int) -> dict[str, np.ndarray]:
-    """Every quantity of one unit over time (name → T values), for the per-unit line plot."""
-    d = trace.trace(layer, direction)
-    if not 0 <= unit < trace.hidden_size:
-        raise IndexError(f"the block has {trace.hidden_size} units; there is no unit {unit}")
-    return {q.name: d.values[q.name][:, unit] for q in trace.quantities}

@@ -277,3 +277,11 @@ def _layers(module, kind: str, seq: np.ndarray, relu: bool, traces: list) -> Non
             traces.append(DirectionTrace(layer, d, values))
             outs.append(hs)
         inp = np.concatenate(outs, axis=1) if dirs == 2 else outs[0]
+
+
+def unit_lines(trace: RecurrentTrace, layer: int, direction: int, unit: int) -> dict[str, np.ndarray]:
+    """Every quantity of one unit over time (name → T values), for the per-unit line plot."""
+    d = trace.trace(layer, direction)
+    if not 0 <= unit < trace.hidden_size:
+        raise IndexError(f"the block has {trace.hidden_size} units; there is no unit {unit}")
+    return {q.name: d.values[q.name][:, unit] for q in trace.quantities}

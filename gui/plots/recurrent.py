@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QSplitter, QVBoxLayout
 
-from layerloom.core.recurrent.inside import unit_lines
+from layerloom.core.recurrent.trace import unit_lines
 from layerloom.core.training.events import RecurrentInside, RunStarted
 from layerloom.gui.plots.common import (
     PlotView,

@@ -12,7 +12,8 @@ import torch
 
 from layerloom.core import build_model
 from layerloom.core.recurrent import block_input, gradients_through_time, trace_block
-from layerloom.core.recurrent.inside import PADDING_LABEL, look_inside, time_labels, unit_lines
+from layerloom.core.recurrent.inside import PADDING_LABEL, look_inside, time_labels
+from layerloom.core.recurrent.trace import unit_lines
 from layerloom.core.templates import load_template
 from layerloom.core.training.events import EventBuffer, RecurrentInside
 from layerloom.core.training.losses import loss_function, output_losses

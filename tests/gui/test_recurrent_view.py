@@ -15,7 +15,8 @@ import torch
 from PySide6.QtCore import QPointF, Qt
 from torch import nn
 
-from layerloom.core.recurrent.inside import look_inside, unit_lines
+from layerloom.core.recurrent.inside import look_inside
+from layerloom.core.recurrent.trace import unit_lines
 from layerloom.core.training.events import RecurrentInside
 from layerloom.gui.plots.gradients import GradientFlowView
 from layerloom.gui.plots.recurrent import NOT_RECURRENT, RecurrentView
