@@ -38,12 +38,16 @@ def _infer(kind: str):
     return infer
 
 
+FORGET_BIAS_ATTRIBUTE = "layerloom_forget_bias"
+
+
 def set_forget_bias(lstm, value):
     """Start an nn.LSTM's forget gates at `value`: bias_ih's forget rows to it, bias_hh's to 0, in every layer
     and direction (PyTorch's gate order is i, f, g, o; Jozefowicz et al. 2015, Keras' unit_forget_bias)."""
     import torch
 
     h = lstm.hidden_size
+    lstm.layerloom_forget_bias = float(value)  # a re-initialisation (xavier, kaiming) starts them here again
     with torch.no_grad():
         for name, param in lstm.named_parameters():
             if name.startswith("bias_ih"):

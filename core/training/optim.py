@@ -7,6 +7,8 @@ import contextlib
 import torch
 from torch import nn
 
+from layerloom.core.blocks.recurrent import FORGET_BIAS_ATTRIBUTE, set_forget_bias
+
 # Schedules stepped after every optimizer step; the others after every epoch.
 PER_STEP_SCHEDULERS = ("one_cycle",)
 
@@ -101,7 +103,8 @@ _RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
 def init_weights(model: nn.Module, mode: str, seed: int | None = None) -> None:
     """Re-initialise weights: "default" keeps PyTorch's; "xavier" (Glorot uniform) and "kaiming"
     (He normal, for ReLU) set the weight matrices of dense, convolution and recurrent layers and zero
-    their biases. With `seed`, the result does not depend on the global random state (left untouched)."""
+    their biases (an LSTM block's forget gates start at its forget_bias again). With `seed`, the result does
+    not depend on the global random state (left untouched)."""
     if mode == "default":
         return
     if mode not in ("xavier", "kaiming"):
@@ -133,6 +136,9 @@ def init_weights(model: nn.Module, mode: str, seed: int | None = None) -> None:
                         fill(p)
                     elif name.startswith("bias"):
                         p.zero_()
+                forget_bias = getattr(module, FORGET_BIAS_ATTRIBUTE, None)
+                if forget_bias is not None:  # an LSTM block's forget_bias outlives the new start
+                    set_forget_bias(module, forget_bias)
 
 
 def freeze_blocks(model: nn.Module, names) -> list[str]:

@@ -195,3 +195,24 @@ def test_the_golden_schema_1_lstm_file_starts_as_before():
     assert torch.equal(state["embedding.weight"], embedding.weight.detach())
     for name, value in lstm.state_dict().items():
         assert torch.equal(state[f"lstm.{name}"], value), name
+
+
+@pytest.mark.parametrize("mode", ["xavier", "kaiming"])
+def test_a_new_start_keeps_the_forget_bias(mode):
+    """The training setting init = xavier / kaiming zeroes recurrent biases; the LSTM's forget gates start at
+    the block's forget_bias again (the rest of the biases stay zero)."""
+    from layerloom.core.blocks.recurrent import set_forget_bias
+    from layerloom.core.training.optim import init_weights
+
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    set_forget_bias(lstm, 2.5)
+    init_weights(lstm, mode, seed=0)
+    for name, p in lstm.named_parameters():
+        if name.startswith("bias_ih"):
+            assert torch.equal(p[4:8], torch.full((4,), 2.5)) and not p[:4].any() and not p[8:].any()
+        elif name.startswith("bias_hh"):
+            assert not p.any()
+    plain = nn.LSTM(3, 4, batch_first=True)  # no forget_bias: every bias zero, as before
+    init_weights(plain, mode, seed=0)
+    assert not plain.bias_ih_l0.any() and not plain.bias_hh_l0.any()
