@@ -17,7 +17,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from layerloom.core.errors import LayerloomError
+from layerloom.core.block_swap import carried_params, swap_problem, swapped_name
+from layerloom.core.errors import GraphError, LayerloomError
 from layerloom.core.graph import Graph
 from layerloom.core.graph_parts import Edge, Node
 
@@ -191,6 +192,45 @@ class SetFrozen(Edit):
     def revert(self, graph: Graph) -> None:
         for nid, old in self.old.items():
             graph.set_frozen(nid, old)
+
+
+@dataclass
+class ReplaceBlock(Edit):
+    """Turn a block into another type of its kind (RNN → LSTM) in one step: same id, place in the order,
+    position, wires and frozen state; the parameters both types have (see core/block_swap.py); a name
+    made from the old type follows the new one. A swap that cannot be made raises GraphError saying why."""
+
+    node_id: str
+    new_type: str
+    _old: Node | None = None
+    _index: int = 0
+    _edges: list[tuple[int, Edge]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return f"Replace {self._old.name} with {self.new_type}" if self._old else f"Replace with {self.new_type}"
+
+    def apply(self, graph: Graph) -> None:
+        problem = swap_problem(graph, self.node_id, self.new_type)
+        if problem:
+            raise GraphError(problem)
+        old = graph.node(self.node_id)
+        new = Node(old.id, self.new_type, swapped_name(graph, old.id, self.new_type),
+                   carried_params(old, self.new_type), old.pos, old.frozen)
+        self._old = copy.deepcopy(old)
+        self._index = graph.index_of(old.id)
+        self._edges = [(i, e) for i, e in enumerate(graph.edges) if old.id in (e.src, e.dst)]
+        self._put(graph, new)
+
+    def revert(self, graph: Graph) -> None:
+        self._put(graph, self._old)
+
+    def _put(self, graph: Graph, node: Node) -> None:
+        """Remove the block and put `node` in its place, its wires back where they were in the edge order."""
+        graph.remove(self.node_id)
+        graph.insert_node(node, self._index)
+        for index, edge in self._edges:
+            graph.insert_edge(edge, index)
 
 
 @dataclass

@@ -234,10 +234,9 @@ LONG_MEMORY_LESSON = (
     "1. Train. This simple RNN stays near 50% (chance).\n"
     "2. Select the RNN block and open the Gradients tab: the gradient-through-time line falls toward the first "
     "steps, so almost nothing of the label's signal reaches the first word.\n"
-    "3. Swap in an LSTM: select the RNN, press Delete, drag an LSTM from the palette's Recurrent group, and "
-    "wire embedding → LSTM → logits. Keep hidden size 32 and, in the Inspector, set forget_bias to 5: the "
-    "forget gates start at sigmoid(5) ≈ 0.99, open. (The default 1 starts them at 0.73, and 0.73 multiplied "
-    "over 49 steps is about 0: that LSTM forgets too.)\n"
+    "3. Right-click the RNN → Replace With → LSTM (wires and hidden size stay), then in the Inspector set "
+    "forget_bias to 5: the forget gates start at sigmoid(5) ≈ 0.99, open. (The default 1 starts them at 0.73, "
+    "and 0.73 multiplied over 49 steps is about 0: that LSTM forgets too.)\n"
     "4. Train again: accuracy climbs to 100% within a few epochs.\n"
     "5. Select the LSTM and open the Inside RNN tab: its forget gate stays near 1 at every step, so the cell "
     "keeps the first word to the end. (A GRU learns it too.)")

@@ -7,7 +7,8 @@ tip, when it is enabled (a predicate over the editor) and where it shows: `place
 (group, position) — the menus "file", "edit", "view", "theme", "training", "help", the "toolbar", and the
 canvas context menus "block" (on a block) and "wire" (on a connection, run with `edge=`). Groups are set
 apart by separators. Commands that take arguments (`place_block`, `set_params`, …) show nowhere; they are
-run with `editor.run(key, **args)`.
+run with `editor.run(key, **args)` — unless they have a `submenu`: a function of the editor giving one
+(text, args) entry per choice, shown as a submenu of their place ("Replace With" → LSTM, GRU on a block).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QStyle
 
+from layerloom.core.block_swap import replacements
 from layerloom.core.blocks import get_spec, has_spec
 from layerloom.core.edits import (
     AddNode,
@@ -29,6 +31,7 @@ from layerloom.core.edits import (
     Move,
     RemoveNode,
     Rename,
+    ReplaceBlock,
     SetFrozen,
     SetParams,
     SetSettings,
@@ -68,6 +71,9 @@ class Command:
     role: QAction.MenuRole | None = None  # macOS application menu role
     window: bool = False  # needs the main window (files, training, help): absent from an editor without one
     takes_args: bool = False  # run with arguments only: no shared action (`Editor.bound_action` makes one)
+    # A takes_args command's choices in a menu: (text, args) per entry, asked when the menu is filled;
+    # no entries, no submenu.
+    submenu: Callable[[Editor], list[tuple[str, dict[str, Any]]]] | None = None
 
 
 # --- when commands are enabled ----------------------------------------------------------------------
@@ -240,6 +246,22 @@ def place_connected(ed: Editor, type_id: str, at, connect_from, connect_to) -> s
     return new_id
 
 
+def replace_choices(ed: Editor) -> list[tuple[str, dict[str, Any]]]:
+    """The types the one selected block may become, as Replace With's entries."""
+    ids = ed.selection
+    if len(ids) != 1:
+        return []
+    return [(t, {"node_id": ids[0], "type_id": t}) for t in replacements(ed.document.graph.node(ids[0]).type)]
+
+
+def replace_block(ed: Editor, node_id: str, type_id: str):
+    """Turn a block into another type of its kind in place (one undo step); it stays selected."""
+    outcome = ed.do(ReplaceBlock(node_id, type_id))
+    if outcome:
+        ed.select([node_id], reveal=False)
+    return outcome
+
+
 def set_frozen(ed: Editor, node_ids: list[str], frozen: bool):
     graph = ed.document.graph
     what = graph.node(node_ids[0]).name if len(node_ids) == 1 else f"{len(node_ids)} blocks"
@@ -320,6 +342,9 @@ COMMANDS: list[Command] = [
             "Search for a block and add it at the cursor (Tab on the canvas)",
             tooltip="Add a block (Tab on the canvas)", enabled=unlocked,
             places={"edit": (2, 2), "toolbar": (2, 0)}),
+    Command("replace_block", "Replace &With", replace_block, tip="Turn the block into another type of its kind, "
+            "keeping its wires and the settings both types have", enabled=one_selected_unlocked,
+            places={"block": (0, 2)}, takes_args=True, submenu=replace_choices),
     Command("remove_connection", "Remove connection",
             lambda ed, edge: ed.do(Disconnect(edge), "Remove connection"), places={"wire": (0, 0)}, takes_args=True),
     # View

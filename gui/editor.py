@@ -172,18 +172,29 @@ class Editor(QObject):
         return sorted(found, key=lambda c: c.places[place])
 
     def fill(self, widget: QMenu | QToolBar, place: str) -> None:
-        """Add the actions of `place` to a menu or toolbar, a separator between their groups."""
+        """Add the actions of `place` to a menu or toolbar, a separator between their groups; a command with
+        a `submenu` becomes a submenu of its entries now (a menu only; none when it has no entries)."""
         group = None
         for command in self.commands_at(place):
+            entries = command.submenu(self) if command.submenu is not None else None
+            if entries is not None and (not entries or not isinstance(widget, QMenu)):
+                continue
             if group is not None and command.places[place][0] != group:
                 widget.addSeparator()
             group = command.places[place][0]
-            widget.addAction(self.actions[command.key])
+            if entries is None:
+                widget.addAction(self.actions[command.key])
+                continue
+            sub = widget.addMenu(self._text(command))
+            sub.menuAction().setStatusTip(command.tip or "")
+            sub.setEnabled(command.enabled is None or bool(command.enabled(self)))
+            for text, args in entries:
+                sub.addAction(self.bound_action(command.key, sub, label=text, **args))
 
-    def bound_action(self, key: str, parent: QObject, **args: Any) -> QAction:
+    def bound_action(self, key: str, parent: QObject, label: str | None = None, **args: Any) -> QAction:
         """A one-off action running command `key` with `args` (a context menu's "Remove connection" of the
-        wire under the cursor)."""
+        wire under the cursor), named `label` (default: the command's text)."""
         command = self.table[key]
-        action = QAction(self._text(command), parent)
+        action = QAction(label or self._text(command), parent)
         action.triggered.connect(lambda _checked=False: self.run(key, **args))
         return action

@@ -86,7 +86,7 @@ def test_the_lesson_template_reads_its_data_and_keeps_the_parameters_when_swappe
     assert project.data.source == "long_memory" and project.training.grad_clip is not None
     assert "LSTM" in project.description
     lesson = project.meta["lesson"]  # the steps the student follows, with the names the window shows
-    for words in ("50%", "Gradients tab", "Delete", "Recurrent group", "forget_bias to 5", "Inside RNN tab"):
+    for words in ("50%", "Gradients tab", "Replace With → LSTM", "forget_bias to 5", "Inside RNN tab"):
         assert words in lesson, words
     gru = _with_cell(project.graph, "GRU")
     assert [n.params for n in gru] == [n.params for n in project.graph]

@@ -771,7 +771,8 @@ def test_context_menu_on_a_block_and_on_a_wire(qtbot, monkeypatch):
     at = vp_pos(view, view.node_item(relu).mapToScene(QPointF(NODE_W / 2, HEADER_H + 8)))
     QApplication.sendEvent(view.viewport(), QContextMenuEvent(QContextMenuEvent.Reason.Mouse, at,
                                                              view.viewport().mapToGlobal(at)))
-    assert shown[-1] == ["Re&name", "D&uplicate", "&Delete"]  # the editor's commands, as in the Edit menu
+    # the editor's commands, as in the Edit menu (and Replace With: a ReLU may become another activation)
+    assert shown[-1] == ["Re&name", "D&uplicate", "Replace &With", "&Delete"]
     assert relu not in g
     edge = g.edges[0]
     mid = view.canvas_scene.edges[edge]._wire.pointAtPercent(0.3)
