@@ -7,7 +7,10 @@ time and the gradient through time on the probe sample (core/recurrent/inside.py
 
 Paced by cost: a look (a trace plus a forward and backward pass for the gradients) is timed, and the next one
 comes no sooner than its cost / BUDGET seconds later — never sooner than `interval` (the feature-map rate) — so
-that the looks take at most about BUDGET of the training time. A block it cannot look inside (not recurrent, a
+that the looks take at most about BUDGET of the training time. The cost counted is the least of the last three
+looks: the first look of a run pays one-off set-up (thread pools, caches; 0.3 s against 8 ms afterwards for
+lstm_text) and one the training thread waited on the GIL for is slow too; counting those would leave the view
+still for many seconds. A block it cannot look inside (not recurrent, a
 model it cannot run) gets one RecurrentNote and no further tries until another block is asked for.
 """
 
@@ -33,13 +36,14 @@ class RecurrentLooks:
         self.failed: str | None = None  # a block that could not be looked inside (no more tries)
         self.next_time = 0.0
         self.last_cost = 0.0  # seconds the latest look took
+        self.costs: list[float] = []  # the latest looks' seconds (up to three)
 
     def due(self, now: float, block: str | None) -> bool:
         """Whether to look inside `block` now: a block newly asked for at once, the same one when its time came."""
         if not block:
             return False
         if block != self.block:
-            self.block, self.failed, self.next_time = block, None, 0.0
+            self.block, self.failed, self.next_time, self.costs = block, None, 0.0, []
         return self.failed != block and now >= self.next_time
 
     def look(self, block: str, probe: tuple, step: int, epoch: int):
@@ -58,7 +62,9 @@ class RecurrentLooks:
             return ev.RecurrentNote(step=step, block=block, message=f"Cannot look inside {block}: {reason}")
         end = time.perf_counter()
         self.last_cost = end - t0
-        self.next_time = end + max(self.interval, self.last_cost / (self.budget or BUDGET))
+        self.costs = [*self.costs[-2:], self.last_cost]
+        cost = min(self.costs) if len(self.costs) > 1 else min(self.last_cost, self.interval * (self.budget or BUDGET))
+        self.next_time = end + max(self.interval, cost / (self.budget or BUDGET))
         return ev.RecurrentInside(step=step, epoch=epoch, block=block, sample_index=index, trace=inside.trace,
                                   gradients=inside.gradients, time_labels=inside.time_labels, label=label,
                                   gradient_note=inside.gradient_note)

@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QSplitter, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QSplitter, QVBoxLayout
 
 from layerloom.core.recurrent.trace import unit_lines
 from layerloom.core.training.events import RecurrentInside, RunStarted
@@ -54,6 +54,8 @@ TITLES = {
 }
 COLORS = {"h": "loss", "c": "val", "i": "accuracy", "f": "exploding", "o": "lr", "g": "train_accuracy",
           "z": "accuracy", "r": "exploding", "n": "train_accuracy"}
+# the least height a heat map, a row of gate panels and the unit plot need to be read: a short dock scrolls instead
+MIN_HEIGHT = {"state": 170, "gate_row": 135, "unit": 170}
 DIRECTION_NAMES = ("forward (reads left to right)", "backward (reads right to left)")
 
 
@@ -107,6 +109,13 @@ class RecurrentView(PlotView):
         for w, stretch in ((self.state_graphics, 3), (self.gate_graphics, 4), (self.unit_graphics, 3)):
             self.body.addWidget(w)
             self.body.setStretchFactor(self.body.indexOf(w), stretch)
+        self.state_graphics.setMinimumHeight(MIN_HEIGHT["state"])
+        self.unit_graphics.setMinimumHeight(MIN_HEIGHT["unit"])
+        self.body.setChildrenCollapsible(False)
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(self.body)
         for g in (self.state_graphics, self.gate_graphics, self.unit_graphics):  # each scene has its own coordinates
             g.scene().sigMouseMoved.connect(partial(self._mouse_moved, scene=g.scene()))
         for g in (self.state_graphics, self.gate_graphics):
@@ -130,7 +139,7 @@ class RecurrentView(PlotView):
         readout.addWidget(self.hover_label)
         box.addLayout(readout)
         box.addWidget(self.hint, 1)
-        box.addWidget(self.body, 6)
+        box.addWidget(self.scroll, 6)
         self._restyle()
         self.reset(None)
 
@@ -212,7 +221,7 @@ class RecurrentView(PlotView):
         ev = self.frame
         show = self.recurrent and ev is not None
         self.hint.setVisible(not show)
-        self.body.setVisible(show)
+        self.scroll.setVisible(show)
         if not show:
             for w in (self.layer_box, self.direction_box, self.unit_box):
                 w.setVisible(False)
@@ -250,6 +259,8 @@ class RecurrentView(PlotView):
         for k, name in enumerate(GATES[kind]):
             self.gate_panels[name] = HeatPanel(self.gate_graphics, k // cols, k % cols)
         self.gate_graphics.setVisible(bool(GATES[kind]))
+        rows = -(-len(GATES[kind]) // cols)
+        self.gate_graphics.setMinimumHeight(rows * MIN_HEIGHT["gate_row"])
         for curve in self.curves.values():
             self.unit_plot.removeItem(curve)
         self.legend.clear()

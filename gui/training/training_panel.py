@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -142,6 +143,8 @@ class TrainingPanel(QWidget):
         button.setToolTip("While paused: train exactly one batch, then pause again (F10); the arrow also "
                           "steps one epoch (Ctrl+F10)")
         button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)  # as wide as the others
+        button.setMinimumWidth(button.fontMetrics().horizontalAdvance("Step") + 40)  # the text and its arrow
         menu = QMenu(button)
         menu.addAction("Step one batch\tF10", controller.step)
         menu.addAction("Step one epoch (to its validation)\tCtrl+F10", controller.step_epoch)

@@ -129,3 +129,29 @@ def test_a_look_leaves_the_parameters_gradients_and_modes_as_they_were():
     note = looks.look("embedding", (0, (x[:1],), (y[:1],), None), 4, 0)
     assert note.kind == "recurrent_note" and "embedding" in note.message
     assert not looks.due(1e9, "embedding")  # one note, no more tries for that block
+
+
+def test_pacing_trusts_neither_a_cold_first_look_nor_one_slow_look(monkeypatch):
+    """The next look waits cost / BUDGET (at least the interval), the cost being the least of the last three looks;
+    the first look of a block (one-off set-up) only waits the interval."""
+    import layerloom.core.recurrent.inside as inside
+
+    clock = [100.0]
+    costs = iter([0.3, 0.05, 0.2, 0.04, 0.3, 0.3, 0.3, 0.3])
+
+    def fake_look(*_args, **_kwargs):
+        clock[0] += next(costs)
+        return inside.Inside(trace=None, gradients=None, time_labels=())
+
+    monkeypatch.setattr(recurrent_looks.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(inside, "look_inside", fake_look)
+    looks = RecurrentLooks(torch.nn.Identity(), None, interval=0.5, budget=0.02)
+    waits = []
+    for _ in range(8):
+        assert looks.due(clock[0], "cell")
+        looks.look("cell", (0, (), (), None), 1, 0)
+        waits.append(round(looks.next_time - clock[0], 6))
+        clock[0] = looks.next_time
+    # cold 0.3 s → the interval; then the least of the last three looks' costs / 0.02
+    assert waits == [0.5, 2.5, 2.5, 2.0, 2.0, 2.0, 15.0, 15.0]
+    assert looks.due(clock[0], "other") and looks.costs == []  # another block starts afresh
