@@ -71,13 +71,12 @@ class Session:
 
 
 def lstm_text(s: Session) -> None:
-    w = s.window("lstm_text", 6)
+    w = s.window("lstm_text", 40)
     w.editor.select([w.document.graph.find("lstm")])
     w.live_views.show_view("recurrent")
     s.train(w, until_epoch=2)
     s.grab(w, "recurrent_live_lstm_text.png")  # the whole window, while training
-    while w.training.running:
-        s.pump(0.2)
+    w.training.stop_and_wait()
     s.grab(w.live_views, "recurrent_lstm_text.png")
     w.live_views.show_view("gradients")
     s.grab(w.live_views, "gradients_through_time_lstm_text.png")

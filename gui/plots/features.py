@@ -213,6 +213,8 @@ class FeatureMapView(PlotView):
         if label is not None:
             sample += f" (label {html.escape(_short(label))})"
         parts += [sample, f"step {ev.step:,}"]
+        if self.block_type in RECURRENT:
+            parts.append("its states and gates over time: the Inside RNN tab")
         self.title.setText(" · ".join(parts))
 
     def _tiles(self, maps: np.ndarray) -> None:

@@ -38,8 +38,8 @@ RECURRENT = ("RNN", "LSTM", "GRU")
 NOT_RECURRENT = ("Select an RNN, LSTM or GRU block on the canvas to see inside it: its hidden state over time, "
                  "its gates and, in the Gradients tab, its gradient through time.")
 # the gate panels, in reading order (rows of `GATE_COLUMNS[kind]`)
-GATES = {"lstm": ("i", "f", "o", "g", "c", "h"), "gru": ("z", "r", "n", "h"), "rnn": ()}
-GATE_COLUMNS = {"lstm": 3, "gru": 2, "rnn": 1}
+GATES = {"lstm": ("i", "f", "g", "o", "c", "h"), "gru": ("z", "r", "n", "h"), "rnn": ()}
+GATE_COLUMNS = {"lstm": 2, "gru": 2, "rnn": 1}
 LINES = {"lstm": ("i", "f", "o", "c", "h"), "gru": ("r", "z", "n", "h"), "rnn": ("h",)}
 TITLES = {
     "i": "input gate i — 0 adds nothing, 1 adds the candidate",

@@ -260,6 +260,7 @@ def test_feature_map_view_heat_map_bars_hint_and_other_blocks(qtbot):
     view.refresh()
     assert view.mode == "heatmap" and view.tile_count == 0
     assert view.image.image.shape == (8, 30)  # hidden units down, time across
+    assert "Inside RNN tab" in view.title.text()  # where the gates are
     view.set_block("dense_1", "Dense")
     view.on_event(FeatureMaps(step=1, epoch=0, block="dense_1", sample_index=0,
                               maps=np.linspace(-1, 1, 10).astype(np.float16), shape=(10,)))

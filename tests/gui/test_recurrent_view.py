@@ -91,7 +91,7 @@ def test_the_heat_map_is_the_hidden_state_of_the_picked_layer_and_direction(qtbo
 def test_lstm_gate_panels_with_their_ranges(qtbot):
     ev = inside("lstm", layers=1, bidirectional=False)
     view = fed(qtbot, ev)
-    assert list(view.gate_panels) == ["i", "f", "o", "g", "c", "h"]
+    assert list(view.gate_panels) == ["i", "f", "g", "o", "c", "h"]  # c = f·c + i·g, h = o·tanh(c)
     d = ev.trace.trace(0, 0)
     for name, panel in view.gate_panels.items():
         np.testing.assert_array_equal(panel.image.image, d[name].T)
