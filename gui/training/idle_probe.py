@@ -43,6 +43,13 @@ class IdleProbe:
                    f"model's Input ({'×'.join(map(str, shape or ()))}), so there is no probe sample for {block}."
         return None
 
+    def _named(self, label):
+        """A class index as its class name (a view of a reopened model has no run to name its classes), else as is."""
+        names = self.controller.predictor.class_names or self.controller._prepared.info.class_names
+        if isinstance(label, int) and names and 0 <= label < len(names):
+            return str(names[label])
+        return label
+
     def _ready(self):
         """The model's device, after making this thread compute serially (core/training/threads.py)."""
         import torch
@@ -68,7 +75,7 @@ class IdleProbe:
             index, inputs, label = probe_sample(c._prepared, PROBE_INDEX)
             step, epoch = c._model_step
             events = feature_map_events(FeatureTap(c.model), [block], tuple(x.to(device) for x in inputs),
-                                        sample_index=index, label=label, step=step, epoch=epoch)
+                                        sample_index=index, label=self._named(label), step=step, epoch=epoch)
         except Exception as err:  # a model that cannot take the probe: say so on the view
             return f"{block}'s output could not be computed: {err}"
         self.feature_key = key
@@ -109,6 +116,6 @@ class IdleProbe:
         self.recurrent_key = key
         c._each_view("on_event", RecurrentInside(
             step=step, epoch=epoch, block=block, sample_index=index, trace=inside.trace, gradients=inside.gradients,
-            time_labels=inside.time_labels, label=y.item() if y.numel() == 1 else y.tolist(),
+            time_labels=inside.time_labels, label=self._named(y.item() if y.numel() == 1 else y.tolist()),
             gradient_note=inside.gradient_note))
         return None

@@ -107,6 +107,8 @@ def test_after_a_run_the_views_get_the_trained_lstm_and_a_note_without_data(qtbo
         np.testing.assert_allclose(look.trace.trace(0, 0).values[name], values, atol=1e-6)
     vocabulary = prepared.info.vocabulary
     assert look.time_labels[-1] == vocabulary[int(x[0, -1])] and look.sample_index == 0
+    (y,) = _ys
+    assert look.label == prepared.info.class_names[int(y[0])]  # named: a reopened model has no run to name it
     assert look.gradients is not None and look.gradients.norms.shape == (1, 1, 64)
     w.training.set_recurrent_capture(False)
     w.training.set_recurrent_capture(True)
