@@ -41,7 +41,7 @@ class Recorder:
 @pytest.fixture
 def window(qtbot, tmp_path):
     project = load_template("mlp")
-    project.training.epochs = 50
+    project.training.epochs = 2000  # still running when the test pauses it, however slow the machine is
     project.training.batch_size = 256  # about 6 steps an epoch
     project.training.device = "cpu"
     project.training.threads = 1
