@@ -37,8 +37,8 @@ from layerloom.core.templates import load_template
 from layerloom.core.training import TrainControl, Trainer
 
 BAR = 0.95
-# template → (its recurrent block, epochs of a round: a run of 1–2 s, several looks each)
-CASES = {"lstm_text": ("lstm", 3), "bigru_sequence": ("bigru", 2)}
+# template → (its recurrent block, epochs of a round: a run of about 4 s, several looks at the steady rate each)
+CASES = {"lstm_text": ("lstm", 10), "bigru_sequence": ("bigru", 5)}
 
 
 def run(project, prepared, epochs: int, block: str, *, on: bool, threads: int):
