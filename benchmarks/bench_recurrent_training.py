@@ -6,10 +6,11 @@ Bar (issue 14): instrumented training (these views on, default rates) at ≥ 0.9
 GRU of 64 units over 50 steps, on synthetic_sequences), each on its own data.
 
   off   TrainControl() with nothing asked for, grad_every=0: no gradient norms, no feature maps, no looks
-  on    what the window asks for while the recurrent views show the selected recurrent block:
-        control.set_recurrent_block(block) (a RecurrentInside — states, gates, gradients through time on the probe
-        sample — at the feature-map rate, paced by its cost: core/training/recurrent_looks.py), feature maps of the
-        same block (≤ 2 a second) and gradient norms (every 25 steps, ≤ 10 a second): the Trainer's defaults
+  on    what the window asks for while the Inside RNN or the Gradients tab shows the selected recurrent block
+        (gui/training/live_views.py `update_capture`): control.set_recurrent_block(block) (a RecurrentInside —
+        states, gates, gradients through time on the probe sample — at the feature-map rate, paced by its cost:
+        core/training/recurrent_looks.py) and gradient norms (every 25 steps, ≤ 10 a second): the Trainer's
+        defaults. Feature maps are asked for only while their own tab shows, never at the same time.
 
 Samples/s are training samples over the training thread's CPU time (`result.train_cpu_s`, as bench_trainer.py
 judges its bars: on a shared machine wall time swings far more than thread CPU time, and the looks run on the
@@ -45,7 +46,6 @@ def run(project, prepared, epochs: int, block: str, *, on: bool, threads: int):
     settings = dataclasses.replace(project.training, epochs=epochs, threads=threads, device="cpu")
     control = TrainControl()
     if on:
-        control.set_feature_blocks([block])
         control.set_recurrent_block(block)
     trainer = Trainer(project, prepared, settings=settings, run_root=None, grad_every=25 if on else 0)
     events: list = []

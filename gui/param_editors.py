@@ -235,62 +235,48 @@ class PaddingEditor(ParamEditor):
         return self.size.value() if index == 0 else self.MODES[index]
 
 
-class OptionalSizeEditor(ParamEditor):
+class _OptionalEditor(ParamEditor):
+    """A value of the `INNER` editor or nothing (None), with an "auto" check box for nothing."""
+
+    INNER: type[ParamEditor]
+
+    def __init__(self, spec, parent=None):
+        super().__init__(spec, parent)
+        self.auto = QCheckBox("auto", self)
+        self.auto.setToolTip(f"Leave {spec.name} empty (None): {spec.help}")
+        self.inner = self.INNER(spec, self)
+        if spec.default is not None:  # what unticking "auto" first gives
+            self.inner.set_value(spec.default)
+        self.layout().addWidget(self.auto)
+        self.layout().addWidget(self.inner, 1)
+        self.auto.toggled.connect(self._auto_toggled)
+        self.inner.committed.connect(self._emit)
+
+    def _auto_toggled(self, auto: bool) -> None:
+        self.inner.setEnabled(not auto)
+        self._emit()
+
+    def set_value(self, value) -> None:
+        with QSignalBlocker(self.auto):
+            self.auto.setChecked(value is None)
+        self.inner.setEnabled(value is not None)
+        if value is not None:
+            self.inner.set_value(value)
+
+    def value(self):
+        return None if self.auto.isChecked() else self.inner.value()
+
+
+class OptionalSizeEditor(_OptionalEditor):
     """A size or nothing (None: the block's default, e.g. a pooling stride equal to its kernel)."""
 
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.auto = QCheckBox("auto", self)
-        self.auto.setToolTip(f"Leave {spec.name} empty (None): {spec.help}")
-        self.size = SizeEditor(spec, self)
-        self.layout().addWidget(self.auto)
-        self.layout().addWidget(self.size, 1)
-        self.auto.toggled.connect(self._auto_toggled)
-        self.size.committed.connect(self._emit)
-
-    def _auto_toggled(self, auto: bool) -> None:
-        self.size.setEnabled(not auto)
-        self._emit()
-
-    def set_value(self, value) -> None:
-        with QSignalBlocker(self.auto):
-            self.auto.setChecked(value is None)
-        self.size.setEnabled(value is not None)
-        if value is not None:
-            self.size.set_value(value)
-
-    def value(self):
-        return None if self.auto.isChecked() else self.size.value()
+    INNER = SizeEditor
 
 
-class OptionalFloatEditor(ParamEditor):
+class OptionalFloatEditor(_OptionalEditor):
     """A number or nothing (None: the block's own start, e.g. PyTorch's random forget-gate biases)."""
 
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.auto = QCheckBox("auto", self)
-        self.auto.setToolTip(f"Leave {spec.name} empty (None): {spec.help}")
-        self.number = FloatEditor(spec, self)
-        if spec.default is not None:  # what unticking "auto" first gives
-            self.number.set_value(spec.default)
-        self.layout().addWidget(self.auto)
-        self.layout().addWidget(self.number, 1)
-        self.auto.toggled.connect(self._auto_toggled)
-        self.number.committed.connect(self._emit)
-
-    def _auto_toggled(self, auto: bool) -> None:
-        self.number.setEnabled(not auto)
-        self._emit()
-
-    def set_value(self, value) -> None:
-        with QSignalBlocker(self.auto):
-            self.auto.setChecked(value is None)
-        self.number.setEnabled(value is not None)
-        if value is not None:
-            self.number.set_value(value)
-
-    def value(self):
-        return None if self.auto.isChecked() else self.number.value()
+    INNER = FloatEditor
 
 
 class ListEditor(ParamEditor):

@@ -145,9 +145,11 @@ def _module_sources(type_id: str) -> list[tuple[str, str]]:
 
 
 def _forget_bias_source() -> str:
-    from layerloom.core.blocks.recurrent import set_forget_bias
+    """The source of set_forget_bias, less the line that marks the module for Layerloom's own re-initialisation."""
+    from layerloom.core.blocks.recurrent import FORGET_BIAS_ATTRIBUTE, set_forget_bias
 
-    return inspect.getsource(set_forget_bias)
+    lines = inspect.getsource(set_forget_bias).splitlines(keepends=True)
+    return "".join(line for line in lines if FORGET_BIAS_ATTRIBUTE not in line)
 
 
 def _constructor(node, ins) -> str:

@@ -49,6 +49,7 @@ class LiveServices:
         self.probe_key: tuple | None = None
         self.probe: tuple = (0, (), None)  # index, inputs on the device, label
         self.stepping: tuple | None = None  # (unit, step at its start, target step or epoch, pauses, epoch)
+        self.pause_after_epoch = False  # a batch step ended its epoch: pause again once the epoch is validated
         self.probe_targets: tuple | None = None  # the probe's targets on the device, taken when a look needs them
         self.looks = RecurrentLooks(parts.model, parts.recipe.loss_fn, vocabulary=data.info.vocabulary,
                                     interval=feature_interval) if main else None
@@ -56,11 +57,12 @@ class LiveServices:
     # --- the control ------------------------------------------------------------------------------
 
     def serve_requests(self, step: int, lr: float, before_pause: Callable[[float], None],
-                       epoch: int = 0) -> tuple[float, float]:
+                       epoch: int = 0, last_batch: bool = False) -> tuple[float, float]:
         """Serve what the control asks for between two steps: predictions; a pause (calls `before_pause(now)`,
         then waits here serving predictions, until resumed, stopped or asked to step); a new learning rate;
         feature maps newly asked for (captured at the next check). Returns (the learning rate now, the seconds
-        paused). `epoch`: the epoch the steps belong to (the next one's after an epoch's end)."""
+        paused). `epoch`: the epoch the steps belong to (the next one's after an epoch's end); `last_batch`: the
+        step just taken was its epoch's last (a batch step ending there pauses after the epoch's validation)."""
         control = self.control
         control.clear_pending()
         self.serve_predictions()
@@ -68,6 +70,8 @@ class LiveServices:
         if self.stepping is not None and self._step_goes_on(step, epoch):
             if self.stepping[0] == "batch":
                 control.pending = True  # back here after the next step
+        elif self.stepping is not None and last_batch and control.paused and not control.stop_requested:
+            self.pause_after_epoch = True  # validate the epoch first: EpochLoop.after_epoch_step pauses
         elif control.paused and not control.stop_requested:
             t0 = time.perf_counter()
             before_pause(t0)
@@ -114,21 +118,24 @@ class LiveServices:
 
     @property
     def stepping_epoch(self) -> bool:
-        """An epoch step is in progress."""
-        return self.stepping is not None and self.stepping[0] == "epoch"
+        """An epoch step is in progress, or a batch step that ended its epoch: the run pauses after the epoch's
+        end (its validation, EpochEnd and checkpoints), so that the next step starts a fresh epoch."""
+        return self.stepping is not None and (self.stepping[0] == "epoch" or self.pause_after_epoch)
 
     def _stepped(self, now: float, step: int, epoch: int) -> None:
         """After a step: gradient norms, feature maps and the recurrent look once (every view shows the new
         weights), then Stepped."""
         unit, start, _target, _pauses, epoch0 = self.stepping
-        self.stepping = None
+        if not self.pause_after_epoch and unit == "batch":
+            epoch0 = epoch
+        self.stepping, self.pause_after_epoch = None, False
         if self.monitor is not None and step > start:
             self.gradient_stats(now, step, epoch)
         self.next_feature = 0.0
         if self.looks is not None:
             self.looks.next_time = 0.0
         self.at_check(now, step, epoch)
-        self.emit(ev.Stepped(step_from=start, step_to=step, epoch=epoch0 if unit == "epoch" else epoch, unit=unit))
+        self.emit(ev.Stepped(step_from=start, step_to=step, epoch=epoch0, unit=unit))
 
     def end_step(self, step: int, epoch: int) -> None:
         """The run ends right after a step (its last epoch): Stepped without a pause."""

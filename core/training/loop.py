@@ -213,7 +213,8 @@ class EpochLoop:
                     live.gradient_stats(now, step, position.epoch)
             if control.pending:
                 position.step, position.batch = step, batch_i
-                lr, paused = live.serve_requests(step, lr, self.before_pause, position.epoch)
+                lr, paused = live.serve_requests(step, lr, self.before_pause, position.epoch,
+                                                 batch_i == steps_per_epoch)
                 if paused:
                     tally.paused += paused
                     tally.window_started += paused

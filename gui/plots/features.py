@@ -10,7 +10,6 @@ block's `filters`, they show below as small images (blue negative, red positive)
 
 from __future__ import annotations
 
-import html
 import math
 
 import numpy as np
@@ -18,9 +17,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout
 
-from layerloom.core.training.events import FeatureMaps, RunStarted
+from layerloom.core.training.events import FeatureMaps
+from layerloom.gui.plots.block_view import SelectedBlockView
 from layerloom.gui.plots.common import (
-    PlotView,
     colormap_lut,
     fmt,
     graphics_widget,
@@ -76,17 +75,12 @@ def mosaic(tiles: np.ndarray, cols: int, lut: np.ndarray, background, *, signed:
     return out
 
 
-class FeatureMapView(PlotView):
+class FeatureMapView(SelectedBlockView):
     EXPORT_NAME = "feature_maps"
     MIN_INTERVAL_MS = 100
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.block: str | None = None
-        self.block_type: str | None = None
-        self.note: str | None = None  # why no maps show now (no model, no data…); None: waiting for a run's
-        self.frame: FeatureMaps | None = None  # the frame on show (not `event`: that is QWidget.event)
-        self.class_names: tuple[str, ...] | None = None
         self.mode = "none"  # "none", "tiles", "heatmap", "bars"
         self.tile_count = 0
         self.filter_count = 0
@@ -136,22 +130,9 @@ class FeatureMapView(PlotView):
 
     # --- the contract ------------------------------------------------------------------------------
 
-    def set_block(self, name: str | None, block_type: str | None = None) -> None:
-        """Show this block (None: no block selected, the hint shows). Frames of other blocks are ignored."""
-        if name != self.block:
-            self.frame = None
-        self.block, self.block_type = name, block_type
-        self._changed()
-
     def set_feature_note(self, note: str | None) -> None:
-        """Why the selected block's maps are missing (shown instead of the wait message); None: none."""
-        self.note = note
-        self._changed()
-
-    def reset(self, run: RunStarted | None = None) -> None:
-        self.frame = None
-        self.class_names = run.class_names if run is not None else None
-        self._changed()
+        """Why the selected block's maps are missing (no model, no data…); None: waiting for a run's."""
+        self.set_note(note)
 
     def on_event(self, event) -> None:
         if isinstance(event, FeatureMaps):
@@ -181,8 +162,7 @@ class FeatureMapView(PlotView):
             self.mode, self.tile_count = "none", 0
             return
         if ev is None:
-            kind = f" ({html.escape(self.block_type)})" if self.block_type else ""
-            self.title.setText(f"<b>{html.escape(self.block)}</b>{kind}")
+            self.title.setText(self.block_title())
             self.hint.setText(self.note or f"Waiting for {self.block}'s output on the probe sample: it is "
                               "captured while training runs, about twice a second.")
             self.mode, self.tile_count = "none", 0
@@ -200,19 +180,12 @@ class FeatureMapView(PlotView):
         self._filters(ev.filters)
 
     def _title(self, ev: FeatureMaps) -> None:
-        kind = f" ({html.escape(self.block_type)})" if self.block_type else ""
         shape = " × ".join(str(s) for s in ev.shape)
         shown = " × ".join(str(s) for s in np.shape(ev.maps))
-        label = ev.label
-        if isinstance(label, int | np.integer) and self.class_names and 0 <= int(label) < len(self.class_names):
-            label = self.class_names[int(label)]
-        parts = [f"<b>{html.escape(ev.block)}</b>{kind}", f"output {shape}"]
+        parts = [self.block_title(), f"output {shape}"]
         if shown != shape:
             parts.append(f"shown {shown}")
-        sample = f"probe sample #{ev.sample_index}"
-        if label is not None:
-            sample += f" (label {html.escape(_short(label))})"
-        parts += [sample, f"step {ev.step:,}"]
+        parts += [self.sample_text(ev.sample_index, ev.label), f"step {ev.step:,}"]
         if self.block_type in RECURRENT:
             parts.append("its states and gates over time: the Inside RNN tab")
         self.title.setText(" · ".join(parts))
@@ -330,8 +303,3 @@ class FeatureMapView(PlotView):
         names = {3: ["channel", "row", "column"], 2: ["time", "unit"], 1: ["feature"]}.get(maps.ndim, ["index"])
         idx = np.indices(maps.shape).reshape(maps.ndim, -1).T if maps.ndim else np.zeros((1, 0), int)
         write_csv(path, [*names, "value"], ([*map(int, i), float(v)] for i, v in zip(idx, maps.reshape(-1))))
-
-
-def _short(value) -> str:
-    text = str(value)
-    return text if len(text) <= 24 else text[:21] + "…"

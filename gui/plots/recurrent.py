@@ -19,9 +19,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QSplitter, QVBoxLayout
 
 from layerloom.core.recurrent.trace import unit_lines
-from layerloom.core.training.events import RecurrentInside, RunStarted
+from layerloom.core.training.events import RecurrentInside
+from layerloom.gui.plots.block_view import SelectedBlockView
 from layerloom.gui.plots.common import (
-    PlotView,
     fit_legend,
     fmt,
     graphics_widget,
@@ -59,17 +59,12 @@ MIN_HEIGHT = {"state": 170, "gate_row": 135, "unit": 170}
 DIRECTION_NAMES = ("forward (reads left to right)", "backward (reads right to left)")
 
 
-class RecurrentView(PlotView):
+class RecurrentView(SelectedBlockView):
     EXPORT_NAME = "inside_rnn"
     MIN_INTERVAL_MS = 100
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.block: str | None = None
-        self.block_type: str | None = None
-        self.note: str | None = None
-        self.frame: RecurrentInside | None = None  # the event on show (not `event`: that is QWidget.event)
-        self.class_names: tuple[str, ...] | None = None
         self.layer = self.direction = self.unit = 0
         self.hover_step: int | None = None
         self.kind: str | None = None  # the kind whose panels and curves exist
@@ -145,22 +140,9 @@ class RecurrentView(PlotView):
 
     # --- the contract ------------------------------------------------------------------------------
 
-    def set_block(self, name: str | None, block_type: str | None = None) -> None:
-        """Show this block (None: none selected). Events of other blocks are ignored."""
-        if name != self.block:
-            self.frame = None
-        self.block, self.block_type = name, block_type
-        self._changed()
-
     def set_recurrent_note(self, note: str | None) -> None:
         """Why the selected block's states are missing (shown instead of the wait message); None: none."""
-        self.note = note
-        self._changed()
-
-    def reset(self, run: RunStarted | None = None) -> None:
-        self.frame = None
-        self.class_names = run.class_names if run is not None else None
-        self._changed()
+        self.set_note(note)
 
     def on_event(self, event) -> None:
         if isinstance(event, RecurrentInside) and self.block is not None and event.block == self.block:
@@ -227,10 +209,10 @@ class RecurrentView(PlotView):
                 w.setVisible(False)
             self.hover_label.setText("")
             if not self.recurrent:
-                self.title.setText(self._block_title())
+                self.title.setText(self.block_title())
                 self.hint.setText(NOT_RECURRENT)
             else:
-                self.title.setText(self._block_title())
+                self.title.setText(self.block_title())
                 self.hint.setText(self.note or f"Waiting for {self.block}'s states on the probe sample: they are "
                                   "computed while training runs, about twice a second.")
             return
@@ -327,25 +309,13 @@ class RecurrentView(PlotView):
             parts.append(("forward", "backward")[self.direction])
         return f"{self.block}" + (f" ({', '.join(parts)})" if parts else "")
 
-    def _block_title(self) -> str:
-        if self.block is None:
-            return ""
-        kind = f" ({html.escape(self.block_type)})" if self.block_type else ""
-        return f"<b>{html.escape(self.block)}</b>{kind}"
-
     def _frame_title(self, ev: RecurrentInside) -> str:
         t = ev.trace
         shape = f"{t.layers} layer{'s' if t.layers > 1 else ''}"
         if t.directions > 1:
             shape += ", both directions"
-        label = ev.label
-        if isinstance(label, int | np.integer) and self.class_names and 0 <= int(label) < len(self.class_names):
-            label = self.class_names[int(label)]
-        sample = f"probe sample #{ev.sample_index}"
-        if label is not None:
-            sample += f" (label {html.escape(_short(label))})"
-        return " · ".join([self._block_title(), f"{shape}, {t.hidden_size} units, {t.steps} steps", sample,
-                           f"step {ev.step:,}"])
+        return " · ".join([self.block_title(), f"{shape}, {t.hidden_size} units, {t.steps} steps",
+                           self.sample_text(ev.sample_index, ev.label), f"step {ev.step:,}"])
 
     @staticmethod
     def _width(plot) -> float:
@@ -409,8 +379,3 @@ class RecurrentView(PlotView):
                         yield [d.layer + 1, d.direction_name, t + 1, labels[t], u, *values]
 
         write_csv(path, ["layer", "direction", "step", "time_label", "unit", *names], rows())
-
-
-def _short(value) -> str:
-    text = str(value)
-    return text if len(text) <= 24 else text[:21] + "…"

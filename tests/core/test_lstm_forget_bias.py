@@ -102,6 +102,7 @@ def test_exported_source_starts_like_the_compiled_model(forget_bias, tmp_path):
     graph = _graph(num_layers=2, bidirectional=True, forget_bias=forget_bias)
     text, exported = _exported_model(graph, tmp_path, seed=0)
     assert ("set_forget_bias(self.lstm, 2.5)" in text) == (forget_bias is not None)
+    assert "layerloom_forget_bias" not in text  # Layerloom's own re-initialisation mark stays home
     compiled = build_model(graph, seed=0).state_dict()
     got = exported.state_dict()
     assert set(got) == set(compiled)

@@ -176,6 +176,28 @@ def test_an_epoch_step_ends_the_epoch_then_pauses_and_a_stop_after_steps_keeps_a
     assert events.steps() == list(range(1, 14))
 
 
+def test_a_batch_step_that_ends_its_epoch_validates_it_before_pausing():
+    """The pause after a batch step comes after its epoch's validation when the step took the epoch's last batch,
+    so that an epoch step then trains a whole epoch (not an empty rest)."""
+    control, events = TrainControl(), Events()
+    control.pause()
+    trainer, worker = start(mlp(), classes(), settings(seed=3), control, events)
+    try:
+        events.wait_paused(1)
+        stepped = step_and_wait(control, events, 0, batches=5)  # steps 2–6: the last of epoch 0
+        assert (stepped.step_from, stepped.step_to, stepped.epoch, stepped.unit) == (1, 6, 0, "batch")
+        kinds = [e.kind for e in events.items]
+        assert kinds.index("epoch_end") < kinds.index("stepped")
+        assert events.items[-1].kind == "state_changed" and events.items[-1].state == "paused"
+        stepped = step_and_wait(control, events, 1, epoch=True)
+        assert (stepped.step_from, stepped.step_to, stepped.epoch, stepped.unit) == (6, 12, 1, "epoch")
+        assert [e.epoch for e in events.of("epoch_end")] == [0, 1] and events.steps() == list(range(1, 13))
+    finally:
+        control.stop()
+        worker.join(TIMEOUT)
+    assert not worker.is_alive() and trainer.result.status == "stopped"
+
+
 def test_a_step_is_refused_unless_paused():
     control = TrainControl()
     assert control.step() is False and control.step_epoch() is False and not control.step_requested

@@ -131,7 +131,7 @@ def test_edits_change_the_graph_and_merge_in_undo(setup, qtbot):
     pool = select(doc, inspector, "pool1")
     stride = inspector.editors["stride"]
     stride.auto.setChecked(False)
-    stride.size.spins[0].setValue(1)
+    stride.inner.spins[0].setValue(1)
     assert doc.graph.node(pool).params["stride"] == 1
     stride.auto.setChecked(True)
     assert doc.graph.node(pool).params["stride"] is None

@@ -116,13 +116,13 @@ def test_the_forget_bias_field_switches_between_a_number_and_pytorchs_start(qtbo
     inspector.set_selection([nid])
     field = inspector.editors["forget_bias"]
     assert isinstance(field, OptionalFloatEditor)
-    assert not field.auto.isChecked() and field.number.spin.value() == 1.0
+    assert not field.auto.isChecked() and field.inner.spin.value() == 1.0
     qtbot.mouseClick(field.auto, Qt.MouseButton.LeftButton)
     assert doc.graph.node(nid).params["forget_bias"] is None
-    assert not field.number.isEnabled()
+    assert not field.inner.isEnabled()
     qtbot.mouseClick(field.auto, Qt.MouseButton.LeftButton)
     assert doc.graph.node(nid).params["forget_bias"] == 1.0
-    spin = field.number.spin
+    spin = field.inner.spin
     spin.setFocus()
     qtbot.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClicks(spin, "2.5")
@@ -130,7 +130,7 @@ def test_the_forget_bias_field_switches_between_a_number_and_pytorchs_start(qtbo
     assert doc.graph.node(nid).params["forget_bias"] == 2.5
     doc.undo_stack.undo()
     assert doc.graph.node(nid).params["forget_bias"] == 1.0
-    assert field.number.spin.value() == 1.0
+    assert field.inner.spin.value() == 1.0
 
 
 def test_the_gallery_shows_no_lesson_for_the_empty_canvas(qtbot):

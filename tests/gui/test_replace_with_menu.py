@@ -85,7 +85,7 @@ def test_replace_with_lstm_from_the_context_menu_and_undo(window, qtbot):
     assert window.document.infer_now().ok
     # the lesson's next step: the inspector shows the LSTM's forget_bias, and 5 goes in
     assert window.inspector.node_id == rnn
-    spin = window.inspector.editors["forget_bias"].number.spin
+    spin = window.inspector.editors["forget_bias"].inner.spin
     spin.setFocus()
     qtbot.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClicks(spin, "5")
