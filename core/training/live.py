@@ -48,6 +48,7 @@ class LiveServices:
         self.blocks_seen = control.feature_blocks
         self.probe_key: tuple | None = None
         self.probe: tuple = (0, (), None)  # index, inputs on the device, label
+        self.probe_seen = control.probe_index  # the probe index of the latest captures
         self.stepping: tuple | None = None  # (unit, step at its start, target step or epoch, pauses, epoch)
         self.pause_after_epoch = False  # a batch step ended its epoch: pause again once the epoch is validated
         self.probe_targets: tuple | None = None  # the probe's targets on the device, taken when a look needs them
@@ -80,6 +81,8 @@ class LiveServices:
             self.emit(ev.StateChanged(state="paused", step=step))
             while control.wait_while_paused(0.05) and not self._start_step(step, epoch):
                 self.serve_predictions()
+                if self._probe_moved():  # another sample asked for while paused: show it with these weights
+                    self.at_check(time.perf_counter(), step, epoch)
             self.serve_predictions()
             paused = time.perf_counter() - t0
             self.emit(ev.StateChanged(state="running", step=step))
@@ -90,7 +93,18 @@ class LiveServices:
         if control.feature_blocks != self.blocks_seen:  # newly asked for: capture at once
             self.blocks_seen = control.feature_blocks
             self.next_feature = min(self.next_feature, time.perf_counter())
+        self._probe_moved()
         return lr, paused
+
+    def _probe_moved(self) -> bool:
+        """Whether the control names another probe sample than the latest captures': they are due at once then."""
+        if self.control.probe_index == self.probe_seen:
+            return False
+        self.probe_seen = self.control.probe_index
+        self.next_feature = 0.0
+        if self.looks is not None:
+            self.looks.next_time = 0.0
+        return True
 
     # --- stepping while paused ----------------------------------------------------------------------
 

@@ -1,8 +1,12 @@
 """The base of the live views that show the block selected on the canvas (Feature maps, Inside RNN): the block,
-its latest frame, a note saying why there is none, and the run's class names that name the probe sample's label.
+its latest frame, a note saying why there is none, the run's class names that name the probe sample's label, and
+a "sample #" spin box that picks which validation sample the view looks at (each view puts `sample_box` in its
+header).
 
     view.set_block("lstm", "LSTM")   # the controller does this when the canvas selection changes
     view.set_note("Load the data …") # why nothing shows (None: the wait message)
+    view.set_probe_range(len(val))   # the samples there are (0: the box hides)
+    view.probe_changed.connect(...)  # the user picked another sample; set_probe_index(i) shows one without it
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import html
 
 import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QSpinBox
 
 from layerloom.core.training.events import RunStarted
 from layerloom.gui.plots.common import PlotView
@@ -18,6 +24,8 @@ from layerloom.gui.plots.common import PlotView
 class SelectedBlockView(PlotView):
     """A view of one block's frames; frames of other blocks are ignored (subclasses check `self.block`)."""
 
+    probe_changed = Signal(int)  # the user picked another probe sample (its index in the validation split)
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.block: str | None = None
@@ -25,6 +33,34 @@ class SelectedBlockView(PlotView):
         self.note: str | None = None  # why the selected block's frame is missing; None: waiting for a run's
         self.frame = None  # the event on show (not `event`: that is QWidget.event)
         self.class_names: tuple[str, ...] | None = None
+        self.sample_box = QSpinBox(self)
+        self.sample_box.setPrefix("sample #")
+        self.sample_box.setToolTip("Which validation sample the view looks at (the Predictions tab shows them)")
+        self.sample_box.setKeyboardTracking(False)  # typing "12" asks for sample 12, not 1 and then 12
+        self.sample_box.setVisible(False)  # until there are samples (set_probe_range)
+        self._quiet = False
+        self.sample_box.valueChanged.connect(self._sample_picked)
+
+    def set_probe_range(self, count: int) -> None:
+        """The number of samples to pick from (sample #0 … #count − 1); the box hides when there are none."""
+        self._quiet = True
+        try:
+            self.sample_box.setMaximum(max(0, int(count) - 1))
+        finally:
+            self._quiet = False
+        self.sample_box.setVisible(count > 0)
+
+    def set_probe_index(self, index: int) -> None:
+        """Show `index` in the sample box without emitting probe_changed."""
+        self._quiet = True
+        try:
+            self.sample_box.setValue(int(index))
+        finally:
+            self._quiet = False
+
+    def _sample_picked(self, index: int) -> None:
+        if not self._quiet:
+            self.probe_changed.emit(int(index))
 
     def set_block(self, name: str | None, block_type: str | None = None) -> None:
         """Show this block (None: no block selected, the hint shows). Frames of other blocks are ignored."""

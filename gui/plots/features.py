@@ -118,6 +118,7 @@ class FeatureMapView(SelectedBlockView):
         head.setContentsMargins(6, 2, 6, 0)
         head.addWidget(self.title, 1)
         head.addWidget(self.hover_label)
+        head.addWidget(self.sample_box)
         head.addWidget(self.export_buttons())
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)

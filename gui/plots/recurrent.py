@@ -122,7 +122,7 @@ class RecurrentView(SelectedBlockView):
         head = QHBoxLayout()
         head.setContentsMargins(6, 2, 6, 0)
         head.addWidget(self.title, 1)
-        for w in (self.layer_box, self.direction_box, self.unit_box):
+        for w in (self.sample_box, self.layer_box, self.direction_box, self.unit_box):
             head.addWidget(w)
         head.addWidget(self.export_buttons())
         box = QVBoxLayout(self)

@@ -78,6 +78,7 @@ class TrainingController(QObject):
         self.feature_block_type: str | None = None
         self.feature_capture = True  # off while no view shows feature maps
         self.recurrent_capture = False  # on while a view shows the inside of a recurrent block
+        self.probe_index = 0  # the validation sample both look at
         self.threads = TRAIN_THREADS
         self._prepared = None
         self._prepared_key = ""
@@ -170,6 +171,7 @@ class TrainingController(QObject):
 
         self._buffer = EventBuffer(max_events=512)
         self._control = TrainControl()
+        self._control.set_probe_index(self.probe_index)
         self._update_capture()
         self._each_view("set_feature_note", None)  # the run captures them now
         self._each_view("set_recurrent_note", None)
@@ -265,6 +267,14 @@ class TrainingController(QObject):
         trainer does, at the feature-map rate; with no run going, the trained model here."""
         self.recurrent_capture = bool(on)
         self._update_capture()
+        self._features_when_idle()
+
+    def set_probe_index(self, index: int) -> None:
+        """Look at this validation sample in the feature maps and inside a recurrent block: the run's control is
+        told; with no run going, the trained model looks at it now."""
+        self.probe_index = max(0, int(index))
+        if self._control is not None:
+            self._control.set_probe_index(self.probe_index)
         self._features_when_idle()
 
     def _update_capture(self) -> None:

@@ -7,13 +7,13 @@ a selected recurrent block (states, gates, gradients through time) on the probe 
     note = idle.recurrent("lstm", "LSTM")     # None: the views got a RecurrentInside through on_event
     idle.forget()                             # the trained model, the data or the block changed
 
-Each result is computed once per (model, block, data) and handed to the controller's views.
+Each result is computed once per (model, block, data, probe sample) and handed to the controller's views; the
+sample is the controller's `probe_index` (clamped to the split's samples).
 """
 
 from __future__ import annotations
 
 RECURRENT_TYPES = ("RNN", "LSTM", "GRU")
-PROBE_INDEX = 0  # the sample looked at after a run (TrainControl's default probe)
 
 
 class IdleProbe:
@@ -65,14 +65,14 @@ class IdleProbe:
         if note is not None:
             return note
         c = self.controller
-        key = (id(c.model), block, id(c._prepared))
+        key = (id(c.model), block, id(c._prepared), c.probe_index)
         if key == self.feature_key:
             return None
         from layerloom.core.training.instrument import FeatureTap, feature_map_events, probe_sample
 
         device = self._ready()
         try:
-            index, inputs, label = probe_sample(c._prepared, PROBE_INDEX)
+            index, inputs, label = probe_sample(c._prepared, c.probe_index)
             step, epoch = c._model_step
             events = feature_map_events(FeatureTap(c.model), [block], tuple(x.to(device) for x in inputs),
                                         sample_index=index, label=self._named(label), step=step, epoch=epoch)
@@ -93,7 +93,7 @@ class IdleProbe:
         if note is not None:
             return note
         c = self.controller
-        key = (id(c.model), block, id(c._prepared))
+        key = (id(c.model), block, id(c._prepared), c.probe_index)
         if key == self.recurrent_key:
             return None
         from layerloom.core.recurrent.inside import look_inside
@@ -104,7 +104,7 @@ class IdleProbe:
         model, prepared = c.model, c._prepared
         try:
             split = prepared.val if len(prepared.val) else prepared.train
-            index = min(PROBE_INDEX, len(split) - 1)
+            index = min(c.probe_index, len(split) - 1)
             xs, ys = next(split.batches(1, indices=[index]))
             loss_fn = loss_function(output_losses(c.model_graph(), model.output_names))
             inside = look_inside(model, block, tuple(x.to(device) for x in xs), tuple(y.to(device) for y in ys),

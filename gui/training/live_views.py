@@ -1,5 +1,6 @@
 """The tabs of live views (gui/plots): Curves, Gradients, Feature maps, Inside RNN, Predictions, Confusion, Runs,
-wired to the training controller (which resets each view once when a run starts and gives it every event)."""
+wired to the training controller (which resets each view once when a run starts and gives it every event). The
+Feature maps and Inside RNN tabs share one probe sample: picking it in one sets the other and the controller."""
 
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ class LiveViews(QTabWidget):
             self.addTab(view, title)
             controller.add_view(view)
         self.currentChanged.connect(lambda _i: self.update_capture())
+        self.probe_views = (self.views["features"], self.views["recurrent"])
+        for view in self.probe_views:
+            view.set_probe_index(controller.probe_index)
+            view.probe_changed.connect(self._probe_changed)
         controller.predictor_changed.connect(self._predictor_changed)
         controller.data_available.connect(self.set_data)
         controller.run_started.connect(lambda _run: self.runs.reload_when_shown())
@@ -69,6 +74,12 @@ class LiveViews(QTabWidget):
         super().hideEvent(event)
         self.update_capture()
 
+    def _probe_changed(self, index: int) -> None:
+        """The user picked another probe sample in one view: the other shows it too, the controller looks at it."""
+        for view in self.probe_views:
+            view.set_probe_index(index)
+        self.controller.set_probe_index(index)
+
     def _predictor_changed(self, predictor) -> None:
         """A model to predict with (None: none): the prediction view and the misclassified gallery."""
         self.predictions.set_preprocessing(self.controller.preprocessing())
@@ -80,6 +91,8 @@ class LiveViews(QTabWidget):
         preview or by a run)."""
         from layerloom.core.data.preview import preview
 
+        for view in self.probe_views:
+            view.set_probe_range(len(prepared.val) or len(prepared.train))
         try:
             pv = preview(prepared, 64, "val" if len(prepared.val) else "train")
         except Exception:

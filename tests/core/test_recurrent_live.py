@@ -155,3 +155,37 @@ def test_pacing_trusts_neither_a_cold_first_look_nor_one_slow_look(monkeypatch):
     # cold 0.3 s → the interval; then the least of the last three looks' costs / 0.02
     assert waits == [0.5, 2.5, 2.5, 2.0, 2.0, 2.0, 15.0, 15.0]
     assert looks.due(clock[0], "other") and looks.costs == []  # another block starts afresh
+
+
+def test_a_probe_sample_changed_mid_run_is_looked_at_with_its_own_targets(every_check):
+    """The control's probe index changes after the first look: the next looks are of that sample, its words, its
+    label and its gradient through time (its own targets, not the first sample's)."""
+    prepared = data()
+    control = TrainControl()
+    control.set_recurrent_block("cell")
+    events: list = []
+
+    def emit(event):
+        events.append(event)
+        if event.kind == "recurrent_inside" and control.probe_index == 0:
+            control.set_probe_index(2)
+
+    settings = TrainingSettings(epochs=1, batch_size=8, device="cpu", threads=1, seed=0)
+    trainer = Trainer(graph("LSTM"), prepared, settings=settings, run_root=None, grad_every=0, event_interval=0.0,
+                      feature_interval=0.0)
+    assert trainer.run(emit, control).status == "finished"
+    looks = [e for e in events if e.kind == "recurrent_inside"]
+    assert looks[0].sample_index == 0 and len(looks) >= 3
+    assert {e.sample_index for e in looks[1:]} == {2}
+    last = looks[-1]
+    assert last.step == 4  # 1 epoch of 4 steps: the final weights
+    (x,), (y,) = next(prepared.val.batches(1, indices=[2]))
+    (y0,) = next(prepared.val.batches(1, indices=[0]))[1]
+    assert int(y[0]) != int(y0[0])  # sample 2's target differs from sample 0's: stale targets would show
+    assert last.label == int(y[0]) and last.time_labels == tuple(VOCAB[i] for i in x[0].tolist())
+    model = trainer.model
+    loss_fn = SupervisedRecipe(graph("LSTM"), model, prepared.info).loss_fn
+    grads = gradients_through_time(model, (x,), (y,), loss_fn, "cell")
+    np.testing.assert_allclose(last.gradients.norms, grads.norms, rtol=1e-5, atol=1e-12)
+    stale = gradients_through_time(model, (x,), (y0,), loss_fn, "cell")
+    assert not np.allclose(last.gradients.norms, stale.norms, rtol=1e-3)
