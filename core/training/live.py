@@ -81,7 +81,7 @@ class LiveServices:
             self.emit(ev.StateChanged(state="paused", step=step))
             while control.wait_while_paused(0.05) and not self._start_step(step, epoch):
                 self.serve_predictions()
-                if self._probe_moved():  # another sample asked for while paused: show it with these weights
+                if self._asked_anew():  # another sample or block asked for while paused: show it with these weights
                     self.at_check(time.perf_counter(), step, epoch)
             self.serve_predictions()
             paused = time.perf_counter() - t0
@@ -95,6 +95,19 @@ class LiveServices:
             self.next_feature = min(self.next_feature, time.perf_counter())
         self._probe_moved()
         return lr, paused
+
+    def _asked_anew(self) -> bool:
+        """Whether the control asks for another probe sample, other feature-map blocks or another recurrent block
+        than the latest captures': they are due at once then (a paused run shows them with its weights)."""
+        moved = self._probe_moved()
+        if self.control.feature_blocks != self.blocks_seen:
+            self.blocks_seen = self.control.feature_blocks
+            self.next_feature = 0.0
+            moved = True
+        block = self.control.recurrent_block
+        if self.looks is not None and block and block != self.looks.block:
+            moved = True  # RecurrentLooks.due takes a new block at once
+        return moved
 
     def _probe_moved(self) -> bool:
         """Whether the control names another probe sample than the latest captures': they are due at once then."""

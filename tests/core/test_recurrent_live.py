@@ -189,3 +189,39 @@ def test_a_probe_sample_changed_mid_run_is_looked_at_with_its_own_targets(every_
     np.testing.assert_allclose(last.gradients.norms, grads.norms, rtol=1e-5, atol=1e-12)
     stale = gradients_through_time(model, (x,), (y0,), loss_fn, "cell")
     assert not np.allclose(last.gradients.norms, stale.norms, rtol=1e-3)
+
+
+def test_a_paused_run_shows_a_block_asked_for_while_paused():
+    """Selecting another block while paused: its feature maps and its look come at once, with the paused weights,
+    without a step."""
+    import threading
+
+    prepared = data()
+    control = TrainControl()
+    control.pause()  # pauses after its first step
+    settings = TrainingSettings(epochs=50, batch_size=8, device="cpu", threads=1, seed=0)
+    events: list = []
+    trainer = Trainer(graph("GRU"), prepared, settings=settings, run_root=None, grad_every=0)
+    worker = threading.Thread(target=trainer.run, args=(events.append, control), daemon=True)
+    worker.start()
+
+    def wait_for(pred, what):
+        for _ in range(600):
+            if pred():
+                return
+            threading.Event().wait(0.05)
+        raise AssertionError(f"no {what} within 30 s")
+
+    try:
+        wait_for(lambda: any(e.kind == "state_changed" and e.state == "paused" for e in list(events)), "pause")
+        assert not [e for e in list(events) if e.kind in ("recurrent_inside", "feature_maps")]
+        control.set_recurrent_block("cell")
+        control.set_feature_blocks(["cell"])
+        wait_for(lambda: {e.kind for e in list(events)} >= {"recurrent_inside", "feature_maps"}, "look while paused")
+        look = next(e for e in list(events) if e.kind == "recurrent_inside")
+        assert look.block == "cell" and look.step == 1 and control.paused
+        assert [e.kind for e in list(events)].count("steps") == 1  # nothing trained meanwhile
+    finally:
+        control.stop()
+        worker.join(30)
+    assert not worker.is_alive()
