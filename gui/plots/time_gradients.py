@@ -143,7 +143,7 @@ class TimeGradientPanel(QWidget):
         self.curves = []
         for layer, d in self._keys():
             parts = ([f"layer {layer + 1}"] if layers > 1 else []) + ([("forward", "backward")[d]] if dirs > 1 else [])
-            curve = self.plot.plot([], [], name=" ".join(parts) or "h", pen=_pen(layer, d))
+            curve = self.plot.plot([], [], name=" ".join(parts) or "‖∂loss/∂hₜ‖ per step", pen=_pen(layer, d))
             curve.setSkipFiniteCheck(False)
             self.curves.append(curve)
         style_legend(self.legend)
