@@ -282,10 +282,40 @@ def conv_autoencoder() -> Project:
     )
 
 
+def vae_digits() -> Project:
+    g = Graph()
+    hidden = chain(g, None, [
+        ("Input", {"shape": [1, 28, 28]}, "image"), ("Flatten", {}),
+        ("Dense", {"out_features": 256}, "enc_hidden"), ("ReLU", {}),
+    ])
+    mean = chain(g, hidden, [("Dense", {"out_features": 2}, "mean")])
+    log_var = chain(g, hidden, [("Dense", {"out_features": 2}, "log_var")])
+    z = g.add("Sample", name="z", beta=VAE_BETA)
+    g.connect(mean, (z, "mean"))
+    g.connect(log_var, (z, "log_var"))
+    chain(g, z, [
+        ("Dense", {"out_features": 256}, "dec_hidden"), ("ReLU", {}),
+        ("Dense", {"out_features": 784}, "dec_pixels"), ("Sigmoid", {}),
+        ("Reshape", {"shape": [1, 28, 28]}),
+        ("Output", {"loss": "mse"}, "reconstruction"),
+    ])
+    return finish(
+        g, "Variational autoencoder, digits",
+        "A variational autoencoder: 28×28 digits as a 2-D latent distribution, sampled and decoded back.",
+        DataSettings("digits", {"resize": [28, 28], "task": "reconstruction", "normalize": False}),
+        TrainingSettings(epochs=30, batch_size=64, lr=1e-3),
+    )
+
+
+# The mse loss is a mean over 784 pixels, the KL a sum over the latent dimensions: β = 1/784·(a few) puts the
+# two on the scale of the textbook VAE (a sum over pixels plus the KL), so the KL does not flatten the codes.
+VAE_BETA = 0.002
+
+
 TEMPLATES: dict[str, Callable[[], Project]] = {
     f.__name__: f
     for f in (mlp, lenet5, vgg_mini, resnet_mini, inception_mini, cnn1d_sequence, lstm_text, bigru_sequence,
-              gru_timeseries, rnn_long_memory, conv_autoencoder)
+              gru_timeseries, rnn_long_memory, conv_autoencoder, vae_digits)
 }
 
 

@@ -29,6 +29,7 @@ TEMPLATE_ORDER = (
     "gru_timeseries",
     "rnn_long_memory",
     "conv_autoencoder",
+    "vae_digits",
 )
 
 

@@ -5,6 +5,7 @@ from layerloom.core.blocks import (  # noqa: F401  (each module registers its bl
     composite,
     conv,
     dense_shape,
+    generative,
     io,
     merge,
     norm,

@@ -2,7 +2,7 @@
 sampled between steps, its validation metrics and the metric it watches by default. The loop, checkpoints,
 device and live services are shared by every recipe.
 
-    recipe = recipe_for(graph, model, data_info)      # SupervisedRecipe today
+    recipe = recipe_for(graph, model, data_info)      # SupervisedRecipe, or VAERecipe (vae_recipe.py)
     loss = recipe.loss_fn(model(*xs), ys)
 
 The supervised step (forward, the recipe's loss, backward, the optimizer's step) is written out in the loop
@@ -40,7 +40,12 @@ class Recipe(Protocol):
 
 
 def recipe_for(graph, model, info) -> Recipe:
-    """The recipe that trains `model` (built from `graph`) on data described by `info`."""
+    """The recipe that trains `model` (built from `graph`) on data described by `info`: a VAE's when the graph
+    has a Sample block, else the supervised one. Called once per run."""
+    if any(node.type == "Sample" for node in graph):
+        from layerloom.core.training.vae_recipe import VAERecipe
+
+        return VAERecipe(graph, model, info)
     return SupervisedRecipe(graph, model, info)
 
 

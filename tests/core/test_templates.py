@@ -24,6 +24,7 @@ REQUIRED = {
     "gru_timeseries": "sine",
     "rnn_long_memory": "long_memory",
     "conv_autoencoder": "digits",
+    "vae_digits": "digits",
 }
 
 
