@@ -94,6 +94,7 @@ def _rnn(kind):
 
 
 CONSTRUCTORS = {
+    "Sample": lambda p, ins: f"SampleModule({float(p['beta'])!r})",
     "Conv1d": _conv(1),
     "Conv2d": _conv(2),
     "ConvTranspose2d": lambda p, ins: (
@@ -136,6 +137,10 @@ def _module_sources(type_id: str) -> list[tuple[str, str]]:
 
         cls = getattr(modules, type_id)
         return [(type_id, inspect.getsource(cls))]
+    if type_id == "Sample":  # plain PyTorch (core/blocks/sample_module.py): copied as it is
+        from layerloom.core.blocks.sample_module import SampleModule
+
+        return [("SampleModule", inspect.getsource(SampleModule))]
     from layerloom.core.blocks import pretrained
 
     if type_id in pretrained.BACKBONES:
