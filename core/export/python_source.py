@@ -266,6 +266,8 @@ def generate_source(source: Source, weights_name: str = "model.safetensors") -> 
         "    from model import load_model",
         f"    model = load_model()   # with the trained weights in {weights_name} beside this file",
         f"    outputs = model(...)   # {shapes}",
+        *(["    samples = sample(16)   # a VAE's decoder: 16 random latent codes z ~ N(0, 1), decoded (seed=…)"]
+          if source.part == "decoder" else []),
         "",
         "Each layer is named after its block in Layerloom; the weights file holds the state dict under those names.",
         '"""',
@@ -311,6 +313,10 @@ def generate_source(source: Source, weights_name: str = "model.safetensors") -> 
     from layerloom.core.export.preprocessing_export import python_lines
 
     lines += python_lines(source)
+    if source.part == "decoder":
+        from layerloom.core.export.decoder import sample_lines
+
+        lines += sample_lines(source)
     lines += [
         "",
         'if __name__ == "__main__":',

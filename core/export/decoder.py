@@ -1,0 +1,107 @@
+"""A VAE's decoder on its own: the part of the graph after its Sample block, with an Input "z" (the latent
+code) in the Sample block's place and the trained weights of the blocks kept.
+
+    decoder = decoder_source(source)       # a Source: model(z) → what the VAE's Outputs give for that z
+    export(source, "onnx", "dec.onnx", part="decoder")
+
+Block names (and so weight names) stay as they are. The input is a latent code, not data: the decoder has no
+preprocessing (the data's scaling, and the training history and checkpoint of the whole VAE, are dropped).
+"""
+
+from __future__ import annotations
+
+from layerloom.core.export.base import ExportError
+from layerloom.core.export.source import Source
+
+PARTS = ("model", "decoder")
+
+
+def _sample_block(graph, name: str):
+    samples = [n for n in graph if n.type == "Sample"]
+    if not samples:
+        raise ExportError(f"{name} has no Sample block: only a VAE's decoder can be exported alone")
+    if len(samples) > 1:
+        names = ", ".join(f"'{n.name}'" for n in samples)
+        raise ExportError(f"{name} has several Sample blocks ({names}); a decoder can be exported alone only "
+                          "from a VAE with one")
+    return samples[0]
+
+
+def decoder_graph(graph, name: str = "the model"):
+    """The decoder part of `graph` as a new Graph: an Input "z" in place of the Sample block, then every
+    block downstream of it. ExportError in plain words when there is no such part."""
+    from layerloom.core.graph import Graph
+    from layerloom.core.inference import infer
+
+    sample = _sample_block(graph, name)
+    report = infer(graph)
+    spec = report[sample.id].output
+    if spec is None:
+        raise ExportError(f"{sample.label()} has no known output shape; fix the model's problems first")
+    kept = graph.descendants(sample.id)
+    if not any(graph.node(i).type == "Output" for i in kept):
+        raise ExportError(f"nothing after {sample.label()} leads to an Output: there is no decoder to export")
+    for nid in graph.topological_order():
+        if nid not in kept:
+            continue
+        for e in graph.in_edges(nid):
+            if e.src != sample.id and e.src not in kept:
+                raise ExportError(f"{graph.node(nid).label()} also takes the output of {graph.node(e.src).label()}, "
+                                  f"which is not after {sample.label()}: the decoder cannot run on z alone")
+    names = {graph.node(i).name for i in kept}
+    input_name = "z" if "z" not in names else sample.name
+    data = graph.to_dict()
+    nodes = []
+    for n in data["nodes"]:
+        if n["id"] == sample.id:
+            nodes.append({"id": n["id"], "type": "Input", "name": input_name,
+                          "params": {"shape": list(spec.shape), "dtype": "float32"}, "ui": n["ui"]})
+        elif n["id"] in kept:
+            nodes.append(n)
+    edges = [e for e in data["edges"] if e["dst"]["node"] in kept]
+    return Graph.from_dict({"nodes": nodes, "edges": edges})
+
+
+def decoder_source(source: Source) -> Source:
+    """The decoder of a VAE (a Source with its own graph and the weights of its blocks): see the module text."""
+    from layerloom.core.project import Project
+
+    project = source.project
+    graph = decoder_graph(source.graph, f"'{source.name}'")
+    prefixes = tuple(n.name + "." for n in graph)
+    state = {k: v for k, v in source.state.items() if k.startswith(prefixes)}
+    meta = dict(project.meta)
+    meta["name"] = f"{source.name} (decoder)"
+    decoder = Project(graph, project.training, project.data, meta)
+    return Source(decoder, state, settings=dict(source.settings), path=source.path, kind=source.kind,
+                  weights_from=source.weights_from, weights=dict(source.weights), part="decoder")
+
+
+def latent_shape(source: Source) -> list[int]:
+    """The shape of one latent code (the decoder's only Input)."""
+    (node,) = [n for n in source.graph if n.type == "Input"]
+    return list(node.params["shape"])
+
+
+def sample_lines(source: Source) -> list[str]:
+    """model.py's `sample(n, model=None, seed=None)` for a decoder."""
+    shape = ", ".join(str(s) for s in latent_shape(source))
+    return [
+        "",
+        "def sample(n, model=None, seed=None):",
+        f'    """n new samples: latent codes z ~ N(0, 1) of shape n × {" × ".join(map(str, latent_shape(source)))}, '
+        "decoded by `model`",
+        "    (default: load_model()); the same `seed` gives the same samples."
+        '"""',
+        "    if model is None:",
+        "        model = load_model()",
+        "    generator = torch.Generator()",
+        "    if seed is None:",
+        "        generator.seed()",
+        "    else:",
+        "        generator.manual_seed(seed)",
+        f"    z = torch.randn(n, {shape}, generator=generator)",
+        "    with torch.no_grad():",
+        "        return model.eval()(z)",
+        "",
+    ]
