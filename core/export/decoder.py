@@ -6,6 +6,8 @@ code) in the Sample block's place and the trained weights of the blocks kept.
 
 Block names (and so weight names) stay as they are. The input is a latent code, not data: the decoder has no
 preprocessing (the data's scaling, and the training history and checkpoint of the whole VAE, are dropped).
+Every export of it records that it is a decoder: `"part": "decoder"` in its project's meta (carried by bundles
+and by the weights of Python and safetensors exports) and the ONNX metadata `layerloom.part`.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def decoder_source(source: Source) -> Source:
     state = {k: v for k, v in source.state.items() if k.startswith(prefixes)}
     meta = dict(project.meta)
     meta["name"] = f"{source.name} (decoder)"
+    meta["part"] = "decoder"  # what `layerloom predict` recognizes a decoder by (bundle, Python, safetensors)
     decoder = Project(graph, project.training, project.data, meta)
     return Source(decoder, state, settings=dict(source.settings), path=source.path, kind=source.kind,
                   weights_from=source.weights_from, weights=dict(source.weights), part="decoder")

@@ -20,6 +20,7 @@ BAKE_FORMATS = ("onnx", "torchscript", "torch-export")
 SIDECAR_SUFFIX = ".preprocessing.json"
 VOCAB_SUFFIX = ".vocabulary.json"
 ONNX_KEY = "layerloom.preprocessing"
+PART_KEY = "layerloom.part"  # "decoder" in the ONNX file of a VAE's decoder
 
 
 # --- baking -------------------------------------------------------------------------------------------
@@ -180,13 +181,20 @@ def write_sidecars(source: Source, fmt: str, main_final: str, staging, baked: bo
 
 
 def add_onnx_metadata(path: str, source: Source, baked: bool) -> None:
-    """Put the preprocessing facts (vocabulary included) and class names in the ONNX file's metadata."""
+    """Put the preprocessing facts (vocabulary included) and class names in the ONNX file's metadata; a
+    decoder (no preprocessing) gets `layerloom.part` = "decoder" instead."""
     import onnx
 
     pre = source.preprocessing
-    if pre is None:
+    part = source.part
+    if pre is None and part == "model":
         return
     model = onnx.load(path)
+    if pre is None:  # a decoder: it takes latent codes, not data
+        prop = model.metadata_props.add()
+        prop.key, prop.value = PART_KEY, part
+        onnx.save(model, path)
+        return
     facts = pre.to_dict()
     facts["baked"] = baked
     entries = {ONNX_KEY: json.dumps(facts, ensure_ascii=False), "layerloom.baked": "true" if baked else "false",

@@ -59,6 +59,8 @@ class TrainedModel:
     """A trained model and its preprocessing. `run(x)` takes the preprocessed input and gives the first
     output as numpy; `predict(raw, names)` does the whole way from raw data."""
 
+    latent: list[int] | None = None  # a generator (a VAE's decoder): the shape of one latent code it takes
+
     def __init__(self, preprocessing, where: str, loss: str | None = None):
         self.preprocessing = preprocessing
         self.where = where
@@ -128,6 +130,29 @@ class SourceModel(TrainedModel):
         return out.float().cpu().numpy()
 
 
+def as_decoder(model: TrainedModel, latent: list[int]) -> TrainedModel:
+    """`model` as a generator: it takes latent codes of shape `latent`, not data (no preprocessing)."""
+    model.preprocessing = None
+    model.latent = [int(s) for s in latent]
+    return model
+
+
+def is_decoder_project(project) -> bool:
+    """A project written by the decoder export (core/export/decoder.py records `"part": "decoder"`)."""
+    return project.meta.get("part") == "decoder"
+
+
+def _decoder_source(source, where: str) -> TrainedModel:
+    from layerloom.core.export.decoder import latent_shape
+
+    try:
+        latent = latent_shape(source)
+    except (ValueError, KeyError, TypeError):
+        raise PredictError(f"{where}: says it is a decoder but does not have a single Input (the latent code z)") \
+            from None
+    return as_decoder(SourceModel(source), latent)
+
+
 class OnnxModel(TrainedModel):
     """An ONNX export run with onnxruntime; when its preprocessing is baked in, it is fed raw values."""
 
@@ -190,6 +215,8 @@ def _from_source(path: str, checkpoint: str = "best") -> TrainedModel:
         source = open_source(path, checkpoint)
     except ExportError as err:
         raise PredictError(str(err)) from None
+    if is_decoder_project(source.project):
+        return _decoder_source(source, path)
     if source.preprocessing is None:
         raise PredictError(f"{path}: does not say how its data was prepared (it was trained before Layerloom "
                            "recorded that); train it again or export it from the window with its data loaded")
@@ -261,6 +288,8 @@ def _from_onnx(path: str) -> TrainedModel:
         baked = bool(data.get("baked"))
     else:
         pre, data, baked = _onnx_metadata(path)
+        if pre is None:  # a decoder
+            return _onnx_decoder(path)
     _attach_vocabulary(pre, data, folder, [os.path.basename(stem) + ".vocabulary.json", "vocabulary.json"])
     _require_vocabulary(pre, path)
     return OnnxModel(path, pre, baked)
@@ -268,7 +297,7 @@ def _from_onnx(path: str) -> TrainedModel:
 
 def _onnx_metadata(path: str):
     from layerloom.core.data.preprocessing import Preprocessing, PreprocessingError
-    from layerloom.core.export.preprocessing_export import ONNX_KEY
+    from layerloom.core.export.preprocessing_export import ONNX_KEY, PART_KEY
 
     try:
         import onnx
@@ -276,6 +305,8 @@ def _onnx_metadata(path: str):
         meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
     except Exception as err:
         raise PredictError(f"{path}: cannot be read as an ONNX model ({err})") from None
+    if meta.get(PART_KEY) == "decoder":
+        return None, {}, False
     if ONNX_KEY not in meta:
         raise PredictError(f"{path}: says nothing of its preprocessing ({os.path.basename(path)}.preprocessing.json "
                            "is not beside it and the file has no Layerloom metadata); export it again with Layerloom")
@@ -284,6 +315,15 @@ def _onnx_metadata(path: str):
         return Preprocessing.from_dict(data, path), data, bool(data.get("baked"))
     except (ValueError, PreprocessingError) as err:
         raise PredictError(f"{path}: its preprocessing metadata is damaged ({err})") from None
+
+
+def _onnx_decoder(path: str) -> TrainedModel:
+    model = OnnxModel(path, None, False)
+    inputs = model.session.get_inputs()
+    shape = list(inputs[0].shape[1:]) if len(inputs) == 1 else []
+    if not shape or not all(isinstance(s, int) and s > 0 for s in shape):
+        raise PredictError(f"{path}: says it is a decoder but does not take one latent code of a fixed size")
+    return as_decoder(model, shape)
 
 
 def _from_weights(weights: str, folder: str) -> TrainedModel:
@@ -304,6 +344,30 @@ def _from_weights(weights: str, folder: str) -> TrainedModel:
     if not project_text:
         raise PredictError(f"{weights}: does not carry its network (exports made before Layerloom wrote it); "
                            "predict with the bundle or the run folder instead")
+    try:
+        project = Project.loads(project_text.encode("utf-8"), f"{weights} (its project)")
+    except LayerloomError as err:
+        raise PredictError(str(err)) from None
+    decoder = is_decoder_project(project)
+    pre = None
+    if not decoder:
+        pre = _facts_beside(weights, folder)
+    try:
+        from safetensors.torch import load_file
+
+        state = load_file(weights)
+    except Exception as err:  # safetensors' own errors for a damaged file
+        raise PredictError(f"{weights}: is not a readable safetensors file ({err})") from None
+    source = source_from(project, state, path=weights, kind="run", preprocessing=pre)
+    try:
+        source.live_model()
+    except Exception as err:
+        raise PredictError(f"{weights}: the weights do not fit the network it carries ({err})") from None
+    return _decoder_source(source, weights) if decoder else SourceModel(source)
+
+
+def _facts_beside(weights: str, folder: str):
+    """The preprocessing facts written beside a Python or safetensors export (its vocabulary attached)."""
     candidates = [weights + ".preprocessing.json", os.path.join(folder, "preprocessing.json")]
     side = next((c for c in candidates if os.path.isfile(c)), None)
     if side is None:
@@ -313,18 +377,4 @@ def _from_weights(weights: str, folder: str) -> TrainedModel:
     _attach_vocabulary(pre, data, folder, ["vocabulary.json",
                                            os.path.splitext(os.path.basename(weights))[0] + ".vocabulary.json"])
     _require_vocabulary(pre, folder)
-    try:
-        project = Project.loads(project_text.encode("utf-8"), f"{weights} (its project)")
-        from safetensors.torch import load_file
-
-        state = load_file(weights)
-    except LayerloomError as err:
-        raise PredictError(str(err)) from None
-    except Exception as err:  # safetensors' own errors for a damaged file
-        raise PredictError(f"{weights}: is not a readable safetensors file ({err})") from None
-    source = source_from(project, state, path=weights, kind="run", preprocessing=pre)
-    try:
-        source.live_model()
-    except Exception as err:
-        raise PredictError(f"{weights}: the weights do not fit the network it carries ({err})") from None
-    return SourceModel(source)
+    return pre
