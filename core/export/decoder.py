@@ -77,7 +77,7 @@ def decoder_source(source: Source) -> Source:
     meta["part"] = "decoder"  # what `layerloom predict` recognizes a decoder by (bundle, Python, safetensors)
     decoder = Project(graph, project.training, project.data, meta)
     return Source(decoder, state, settings=dict(source.settings), path=source.path, kind=source.kind,
-                  weights_from=source.weights_from, weights=dict(source.weights), part="decoder")
+                  weights_from=source.weights_from, weights=dict(source.weights))
 
 
 def latent_shape(source: Source) -> list[int]:

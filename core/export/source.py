@@ -24,7 +24,6 @@ class Source:
     checkpoint:  the bytes of the training checkpoint the weights come from (model, optimizer, position), so a
                  bundle resumes training exactly from them; None when there is none
     preprocessing: raw data → model input as trained (a `Preprocessing`), None when unknown
-    part:        "model" (the whole graph) or "decoder" (a VAE's decoder alone: core/export/decoder.py)
     weights:     which checkpoint the weights are: {"checkpoint": "best", "file", "epoch", "batch", "step",
                  "metric", "value"} (epoch: whole epochs they hold); {} when unknown
     """
@@ -39,12 +38,17 @@ class Source:
     weights_from: str = ""
     preprocessing: Any = None
     weights: dict = field(default_factory=dict)
-    part: str = "model"
     _model: Any = None
 
     @property
     def graph(self):
         return self.project.graph
+
+    @property
+    def part(self) -> str:
+        """ "model" (the whole graph) or "decoder" (a VAE's decoder alone: core/export/decoder.py records it in
+        the project's meta, so a reopened decoder bundle says so too)."""
+        return self.project.meta.get("part", "model")
 
     @property
     def name(self) -> str:

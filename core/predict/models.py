@@ -139,7 +139,7 @@ def as_decoder(model: TrainedModel, latent: list[int]) -> TrainedModel:
 
 def is_decoder_project(project) -> bool:
     """A project written by the decoder export (core/export/decoder.py records `"part": "decoder"`)."""
-    return project.meta.get("part") == "decoder"
+    return project.meta.get("part") == "decoder"  # the meta Source.part reads
 
 
 def _decoder_source(source, where: str) -> TrainedModel:

@@ -112,13 +112,14 @@ class FeatureTap:
 
 
 def probe_sample(data, index: int = 0):
-    """The probe sample of a PreparedData: (its index, its inputs as a batch of one, its target as a number or
-    list). From the validation split, or the training split when there is none."""
+    """The probe sample of a PreparedData: (its index, its inputs as a batch of one, its targets as a batch of one
+    (what a loss takes), its first target as a number or list (what a view shows)). From the validation split, or
+    the training split when there is none."""
     split = data.val if len(data.val) else data.train
     i = min(max(0, int(index)), len(split) - 1)
     xs, ys = next(split.batches(1, indices=[i]))
     y = ys[0][0]
-    return i, tuple(xs), (y.item() if y.numel() == 1 else y.tolist())
+    return i, tuple(xs), tuple(ys), (y.item() if y.numel() == 1 else y.tolist())
 
 
 def feature_map_events(tap: FeatureTap, blocks, inputs, *, sample_index: int, label=None, step: int = 0,

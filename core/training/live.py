@@ -47,11 +47,10 @@ class LiveServices:
         self.base_lr = lr
         self.blocks_seen = control.feature_blocks
         self.probe_key: tuple | None = None
-        self.probe: tuple = (0, (), None)  # index, inputs on the device, label
+        self.probe: tuple = (0, (), (), None)  # index, inputs and targets on the device, label
         self.probe_seen = control.probe_index  # the probe index of the latest captures
         self.stepping: tuple | None = None  # (unit, step at its start, target step or epoch, pauses, epoch)
         self.pause_after_epoch = False  # a batch step ended its epoch: pause again once the epoch is validated
-        self.probe_targets: tuple | None = None  # the probe's targets on the device, taken when a look needs them
         self.looks = RecurrentLooks(parts.model, parts.recipe.loss_fn, vocabulary=data.info.vocabulary,
                                     interval=feature_interval) if main else None
 
@@ -214,13 +213,7 @@ class LiveServices:
 
     def look_inside(self, block: str, step: int, epoch: int) -> None:
         """A RecurrentInside event of `block` on the probe sample (or a RecurrentNote once, when it has none)."""
-        index, inputs, label = self._probe()
-        if self.probe_targets is None:
-            split = self.data.val if len(self.data.val) else self.data.train
-            _xs, ys = next(split.batches(1, indices=[index]))
-            self.probe_targets = tuple(y.to(self.device) for y in ys)
-        event = self.looks.look(block, (index, inputs, self.probe_targets, label), step, epoch)
-        self.emit(event)
+        self.emit(self.looks.look(block, self._probe(), step, epoch))
 
     def capture_features(self, step: int, epoch: int) -> None:
         blocks = self.control.feature_blocks
@@ -228,20 +221,19 @@ class LiveServices:
         blocks = self.tap.known(blocks)
         if not blocks:
             return
-        index, inputs, label = self._probe()
+        index, inputs, _targets, label = self._probe()
         for event in feature_map_events(self.tap, blocks, inputs, sample_index=index, label=label, step=step,
                                         epoch=epoch):
             self.emit(event)
 
     def _probe(self) -> tuple:
-        """The probe sample the control names (index, inputs on the device, label), taken again only when
-        the index changes."""
+        """The probe sample the control names (index, inputs and targets on the device, label), taken again only
+        when the index changes."""
         split = self.data.val if len(self.data.val) else self.data.train
         i = min(self.control.probe_index, len(split) - 1)
         key = (id(split), i)
         if self.probe_key != key:
-            i, xs, label = probe_sample(self.data, i)
-            self.probe = (i, tuple(x.to(self.device) for x in xs), label)
-            self.probe_targets = None
+            i, xs, ys, label = probe_sample(self.data, i)
+            self.probe = (i, tuple(x.to(self.device) for x in xs), tuple(y.to(self.device) for y in ys), label)
             self.probe_key = key
         return self.probe

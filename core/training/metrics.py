@@ -13,7 +13,8 @@ from layerloom.core.training.losses import class_logits
 MAX_MISCLASSIFIED = 64
 
 
-def _acc_dtype(device: torch.device) -> torch.dtype:
+def accumulation_dtype(device: torch.device) -> torch.dtype:
+    """What metric sums add up in on `device`: float64, or float32 where the device has no float64 (MPS)."""
     return torch.float32 if device.type == "mps" else torch.float64
 
 
@@ -21,7 +22,7 @@ class LossMeter:
     """A sum of per-sample losses and a count, on the device."""
 
     def __init__(self, device):
-        self.total = torch.zeros((), dtype=_acc_dtype(torch.device(device)), device=device)
+        self.total = torch.zeros((), dtype=accumulation_dtype(torch.device(device)), device=device)
         self.count = 0
 
     def update(self, loss: torch.Tensor, n: int) -> None:
@@ -78,7 +79,7 @@ class RegressionMeter:
     """Mean absolute error and R² over every predicted value."""
 
     def __init__(self, device):
-        dt = _acc_dtype(torch.device(device))
+        dt = accumulation_dtype(torch.device(device))
         self.sums = torch.zeros(4, dtype=dt, device=device)  # |e|, e², y, y²
         self.count = 0
 

@@ -16,7 +16,7 @@ import torch
 
 from layerloom.core.blocks.sample_module import SampleModule
 from layerloom.core.training.losses import loss_function, output_losses
-from layerloom.core.training.metrics import _acc_dtype
+from layerloom.core.training.metrics import accumulation_dtype
 
 
 class VAERecipe:
@@ -35,21 +35,14 @@ class VAERecipe:
 
     def _loss_function(self):
         recon, samplers = self.reconstruction_fn, self.samplers
-        if len(samplers) == 1:
-            (s,) = samplers
 
-            def one(outputs, targets):
-                return recon(outputs, targets) + s.beta * s.kl
-
-            return one
-
-        def several(outputs, targets):
+        def loss(outputs, targets):
             total = recon(outputs, targets)
             for m in samplers:
                 total = total + m.beta * m.kl
             return total
 
-        return several
+        return loss
 
     def kl(self) -> torch.Tensor | float:
         """The KL terms of the last forward, unweighted, summed over the Sample blocks."""
@@ -80,7 +73,7 @@ class VAETally:
 
     def __init__(self, recipe: VAERecipe, device: torch.device):
         self.recipe = recipe
-        self.sums = torch.zeros(3, dtype=_acc_dtype(torch.device(device)), device=device)  # recon, kl, count
+        self.sums = torch.zeros(3, dtype=accumulation_dtype(torch.device(device)), device=device)  # recon, kl, count
 
     def update(self, outputs, targets) -> None:
         n = targets[0].shape[0]

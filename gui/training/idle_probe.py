@@ -72,7 +72,7 @@ class IdleProbe:
 
         device = self._ready()
         try:
-            index, inputs, label = probe_sample(c._prepared, c.probe_index)
+            index, inputs, _targets, label = probe_sample(c._prepared, c.probe_index)
             step, epoch = c._model_step
             events = feature_map_events(FeatureTap(c.model), [block], tuple(x.to(device) for x in inputs),
                                         sample_index=index, label=self._named(label), step=step, epoch=epoch)
@@ -96,26 +96,23 @@ class IdleProbe:
         key = (id(c.model), block, id(c._prepared), c.probe_index)
         if key == self.recurrent_key:
             return None
-        from layerloom.core.recurrent.inside import look_inside
-        from layerloom.core.training.events import RecurrentInside
+        from layerloom.core.training.instrument import probe_sample
         from layerloom.core.training.losses import loss_function, output_losses
+        from layerloom.core.training.recurrent_looks import RecurrentLooks
 
         device = self._ready()
         model, prepared = c.model, c._prepared
         try:
-            split = prepared.val if len(prepared.val) else prepared.train
-            index = min(c.probe_index, len(split) - 1)
-            xs, ys = next(split.batches(1, indices=[index]))
+            index, xs, ys, label = probe_sample(prepared, c.probe_index)
             loss_fn = loss_function(output_losses(c.model_graph(), model.output_names))
-            inside = look_inside(model, block, tuple(x.to(device) for x in xs), tuple(y.to(device) for y in ys),
-                                 loss_fn, vocabulary=prepared.info.vocabulary)
-        except Exception as err:  # not recurrent in the trained model, a model that cannot take the probe
-            return f"Cannot look inside {block}: {err.args[0] if isinstance(err, KeyError) and err.args else err}"
-        y = ys[0][0]
+        except Exception as err:  # a model or data that cannot give the probe: say so on the view
+            return f"Cannot look inside {block}: {err}"
+        looks = RecurrentLooks(model, loss_fn, vocabulary=prepared.info.vocabulary)
         step, epoch = c._model_step
+        probe = (index, tuple(x.to(device) for x in xs), tuple(y.to(device) for y in ys), self._named(label))
+        event = looks.look(block, probe, step, epoch)
+        if event.kind == "recurrent_note":  # not recurrent in the trained model, a model that cannot take it
+            return event.message
         self.recurrent_key = key
-        c._each_view("on_event", RecurrentInside(
-            step=step, epoch=epoch, block=block, sample_index=index, trace=inside.trace, gradients=inside.gradients,
-            time_labels=inside.time_labels, label=self._named(y.item() if y.numel() == 1 else y.tolist()),
-            gradient_note=inside.gradient_note))
+        c._each_view("on_event", event)
         return None
