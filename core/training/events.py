@@ -8,8 +8,8 @@ most twice a second, as small float16 arrays.
 
 The order of a run:
 
-    RunStarted → (Steps | GradientStats | FeatureMaps | RecurrentInside | RecurrentNote | StateChanged
-                 | Stepped)* → EpochEnd
+    RunStarted → (Steps | GradientStats | FeatureMaps | RecurrentInside | RecurrentNote | GANLook
+                 | StateChanged | Stepped)* → EpochEnd
                → CheckpointSaved → … → Finished | Failed            (always exactly one of the two, always last)
 
 A step taken while paused (TrainControl.step / step_epoch) comes as StateChanged("running"), its Steps (and,
@@ -175,6 +175,25 @@ class RecurrentInside(_Event):
     gradient_note: str = ""
 
 
+@dataclass(frozen=True, eq=False)
+class GANLook(_Event):
+    """A GAN's generator and discriminator seen on fixed batches (eval mode): `samples` decoded from the same
+    noise at every look (float16, n × the sample shape), the mean D(x) on fixed real samples and D(G(z)) on
+    those samples; `train` the means of the training steps since the last look (d_loss, g_loss, d_real,
+    d_fake; empty when none); `diversity` the spread of the samples over that of the real ones (≈1 when as
+    varied, near 0 when they collapse to one); `warning` plain words when the samples collapse or D wins."""
+
+    kind = "gan_look"
+    step: int
+    epoch: int
+    samples: np.ndarray
+    d_real: float
+    d_fake: float
+    train: dict = field(default_factory=dict)
+    diversity: float | None = None
+    warning: str | None = None
+
+
 @dataclass(frozen=True)
 class RecurrentNote(_Event):
     """Why the recurrent block asked for through the control cannot be looked inside (not a recurrent block, a
@@ -288,7 +307,12 @@ class EventBuffer:
 
     def __call__(self, event) -> None:
         with self._lock:
-            if isinstance(event, FeatureMaps | RecurrentInside):
+            if isinstance(event, GANLook):  # only the latest look
+                for i, old in enumerate(self._events):
+                    if isinstance(old, GANLook):
+                        del self._events[i]
+                        break
+            elif isinstance(event, FeatureMaps | RecurrentInside):
                 for i, old in enumerate(self._events):
                     if type(old) is type(event) and old.block == event.block:
                         del self._events[i]

@@ -51,6 +51,7 @@ class LiveServices:
         self.probe_seen = control.probe_index  # the probe index of the latest captures
         self.stepping: tuple | None = None  # (unit, step at its start, target step or epoch, pauses, epoch)
         self.pause_after_epoch = False  # a batch step ended its epoch: pause again once the epoch is validated
+        self.model_inputs = getattr(parts.recipe, "model_inputs", None)  # a GAN's model also takes its noise
         self.looks = RecurrentLooks(parts.model, parts.recipe.loss_fn, vocabulary=data.info.vocabulary,
                                     interval=feature_interval) if main else None
 
@@ -234,6 +235,9 @@ class LiveServices:
         key = (id(split), i)
         if self.probe_key != key:
             i, xs, ys, label = probe_sample(self.data, i)
-            self.probe = (i, tuple(x.to(self.device) for x in xs), tuple(y.to(self.device) for y in ys), label)
+            xs = tuple(x.to(self.device) for x in xs)
+            if self.model_inputs is not None:
+                xs = self.model_inputs(xs)
+            self.probe = (i, xs, tuple(y.to(self.device) for y in ys), label)
             self.probe_key = key
         return self.probe

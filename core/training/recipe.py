@@ -2,7 +2,7 @@
 sampled between steps, its validation metrics and the metric it watches by default. The loop, checkpoints,
 device and live services are shared by every recipe.
 
-    recipe = recipe_for(graph, model, data_info)      # SupervisedRecipe, or VAERecipe (vae_recipe.py)
+    recipe = recipe_for(graph, model, data_info)      # SupervisedRecipe, VAERecipe (vae_recipe.py), GANRecipe
     loss = recipe.loss_fn(model(*xs), ys)
 
 The supervised step (forward, the recipe's loss, backward, the optimizer's step) is written out in the loop
@@ -39,9 +39,15 @@ class Recipe(Protocol):
     def val_tally(self, device: torch.device, distributed: bool) -> Any: ...
 
 
-def recipe_for(graph, model, info) -> Recipe:
-    """The recipe that trains `model` (built from `graph`) on data described by `info`: a VAE's when the graph
-    has a Sample block, else the supervised one. Called once per run."""
+def recipe_for(graph, model, info, settings=None) -> Recipe:
+    """The recipe that trains `model` (built from `graph`) on data described by `info` with TrainingSettings
+    `settings` (the defaults when None): a GAN's when the graph has a Noise block, a VAE's when it has a Sample
+    block, else the supervised one. Called once per run."""
+    if any(node.type == "Noise" for node in graph):
+        from layerloom.core.settings import TrainingSettings
+        from layerloom.core.training.gan_recipe import GANRecipe
+
+        return GANRecipe(graph, model, info, settings if settings is not None else TrainingSettings())
     if any(node.type == "Sample" for node in graph):
         from layerloom.core.training.vae_recipe import VAERecipe
 
