@@ -270,7 +270,7 @@ class TrainingSettings(_Settings):
     threads: int | None = _setting(None, optional_positive_int, "CPU threads, or null for automatic.")
     val_fraction: float = _setting(0.2, fraction, "Share of the data kept for validation.")
     beta1: float = _setting(0.9, fraction, "Adam's β1, the decay of its mean of past gradients (0.5 for GANs).")
-    discriminator_lr: float = _setting(2e-4, positive_float, "A GAN's discriminator learning rate (lr: the generator's).")
+    discriminator_lr: float = _setting(2e-4, positive_float, "A GAN's discriminator learning rate (lr: generator's).")
     d_steps: int = _setting(1, positive_int, "A GAN's discriminator steps (batches) per generator turn.")
     g_steps: int = _setting(1, positive_int, "A GAN's generator steps at each of its turns.")
 
