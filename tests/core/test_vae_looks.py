@@ -89,7 +89,7 @@ def test_the_look_equals_hand_built_torch(prepared):
         assert look.inputs.shape == (8, 1, 28, 28) and look.reconstructions.shape == (8, 1, 28, 28)
         np.testing.assert_array_equal(look.inputs, x[:8].numpy())
         np.testing.assert_allclose(look.reconstructions, model(x[:8]).numpy(), rtol=1e-6, atol=1e-6)
-        assert look.latent.shape == (359, 2)  # the whole validation split (under 512) and look.latent.dtype == np.float32
+        assert look.latent.shape == (359, 2) and look.latent.dtype == np.float32  # all 359 validation samples
         np.testing.assert_allclose(look.latent, hand_mean(model, x).numpy(), rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(look.labels, prepared.val.labels)
         z = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))  # the fixed, seeded z
@@ -204,6 +204,7 @@ def test_looks_in_a_real_run_equal_the_trained_model_and_leave_training_unchange
         np.testing.assert_allclose(getattr(again, name), getattr(last, name), rtol=1e-5, atol=1e-6, err_msg=name)
     plain: list = []
     _trainer, plain_result = run(prepared, TrainControl(), plain)
+    assert plain_result.status == "finished"
     assert not [e for e in plain if isinstance(e, VAELook)]  # none when not asked for
     steps = lambda evs: np.concatenate([e.loss for e in evs if e.kind == "steps"])  # noqa: E731
     np.testing.assert_array_equal(steps(events), steps(plain))  # the looks leave training as it was
