@@ -45,7 +45,7 @@ class VAEPanels(QWidget):
             plot.setMouseEnabled(False, False)
         self.traversal_plot.addItem(self.traversal_image)
         self.traversal_plot.setAspectLocked(True)
-        self.legend = self.latent_plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
+        self.legend = self.latent_plot.addLegend(offset=(-4, 4), labelTextSize="8pt", colCount=2)
         self.scatters: list[pg.ScatterPlotItem] = []  # one per class (or one for unlabelled points)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
