@@ -31,6 +31,9 @@ class Recipe(Protocol):
     classifier: bool
     num_classes: int | None
     val_metrics: tuple[str, ...]  # the validation metrics it reports besides val_loss, in their order
+    # None, or look(xs, labels, step, epoch) → an event (VAELook): what the model makes of a fixed batch `xs`
+    # (inputs on the run's device; labels: numpy class indices or None), called under torch.no_grad() in eval mode
+    look: Callable | None
 
     def default_metric(self, settings, has_val: bool) -> str: ...
 
@@ -62,6 +65,7 @@ class SupervisedRecipe:
 
     def __init__(self, graph, model, info):
         self.step = None  # the loop's own step
+        self.look = None  # no generative look
         self.losses = output_losses(graph, model.output_names)
         self.loss_fn = loss_function(self.losses)
         primary = self.losses[0]
