@@ -108,3 +108,15 @@ def sample_lines(source: Source) -> list[str]:
         "        return model.eval()(z)",
         "",
     ]
+
+
+def available_parts(graph) -> list[str]:
+    """The parts of `graph` that export alone: always "model" (the whole network); "decoder" with exactly one
+    Sample block (a VAE); "generator" with exactly one Noise block (a GAN)."""
+    types = [n.type for n in graph]
+    parts = ["model"]
+    if types.count("Sample") == 1:
+        parts.append("decoder")
+    if types.count("Noise") == 1:
+        parts.append("generator")
+    return parts
