@@ -140,3 +140,15 @@ def plain_inputs_source(source: Source) -> Source:
     plain = Project(with_plain_inputs(source.graph), project.training, project.data, dict(project.meta))
     return Source(plain, source.state, settings=dict(source.settings), path=source.path, kind=source.kind,
                   weights_from=source.weights_from, weights=dict(source.weights))
+
+
+def available_parts(graph) -> list[str]:
+    """The parts of `graph` that export alone: always "model" (the whole network); "decoder" with exactly one
+    Sample block (a VAE); "generator" with exactly one Noise block (a GAN)."""
+    types = [n.type for n in graph]
+    parts = ["model"]
+    if types.count("Sample") == 1:
+        parts.append("decoder")
+    if types.count("Noise") == 1:
+        parts.append("generator")
+    return parts
