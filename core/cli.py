@@ -154,6 +154,12 @@ def summarize(project, file: str | None = None) -> dict[str, Any]:
             "warnings": list(r.warnings),
         })
     names = {n.id: n.name for n in graph}
+    from layerloom.core.gan import gan_layout
+
+    layout = gan_layout(graph)
+    if layout is not None:  # a GAN: which network each block is in
+        for block in blocks:
+            block["network"] = layout.network_of(block["id"])
     return {
         "project": {"name": project.name, "file": file, "data": project.data.to_dict(),
                     "training": project.training.to_dict()},
@@ -179,6 +185,18 @@ def _shape_cell(block: dict[str, Any]) -> str:
         return "error"
     text = fmt_shape(block["output_shape"])
     return f"{text} {block['dtype']}" if block["dtype"] == INT else text
+
+
+def _gan_line(blocks: list[dict], training: dict) -> str:
+    """A GAN's two networks, their parameters and how they are trained against each other."""
+    from layerloom.core.settings import TrainingSettings
+
+    s = TrainingSettings.from_dict(training, [])  # the settings a file leaves out at their defaults
+    counts = {net: sum(b["params"] or 0 for b in blocks if b.get("network") == net)
+              for net in ("generator", "discriminator")}
+    return (f"A GAN: the generator has {counts['generator']:,} parameters (lr {s.lr:g}), the discriminator "
+            f"{counts['discriminator']:,} (discriminator_lr {s.discriminator_lr:g}); they take turns: "
+            f"d_steps {s.d_steps}, g_steps {s.g_steps}, Adam β1 {s.beta1:g}.")
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -212,6 +230,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             "MACs are multiply-accumulates per sample; shapes leave out the batch."]
     if any(b["status"] != "ok" for b in summary["blocks"]):
         out.append("Blocks with an error, or waiting on one, are not counted in the totals.")
+    if any("network" in b for b in summary["blocks"]):
+        out.append(_gan_line(summary["blocks"], training))
     out.append("")
     problems = summary["problems"]
     errors = [p["message"] for p in problems if p["severity"] == "error"]

@@ -102,11 +102,10 @@ class GANRecipe:
     def default_metric(self, settings, has_val: bool) -> str:
         """The generator's loss against the discriminator: GAN losses do not say which weights are best, so
         `best` is only the epoch whose generator fooled its discriminator most."""
-        metric = "val_g_loss" if has_val else "train_loss"
+        metric = "val_g_loss"
         if settings.early_stopping and settings.early_stopping_metric in ("train_loss", "val_loss"):
-            metric = settings.early_stopping_metric if has_val or settings.early_stopping_metric == "train_loss" \
-                else "train_loss"
-        return metric
+            metric = settings.early_stopping_metric
+        return metric if has_val or not metric.startswith("val_") else "train_loss"
 
     def sample(self, outputs, targets) -> None:
         """No training accuracy: a GAN is not a classifier."""

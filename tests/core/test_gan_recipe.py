@@ -244,3 +244,18 @@ def test_the_dcgan_template_compiles_into_a_generator_of_digits_and_a_discrimina
         assert dis(samples).shape == (3, 1)
     whole = build_model(project.graph, seed=0)
     assert whole.input_names == ["noise", "image"]
+
+
+def test_the_summary_says_which_network_each_block_is_in_and_how_they_take_turns():
+    from layerloom.core.cli import format_summary, summarize
+
+    project = load_template("dcgan_digits")
+    summary = summarize(project)
+    networks = {b["name"]: b["network"] for b in summary["blocks"]}
+    assert networks["noise"] == networks["g_up2"] == networks["fake"] == "generator"
+    assert networks["image"] == networks["d_logit"] == networks["real"] == "discriminator"
+    generator = sum(b["params"] for b in summary["blocks"] if b["network"] == "generator")
+    text = format_summary(summary)
+    assert f"the generator has {generator:,} parameters" in text
+    assert "d_steps 1, g_steps 1, Adam β1 0.5" in text
+    assert all("network" not in b for b in summarize(load_template("lenet5"))["blocks"])
