@@ -14,7 +14,7 @@ def shared_networks(graph, model):
     so the weights) of `model`, the whole graph compiled: training either trains the model."""
     parts = []
     for part in (GENERATOR, DISCRIMINATOR):
-        net = build_model(network_graph(graph, part))
+        net = build_model(network_graph(graph, part), seed=0)  # seeded: the global random stream is left alone
         for name, _ in list(net.named_children()):
             setattr(net, name, getattr(model, name))
         parts.append(net)
