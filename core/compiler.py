@@ -86,7 +86,7 @@ def build_model(graph: Graph, *, seed: int | None = None):
             torch.default_generator.manual_seed(seed)  # CPU only: torch.manual_seed would reseed CUDA too
         for nid in graph.topological_order():
             node = graph.node(nid)
-            if node.type == "Input":
+            if node.type in ("Input", "Noise"):  # a GAN's noise is an argument of the whole model
                 values[nid] = fx_graph.placeholder(node.name)
                 input_names.append(node.name)
                 block_nodes[node.name] = values[nid].name
@@ -143,10 +143,10 @@ def example_inputs(graph: Graph, batch: int = 2, seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     tensors = []
     for node in graph:
-        if node.type != "Input":
+        if node.type not in ("Input", "Noise"):
             continue
         shape = (batch, *node.params["shape"])
-        if node.params["dtype"] == "int64":
+        if node.params.get("dtype") == "int64":
             vocab = min(  # every Embedding the ids may reach, also through Reshape, Concat...
                 (graph.node(d).params["num_embeddings"] for d in graph.descendants(node.id)
                  if graph.node(d).type == "Embedding"),

@@ -282,7 +282,8 @@ def _graph_checks(graph: Graph, order: list[str], local: dict[str, NodeReport]) 
     if not outputs:
         graph_problems.append(Problem("error", "the network has no Output block; add one after the last layer"))
 
-    reach_from_input = _closure(inputs, lambda n: (e.dst for e in graph.out_edges(n)))
+    sources = inputs + [nid for nid, n in nodes.items() if n.type == "Noise"]  # a GAN's generator starts at Noise
+    reach_from_input = _closure(sources, lambda n: (e.dst for e in graph.out_edges(n)))
     leads_to_output = _closure(outputs, lambda n: (e.src for e in graph.in_edges(n)))
 
     reports: dict[str, NodeReport] = {}
@@ -308,12 +309,32 @@ def _graph_checks(graph: Graph, order: list[str], local: dict[str, NodeReport]) 
         if extra:
             r = _replace(r, warnings=r.warnings + tuple(extra))
         reports[nid] = r
+    if len(sources) > len(inputs):
+        _gan_checks(graph, reports, graph_problems)
     report = Report(reports, graph_problems)
     memory = memory_problem(report)
     if memory is not None:
         nid, message = memory
         reports[nid] = _replace(reports[nid], warnings=(*reports[nid].warnings, message))
     return report
+
+
+def _gan_checks(graph: Graph, reports: dict[str, NodeReport], graph_problems: list[Problem]) -> None:
+    """A GAN's two networks (core/gan.py): each problem on its block, or on the graph."""
+    from layerloom.core.gan import gan_layout, gan_problems
+
+    layout = gan_layout(graph)
+    fake = reports.get(layout.fake) if layout.fake is not None else None
+    if fake is not None and fake.status == ERROR and graph.node(layout.fake).params.get("loss") not in ("mse", "l1"):
+        reports[layout.fake] = _replace(fake, error=f"{graph.node(layout.fake).label()} gives the generator's "
+                                        "samples: set its loss to mse (the GAN recipe trains the generator through "
+                                        "the discriminator, not through this loss)")
+    for nid, message in gan_problems(graph, reports):
+        r = reports.get(nid) if nid is not None else None
+        if r is None:
+            graph_problems.append(Problem("error", message))
+        elif r.status != ERROR:
+            reports[nid] = _replace(r, status=ERROR, error=message)
 
 
 def _activation_before_loss(graph: Graph, node, nodes) -> list[str]:

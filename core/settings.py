@@ -242,6 +242,9 @@ class _Settings:
         return []
 
 
+QUIET_DEFAULTS = ("beta1", "discriminator_lr", "d_steps", "g_steps")  # written into files only when changed
+
+
 @dataclass
 class TrainingSettings(_Settings):
     """How to train: loop length, optimizer, schedule, regularization, stopping, reproducibility, device."""
@@ -266,6 +269,19 @@ class TrainingSettings(_Settings):
     precision: str = _setting("fp32", one_of(*PRECISIONS), "Number format of the computation.")
     threads: int | None = _setting(None, optional_positive_int, "CPU threads, or null for automatic.")
     val_fraction: float = _setting(0.2, fraction, "Share of the data kept for validation.")
+    beta1: float = _setting(0.9, fraction, "Adam's β1, the decay of its mean of past gradients (0.5 for GANs).")
+    discriminator_lr: float = _setting(2e-4, positive_float, "A GAN's discriminator learning rate (lr: generator's).")
+    d_steps: int = _setting(1, positive_int, "A GAN's discriminator steps (batches) per generator turn.")
+    g_steps: int = _setting(1, positive_int, "A GAN's generator steps at each of its turns.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting as plain JSON data, but the ones of QUIET_DEFAULTS only when changed (a project that
+        trains no GAN keeps the file it had)."""
+        out = super().to_dict()
+        for f in fields(self):
+            if f.name in QUIET_DEFAULTS and out[f.name] == f.default:
+                del out[f.name]
+        return out
 
     def _cross_checks(self) -> list[str]:
         if self.optimizer == "sgd" and self.nesterov and self.momentum == 0:

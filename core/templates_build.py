@@ -307,6 +307,35 @@ def vae_digits() -> Project:
     )
 
 
+def dcgan_digits() -> Project:
+    g = Graph()
+    chain(g, None, [
+        ("Noise", {"shape": [64]}, "noise"),
+        ("Dense", {"out_features": 64 * 7 * 7}, "g_project"), ("BatchNorm", {}), ("ReLU", {}),
+        ("Reshape", {"shape": [64, 7, 7]}),
+        ("ConvTranspose2d", {"out_channels": 32, "kernel_size": 4, "stride": 2, "padding": 1}, "g_up1"),
+        ("BatchNorm", {}), ("ReLU", {}),
+        ("ConvTranspose2d", {"out_channels": 1, "kernel_size": 4, "stride": 2, "padding": 1}, "g_up2"),
+        ("Sigmoid", {}),
+        ("Output", {"loss": "mse"}, "fake"),
+    ])
+    chain(g, None, [
+        ("Input", {"shape": [1, 28, 28]}, "image"),
+        ("Conv2d", {"out_channels": 32, "kernel_size": 4, "stride": 2, "padding": 1}, "d_conv1"),
+        ("LeakyReLU", {"negative_slope": 0.2}),
+        ("Conv2d", {"out_channels": 64, "kernel_size": 4, "stride": 2, "padding": 1}, "d_conv2"),
+        ("BatchNorm", {}), ("LeakyReLU", {"negative_slope": 0.2}),
+        ("Flatten", {}), ("Dense", {"out_features": 1}, "d_logit"),
+        ("Output", {"loss": "bce_with_logits"}, "real"),
+    ])
+    return finish(
+        g, "DCGAN, digits",
+        "A GAN: a generator turns 64 random numbers into 28×28 digits, a discriminator tells them from real ones.",
+        DataSettings("digits", {"resize": [28, 28], "task": "classification", "normalize": False}),
+        TrainingSettings(epochs=30, batch_size=64, lr=2e-4, discriminator_lr=2e-4, beta1=0.5),
+    )
+
+
 # The mse loss is a mean over 784 pixels, the KL a sum over the latent dimensions: β = 1/784·(a few) puts the
 # two on the scale of the textbook VAE (a sum over pixels plus the KL), so the KL does not flatten the codes.
 VAE_BETA = 0.002
@@ -315,7 +344,7 @@ VAE_BETA = 0.002
 TEMPLATES: dict[str, Callable[[], Project]] = {
     f.__name__: f
     for f in (mlp, lenet5, vgg_mini, resnet_mini, inception_mini, cnn1d_sequence, lstm_text, bigru_sequence,
-              gru_timeseries, rnn_long_memory, conv_autoencoder, vae_digits)
+              gru_timeseries, rnn_long_memory, conv_autoencoder, vae_digits, dcgan_digits)
 }
 
 

@@ -7,7 +7,8 @@ The weights come from the window's trained model (`source`: a finished run, an o
 of the project found in any runs folder (core/runs.py), a bundle or run folder chosen here, or are fresh —
 never chosen by default when trained ones exist, and the dialog says which weights it uses. It shows the
 preprocessing the model was trained with in plain words, a few lines of code that use each format, and for
-ONNX, TorchScript and torch.export a choice to bake scaling and normalization into the file. The export
+ONNX, TorchScript and torch.export a choice to bake scaling and normalization into the file. A VAE or a GAN
+also offers its part alone (Part: the decoder after the Sample block, the generator after the Noise block). The export
 runs in a worker thread (it takes seconds for ONNX or TorchScript), the window stays live; the result
 shows the parity figure, the file, and a Show in folder button. File → Export… opens it (model_actions.py).
 """
@@ -60,6 +61,14 @@ LATEST, WINDOW, FRESH, CHOSEN, SOURCE = "latest", "window", "fresh", "chosen", "
 RUN = "run:"  # RUN + path: another run folder of the project
 MAX_RUNS = 5  # run folders offered besides the trained model
 BAKE_TEXT = "Take raw pixels/values (bake scaling and normalization into the file)"
+PART_LABELS = {"model": "The whole model", "decoder": "The decoder only", "generator": "The generator only"}
+PART_HELP = {
+    "model": "Exports every block: the file takes the model's inputs and gives its outputs.",
+    "decoder": "Exports only the blocks after the Sample block: the file takes a latent code z (numbers drawn "
+               "from a standard normal) and gives what the VAE decodes from it. No preprocessing.",
+    "generator": "Exports only the blocks after the Noise block: the file takes random noise and gives new "
+                 "samples, without the discriminator. No preprocessing.",
+}
 
 
 class ExportDialog(QDialog):
@@ -119,6 +128,16 @@ class ExportDialog(QDialog):
         self.weights_note = QLabel()
         self.weights_note.setWordWrap(True)
         self.weights_note.setObjectName("weightsNote")
+        from layerloom.core.export.decoder import available_parts
+
+        self.part_box = QComboBox()
+        self.part_box.setObjectName("partBox")
+        for part in available_parts(project.graph):
+            self.part_box.addItem(PART_LABELS[part], part)
+        self.part_box.setToolTip("Export the whole model, or only the part that makes new samples: a VAE's "
+                                 "decoder (it turns a latent code into an image) or a GAN's generator (it turns "
+                                 "random noise into a sample)")
+        self.part_box.currentIndexChanged.connect(lambda _i: self._format_changed())
         self.bake_box = QCheckBox(BAKE_TEXT)
         self.bake_box.setChecked(True)
         self.bake_box.setToolTip("The exported file then takes data as it comes (0–255 pixels, raw feature values) "
@@ -136,6 +155,7 @@ class ExportDialog(QDialog):
         self.usage_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         form = QFormLayout()
+        form.addRow("Part:", self.part_box)
         form.addRow("Format:", self.format_box)
         form.addRow("", self.format_help)
         form.addRow("Save to:", path_row)
@@ -175,6 +195,7 @@ class ExportDialog(QDialog):
         layout.addWidget(buttons)
         self.format_box.currentIndexChanged.connect(self._format_changed)
         self.path_edit.textChanged.connect(lambda _t: self._describe())
+        form.setRowVisible(self.part_box, self.part_box.count() > 1)
         self._format_changed()
         self.resize(640, self.sizeHint().height())
 
@@ -187,13 +208,18 @@ class ExportDialog(QDialog):
     def set_format(self, fmt: str) -> None:
         self.format_box.setCurrentIndex(FORMATS.index(fmt))
 
+    @property
+    def part(self) -> str:
+        """What is exported: "model" (the whole network), "decoder" or "generator"."""
+        return self.part_box.currentData()
+
     def _format_changed(self) -> None:
         fmt = self.format
         self.format_help.setText(HELP[fmt])
         current = self.path_edit.text().strip()
         from layerloom.core.training.run_folder import slug
 
-        base = slug(self.project.name or "model")
+        base = slug(self.project.name or "model") + ("" if self.part == "model" else f"-{self.part}")
         folder = os.path.dirname(current) if current else self.folder
         self.path_edit.setText(os.path.join(folder, base + ("-python" if fmt == "python" else SUFFIX[fmt])))
         self._describe()
@@ -205,7 +231,7 @@ class ExportDialog(QDialog):
         """Whether the chosen format takes the bake_preprocessing option."""
         from layerloom.core.export.usage import BAKEABLE
 
-        return self.format in BAKEABLE
+        return self.format in BAKEABLE and self.part == "model"  # a part alone takes z or noise, not data
 
     def chosen_preprocessing(self):
         """The Preprocessing of the weights chosen now (None when unknown or untrained)."""
@@ -264,14 +290,17 @@ class ExportDialog(QDialog):
         from layerloom.core.export.usage import usage
 
         self.weights_note.setText(self.weights_text())
-        pre = self.chosen_preprocessing()
+        part = self.part
+        pre = self.chosen_preprocessing() if part == "model" else None
         self.form.setRowVisible(self.bake_box, self.bakes)
         can_bake = pre is not None and pre.bakeable
         self.bake_box.setEnabled(can_bake)
         if not can_bake and pre is not None:
             self.bake_box.setToolTip("Text models take token ids: the tokenizer stays outside the file")
         baked = self.bakes and can_bake and self.bake_box.isChecked()
-        if pre is None:
+        if part != "model":
+            lines = [PART_HELP[part]]
+        elif pre is None:
             lines = ["None recorded for these weights: the model takes its inputs as its Input blocks say."]
         else:
             lines = [f"• {line}" for line in pre.describe()]
@@ -279,7 +308,21 @@ class ExportDialog(QDialog):
                 lines.append(f"The file takes {pre.raw_input_words()}: the steps above are in it." if baked else
                              "The file takes inputs already preprocessed as above.")
         self.preprocessing_label.setText("\n".join(lines))
-        self.usage_label.setText(usage(self.format, self.path_edit.text() or "model", baked=baked, preprocessing=pre))
+        text = usage(self.format, self.path_edit.text() or "model", baked=baked, preprocessing=pre)
+        if part != "model":
+            text = self._part_usage(text)
+        self.usage_label.setText(text)
+
+    def _part_usage(self, text: str) -> str:
+        """The usage lines of a decoder or generator alone: it takes z (noise), and model.py has sample(n)."""
+        if self.format == "python":
+            name = os.path.basename(os.path.normpath(self.path_edit.text() or "model"))
+            return (f"# in the folder {name}: model.py and its weights\n"
+                    "from model import load_model, sample\nmodel = load_model()\n"
+                    "images = sample(16, model, seed=0)  # 16 new samples from random z")
+        what = "latent codes z" if self.part == "decoder" else "noise"
+        return text.replace("float32 tensors shaped like the Input blocks, batch first",
+                            f"{what}, float32, drawn from N(0, 1), batch first")
 
     def browse(self) -> None:
         fmt = self.format
@@ -359,14 +402,14 @@ class ExportDialog(QDialog):
         self.file_label.clear()
         self.progress.show()
         self.status.setText(f"Exporting as {LABELS[self.format]} and checking it against the live model…")
-        make_source, fmt = self.source_maker(), self.format
+        make_source, fmt, part = self.source_maker(), self.format, self.part
         options = {"bake_preprocessing": self.bake_box.isChecked() and self.bake_box.isEnabled()} if self.bakes \
             else {}
 
         def job():
             from layerloom.core.export.exporter import export
 
-            return export(make_source(), fmt, path, **options)
+            return export(make_source(), fmt, path, part=part, **options)
 
         import_heavy_modules("torch", "torch.onnx", "torch.export", "torch._dynamo", "layerloom.core.export.exporter")
         self.task = BackgroundTask(job, self._done, self._failed, self, on_finished=self._thread_ended)
@@ -380,7 +423,8 @@ class ExportDialog(QDialog):
     def _done(self, result) -> None:
         self.export_result = result
         dims = "; ".join(f"{name}: {', '.join(d)}" for name, d in result.dynamic.items())
-        self.status.setText(f"✓ The {LABELS[result.format]} export matches the live model: largest difference "
+        what = "" if self.part == "model" else f" of the {self.part} alone"
+        self.status.setText(f"✓ The {LABELS[result.format]} export{what} matches the live model: largest difference "
                             f"{result.difference:.2g} (limit {result.tolerance:g})."
                             + (f"\nFree dimensions — {dims}." if dims else ""))
         self.file_label.setText("\n".join(result.files))

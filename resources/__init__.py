@@ -30,6 +30,7 @@ TEMPLATE_ORDER = (
     "rnn_long_memory",
     "conv_autoencoder",
     "vae_digits",
+    "dcgan_digits",
 )
 
 

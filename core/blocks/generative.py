@@ -1,10 +1,20 @@
-"""Generative blocks: Sample draws a VAE's latent code from a mean and a log-variance. Its torch module,
-`SampleModule`, lives in sample_module.py (imported when a model is built, not at start-up)."""
+"""Generative blocks: Sample draws a VAE's latent code from a mean and a log-variance (its torch module,
+`SampleModule`, lives in sample_module.py, imported when a model is built, not at start-up); Noise is where a
+GAN's generator starts (random numbers the GAN recipe draws, see core/gan.py)."""
 
 from __future__ import annotations
 
 from layerloom.core.blocks.registry import register
-from layerloom.core.blocks.spec import FLOAT, BlockProblem, BlockSpec, Inferred, ParamSpec, PortSpec, fmt_shape
+from layerloom.core.blocks.spec import (
+    FLOAT,
+    BlockProblem,
+    BlockSpec,
+    Inferred,
+    ParamSpec,
+    PortSpec,
+    TensorSpec,
+    fmt_shape,
+)
 
 
 def _sample_infer(p, inputs):
@@ -50,5 +60,35 @@ register(
         min_inputs=2,
         name_base="sample",
         key_params=("beta",),
+    )
+)
+
+
+def _noise_infer(p, inputs):
+    return Inferred(TensorSpec(tuple(p["shape"]), FLOAT))
+
+
+register(
+    BlockSpec(
+        type_id="Noise",
+        category="Inputs",
+        summary="Random numbers that a GAN's generator turns into samples.",
+        help=(
+            "Noise starts the generator of a generative adversarial network (GAN). It has no data: at every "
+            "training step the GAN recipe draws a batch of vectors from a standard normal distribution, and the "
+            "generator — the blocks after Noise, ending in an Output — turns each into a sample. The blocks that "
+            "are not after Noise form the discriminator: an Input that takes real samples (its shape must be "
+            "the generator's output shape), ending in an Output with one number per sample, the logit that the "
+            "sample is real. The recipe trains the two against each other: the discriminator to tell real from "
+            "generated, the generator to fool it. The canvas frames and labels the two networks.\n\n"
+            "Shape: the size of one noise vector, the latent space (64 is usual).\n\n"
+            "Parameters: none are learned (0)."
+        ),
+        infer=_noise_infer,
+        params=(ParamSpec("shape", "shape", [64], "Size of one noise vector (the latent space), batch left out."),),
+        inputs=(),
+        min_inputs=0,
+        name_base="noise",
+        key_params=("shape",),
     )
 )

@@ -67,9 +67,11 @@ class TensorSplit:
 
     `transform`, if given, is applied to each batch's inputs (augmentation, uint8 → float conversion);
     it must be vectorised (work on the whole batch) and take a torch.Generator for its randomness.
+    `labels`: the samples' class indices (int64 numpy) when the targets are something else (a reconstruction
+    task on labelled data keeps them for views such as a VAE's latent scatter), else None.
     """
 
-    def __init__(self, inputs: tuple, targets: tuple, transform: Callable | None = None):
+    def __init__(self, inputs: tuple, targets: tuple, transform: Callable | None = None, labels=None):
         if not inputs or not targets:
             raise ValueError("a split needs at least one input and one target tensor")
         n = len(inputs[0])
@@ -78,6 +80,7 @@ class TensorSplit:
         self.inputs = tuple(inputs)
         self.targets = tuple(targets)
         self.transform = transform
+        self.labels = labels
 
     def __len__(self) -> int:
         return len(self.inputs[0])
@@ -132,3 +135,4 @@ class PreparedData:
     info: DataInfo
     train: TensorSplit
     val: TensorSplit
+    label_names: list[str] | None = None  # the class names of the splits' `labels`, when they have them

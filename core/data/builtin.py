@@ -73,7 +73,8 @@ def digits(opts: Options) -> Raw:
     x = images.astype(np.float32)[:, None]  # N×1×8×8, 0..16
     notes = ["scikit-learn's handwritten digits (pixel values 0–16, scaled to 0–1, then normalized)"]
     if task == RECONSTRUCTION:
-        return Raw(IMAGE, x, None, RECONSTRUCTION, "digits", None, notes, scale=16.0, where="digits")
+        return Raw(IMAGE, x, None, RECONSTRUCTION, "digits", None, notes, scale=16.0, where="digits",
+                   labels=target.copy(), label_names=names)  # kept for views (a VAE's latent scatter)
     return Raw(IMAGE, x, target.copy(), CLASSIFICATION, "digits", names, notes, scale=16.0, where="digits")
 
 

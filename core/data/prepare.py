@@ -59,6 +59,8 @@ class Raw:
     resized_to: tuple[int, int] | None = None  # images the reader already resized (image folders)
     where: str = ""  # the file, for messages
     feature_names: list[str] | None = None  # a table's feature columns
+    labels: np.ndarray | None = None  # class indices kept when the target is something else (reconstruction)
+    label_names: list[str] | None = None  # … and their names
 
     def __len__(self) -> int:
         return len(self.x)
@@ -70,7 +72,8 @@ class Raw:
             x = self.x[idx]
         y = None if self.y is None else self.y[idx]
         return Raw(self.kind, x, y, self.task, self.name, self.class_names, list(self.notes), None, self.scale,
-                   self.resized_to, self.where, self.feature_names)
+                   self.resized_to, self.where, self.feature_names,
+                   None if self.labels is None else self.labels[idx], self.label_names)
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -142,7 +145,8 @@ def prepare(raw: Raw, opts: Options, *, val_fraction: float, seed: int, val_raw:
     info.input_shapes = [tuple(xt.shape[1:])]  # the transforms keep the shape (uint8 → float32 only)
     info.input_dtypes = ["int64" if xt.dtype == torch.int64 else "float32"]
     info.train_size, info.val_size = len(xt), len(xv)
-    return PreparedData(info, TensorSplit((xt,), (yt,), transforms[0]), TensorSplit((xv,), (yv,), transforms[1]))
+    return PreparedData(info, TensorSplit((xt,), (yt,), transforms[0], train.labels),
+                        TensorSplit((xv,), (yv,), transforms[1], val.labels), raw.label_names)
 
 
 def _kind_words(kind: str) -> str:

@@ -1,11 +1,12 @@
 """`layerloom export`, `layerloom import` and `layerloom unbundle`.
 
-    layerloom export SRC --format FORMAT -o PATH [--checkpoint best|last] [--part model|decoder] [--json]
+    layerloom export SRC --format FORMAT -o PATH [--checkpoint best|last] [--part model|decoder|generator]
+                     [--json]
         SRC: a run folder (runs/<project>-<time>/), a .layerloom bundle, or a project file: the weights it
         names (saved after training in the window), else its latest run in the runs folders (core/runs.py).
         Prints where the export went and its parity figure (the largest difference from the live model on a
         sample batch); above 1e-4 the export fails with that figure and nothing is written. --part decoder:
-        a VAE's decoder alone (its model.py has sample(n)).
+        a VAE's decoder alone; --part generator: a GAN's generator alone (their model.py has sample(n)).
     layerloom import FILE [--class NAME] [--input-shape 1,28,28 …] [--input-dtype int64 …] [--yes] -o OUT
         FILE: a Python file (its code runs: --yes, or a yes at the prompt) or a torch.export .pt2 file.
         OUT: a .layerloom bundle (graph and weights), or a project .json with the weights beside it
@@ -47,8 +48,9 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-bake", dest="bake", action="store_false",
                    help="onnx, torchscript, torch-export: leave scaling and normalization out of the file (it then "
                         "takes the preprocessed input; the steps are in <file>.preprocessing.json)")
-    p.add_argument("--part", choices=("model", "decoder"), default="model",
-                   help="decoder: a VAE's decoder alone (the blocks after its Sample block, taking a latent code z)")
+    p.add_argument("--part", choices=("model", "decoder", "generator"), default="model",
+                   help="decoder: a VAE's decoder alone (the blocks after its Sample block, taking a latent code z); "
+                        "generator: a GAN's generator alone (the blocks after its Noise block)")
     p.add_argument("--json", action="store_true", help="print one JSON object describing the result")
 
 

@@ -55,19 +55,22 @@ def default_path(fmt: str, folder: str, name: str) -> str:
 def export(src, fmt: str, path: str | os.PathLike, *, tolerance: float = TOLERANCE, checkpoint: str = "best",
            part: str = "model", **options) -> ExportResult:
     """Export `src` (a Source, a run folder or a bundle) as `fmt` to `path`, check it against the live model,
-    and return the result with its figure. `part="decoder"`: a VAE's decoder alone (core/export/decoder.py).
+    and return the result with its figure. `part="decoder"`: a VAE's decoder alone, `part="generator"` a GAN's
+    generator (core/export/decoder.py).
     ParityError when the export differs by more than `tolerance` (nothing is left on disk then); ExportError
     for anything else that goes wrong."""
     from layerloom.core.export import preprocessing_export as pe
-    from layerloom.core.export.decoder import PARTS, decoder_source
+    from layerloom.core.export.decoder import GENERATIVE_PARTS, PARTS, decoder_source, plain_inputs_source
 
     fn = _exporter(fmt)
     if part not in PARTS:
         raise ExportError(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")
     if not isinstance(src, Source):
         src = open_source(src, checkpoint)
-    if part == "decoder":
-        src = decoder_source(src)
+    if part in GENERATIVE_PARTS:
+        src = decoder_source(src, part)
+    elif fmt != "bundle" and any(n.type == "Noise" for n in src.graph):  # a whole GAN: its noise an input
+        src = plain_inputs_source(src)
     path = os.path.abspath(os.fspath(path))
     if fmt != "python" and os.path.isdir(path):
         raise ExportError(f"{path}: is a folder; give the name of the {fmt} file to write")
@@ -83,9 +86,10 @@ def export(src, fmt: str, path: str | os.PathLike, *, tolerance: float = TOLERAN
     if bake is None:
         bake = fmt in pe.BAKE_FORMATS
     notes = []
-    if part == "decoder":  # it takes latent codes, not data: nothing to bake
+    if part in GENERATIVE_PARTS:  # it takes latent codes, not data: nothing to bake
         bake = False
-        notes.append("a VAE's decoder alone: it takes a latent code z, not data (no preprocessing)")
+        whose = "a VAE's decoder" if part == "decoder" else "a GAN's generator"
+        notes.append(f"{whose} alone: it takes a latent code z, not data (no preprocessing)")
     baked = bool(bake) and pe.can_bake(src)
     if bake and not baked:
         notes.append("the preprocessing was not baked in: " + (

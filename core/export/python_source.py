@@ -266,8 +266,8 @@ def generate_source(source: Source, weights_name: str = "model.safetensors") -> 
         "    from model import load_model",
         f"    model = load_model()   # with the trained weights in {weights_name} beside this file",
         f"    outputs = model(...)   # {shapes}",
-        *(["    samples = sample(16)   # a VAE's decoder: 16 random latent codes z ~ N(0, 1), decoded (seed=…)"]
-          if source.part == "decoder" else []),
+        *([f"    samples = sample(16)   # a {'VAE' if source.part == 'decoder' else 'GAN'}'s {source.part}: 16 random "
+           "latent codes z ~ N(0, 1), decoded (seed=…)"] if source.part in ("decoder", "generator") else []),
         "",
         "Each layer is named after its block in Layerloom; the weights file holds the state dict under those names.",
         '"""',
@@ -313,7 +313,7 @@ def generate_source(source: Source, weights_name: str = "model.safetensors") -> 
     from layerloom.core.export.preprocessing_export import python_lines
 
     lines += python_lines(source)
-    if source.part == "decoder":
+    if source.part in ("decoder", "generator"):
         from layerloom.core.export.decoder import sample_lines
 
         lines += sample_lines(source)

@@ -139,7 +139,7 @@ def as_decoder(model: TrainedModel, latent: list[int]) -> TrainedModel:
 
 def is_decoder_project(project) -> bool:
     """A project written by the decoder export (core/export/decoder.py records `"part": "decoder"`)."""
-    return project.meta.get("part") == "decoder"  # the meta Source.part reads
+    return project.meta.get("part") in ("decoder", "generator")  # the meta Source.part reads
 
 
 def _decoder_source(source, where: str) -> TrainedModel:
@@ -305,7 +305,7 @@ def _onnx_metadata(path: str):
         meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
     except Exception as err:
         raise PredictError(f"{path}: cannot be read as an ONNX model ({err})") from None
-    if meta.get(PART_KEY) == "decoder":
+    if meta.get(PART_KEY) in ("decoder", "generator"):
         return None, {}, False
     if ONNX_KEY not in meta:
         raise PredictError(f"{path}: says nothing of its preprocessing ({os.path.basename(path)}.preprocessing.json "

@@ -25,6 +25,8 @@ _EXPORTS = {
     "FeatureMaps": "events",
     "RecurrentInside": "events",
     "RecurrentNote": "events",
+    "VAELook": "events",
+    "GenerativeNote": "events",
     "Finished": "events",
     "GradientStats": "events",
     "RunStarted": "events",

@@ -101,6 +101,8 @@ class Output:
             keep = ("train_loss", "val_loss", "val_accuracy", "train_accuracy", "val_mae", "val_r2")
             final_doc = {"train_loss": None, "val_loss": None}
             final_doc.update({k: _finite(result.final.get(k)) for k in keep if k in result.final})
+            final_doc.update({k: _finite(v) for k, v in result.final.items()  # a recipe's own: val_kl, …
+                              if k not in final_doc and isinstance(v, int | float) and not isinstance(v, bool)})
             doc = {
                 "status": result.status,
                 "reason": result.reason,
@@ -184,7 +186,9 @@ class Progress:
             parts.append(f"acc {_metric('train_accuracy', m['train_accuracy'])}")
         if e.val_loss is not None:
             parts.append(f"val_loss {_num(e.val_loss)}")
-        for key in ("val_accuracy", "val_mae", "val_r2"):
+        known = ("val_accuracy", "val_mae", "val_r2")
+        own = [k for k in m if k.startswith("val_") and k not in (*known, "val_loss")]  # a recipe's: val_kl, …
+        for key in (*known, *own):
             if key in m:
                 parts.append(f"{key} {_metric(key, m[key])}")
         best = " *" if e.is_best else ""

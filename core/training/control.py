@@ -5,6 +5,7 @@ feature maps to capture, and predictions on the live model.
     worker = threading.Thread(target=trainer.run, args=(sink, control)); worker.start()
     control.set_feature_blocks(["conv2d_1"])    # start capturing that block's maps (≤ 2 per second)
     control.set_recurrent_block("lstm")         # look inside that recurrent block at the same rate (None: off)
+    control.set_generative_looks(True)          # a VAE's / GAN's look on a fixed batch, paced by its cost
     control.pause(); control.resume()
     control.step(); control.step_epoch()        # while paused: one batch / the rest of the epoch, paused again
     future = control.request_prediction((image,))   # served between two steps; future.result() → outputs
@@ -27,6 +28,7 @@ class TrainControl:
         self._lock = threading.Lock()
         self._feature_blocks: tuple[str, ...] = ()
         self._recurrent_block: str | None = None
+        self._generative_looks = False
         self._probe_index = 0
         self._lr: float | None = None
         self._predictions: list[tuple[tuple, Future]] = []
@@ -97,6 +99,12 @@ class TrainControl:
             self._recurrent_block = str(name) if name else None
         self.pending = True
 
+    def set_generative_looks(self, on: bool) -> None:
+        """Make the recipe's look (a VAE's reconstructions, samples, latent scatter and traversal) at the
+        feature-map rate, paced by its cost (core/training/generative_looks.py); False turns it off."""
+        self._generative_looks = bool(on)
+        self.pending = True
+
     def set_probe_index(self, index: int) -> None:
         """Which validation sample the feature maps are computed on (default 0)."""
         with self._lock:
@@ -139,6 +147,10 @@ class TrainControl:
     @property
     def recurrent_block(self) -> str | None:
         return self._recurrent_block
+
+    @property
+    def generative_looks(self) -> bool:
+        return self._generative_looks
 
     @property
     def probe_index(self) -> int:
@@ -189,7 +201,7 @@ class TrainControl:
             pending, self._predictions = self._predictions, []
         for _, fut in pending:
             fut.cancel()
-        self.pending = bool(self._feature_blocks) or self._recurrent_block is not None
+        self.pending = bool(self._feature_blocks) or self._recurrent_block is not None or self._generative_looks
 
 
 def fail_predictions(requests: list[tuple[tuple, Future]], message: str) -> None:

@@ -105,7 +105,7 @@ def data_on_device(train, val, device: torch.device):
         return train, val
     try:
         return tuple(TensorSplit(tuple(t.to(device) for t in split.inputs),
-                                 tuple(t.to(device) for t in split.targets), split.transform)
+                                 tuple(t.to(device) for t in split.targets), split.transform, split.labels)
                      if len(split) else split for split in (train, val))
     except (RuntimeError, torch.OutOfMemoryError):
         return train, val

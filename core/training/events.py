@@ -8,8 +8,8 @@ most twice a second, as small float16 arrays.
 
 The order of a run:
 
-    RunStarted → (Steps | GradientStats | FeatureMaps | RecurrentInside | RecurrentNote | StateChanged
-                 | Stepped)* → EpochEnd
+    RunStarted → (Steps | GradientStats | FeatureMaps | RecurrentInside | RecurrentNote | VAELook | GANLook
+                 | GenerativeNote | StateChanged | Stepped)* → EpochEnd
                → CheckpointSaved → … → Finished | Failed            (always exactly one of the two, always last)
 
 A step taken while paused (TrainControl.step / step_epoch) comes as StateChanged("running"), its Steps (and,
@@ -175,6 +175,26 @@ class RecurrentInside(_Event):
     gradient_note: str = ""
 
 
+@dataclass(frozen=True, eq=False)
+class GANLook(_Event):
+    """A GAN's generator and discriminator seen on fixed batches (eval mode): `samples` decoded from the same
+    noise at every look (float16, n × the sample shape), the mean D(x) on fixed real samples and D(G(z)) on
+    those samples; `train` the means of the training steps since the last look (d_loss, g_loss, d_real,
+    d_fake; empty when none); `diversity` the spread of the samples over that of the real ones (≈1 when as
+    varied, near 0 when they collapse to one); `warning` plain words when the samples collapse or D wins."""
+
+    kind = "gan_look"
+    latest_only = True  # the EventBuffer keeps only the newest look
+    step: int
+    epoch: int
+    samples: np.ndarray
+    d_real: float
+    d_fake: float
+    train: dict = field(default_factory=dict)
+    diversity: float | None = None
+    warning: str | None = None
+
+
 @dataclass(frozen=True)
 class RecurrentNote(_Event):
     """Why the recurrent block asked for through the control cannot be looked inside (not a recurrent block, a
@@ -183,6 +203,37 @@ class RecurrentNote(_Event):
     kind = "recurrent_note"
     step: int
     block: str
+    message: str
+
+
+@dataclass(frozen=True, eq=False)
+class VAELook(_Event):
+    """What a VAE makes of a fixed batch of validation samples (core/training/vae_look.py), in eval mode. Emitted
+    while a view asks (TrainControl.set_generative_looks), paced by its cost; the EventBuffer keeps the latest.
+
+    Arrays are float32 numpy shaped as the model gives them (images N×C×H×W), or N×F vectors when the output is not
+    an image (then `note` says so)."""
+
+    kind = "vae_look"
+    latest_only = True  # the EventBuffer keeps only the newest look
+    step: int
+    epoch: int
+    inputs: np.ndarray  # the first 8 samples of the fixed batch
+    reconstructions: np.ndarray  # … and what the model makes of them
+    samples: np.ndarray | None  # 16 decodes of a fixed seeded z ~ N(0, 1); None when z cannot be decoded alone
+    latent: np.ndarray  # float32 N×2 (N×1 for a 1-D latent space): the Sample block's mean input, first 2 dims
+    labels: np.ndarray | None  # int64 (N,) class indices of the fixed batch, when the data has them
+    traversal: np.ndarray | None  # k×k×… decodes: [r, c] at z = (grid[c], grid[r], 0, …), grid over the extent
+    traversal_extent: tuple[float, float, float, float]  # (first dim from, to, second dim from, to)
+    note: str = ""  # a view that cannot be made, in plain words
+
+
+@dataclass(frozen=True)
+class GenerativeNote(_Event):
+    """Why the generative look asked for cannot be made (a model it cannot run): said once per run."""
+
+    kind = "generative_note"
+    step: int
     message: str
 
 
@@ -251,8 +302,8 @@ class Failed(_Event):
     status = "failed"
 
 
-EVENT_TYPES = (RunStarted, Steps, EpochEnd, GradientStats, FeatureMaps, RecurrentInside, RecurrentNote,
-               CheckpointSaved, StateChanged, Stepped, Finished, Failed)
+EVENT_TYPES = (RunStarted, Steps, EpochEnd, GradientStats, FeatureMaps, RecurrentInside, RecurrentNote, VAELook,
+               GenerativeNote, CheckpointSaved, StateChanged, Stepped, Finished, Failed)
 
 
 def merge_steps(a: Steps, b: Steps) -> Steps:
@@ -276,8 +327,8 @@ class EventBuffer:
 
     Holds at most `max_events` events. When full, the oldest Steps events of the same epoch are merged
     (no step is lost) and the oldest GradientStats are dropped; FeatureMaps and RecurrentInside keep only the
-    latest frame per block; RunStarted, EpochEnd, CheckpointSaved, StateChanged, Stepped, Finished and Failed
-    are always kept.
+    latest frame per block, a VAELook (any event with `latest_only`) the latest of its kind; RunStarted, EpochEnd,
+    CheckpointSaved, StateChanged, Stepped, Finished and Failed are always kept.
     """
 
     def __init__(self, max_events: int = 256):
@@ -293,6 +344,8 @@ class EventBuffer:
                     if type(old) is type(event) and old.block == event.block:
                         del self._events[i]
                         break
+            elif getattr(event, "latest_only", False):  # a generative look: the newest of its kind only
+                self._events = deque(old for old in self._events if type(old) is not type(event))
             elif isinstance(event, Steps) and self._events and isinstance(self._events[-1], Steps) \
                     and self._events[-1].epoch == event.epoch and len(self._events) >= self._max // 2:
                 self._events[-1] = merge_steps(self._events[-1], event)

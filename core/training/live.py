@@ -6,7 +6,7 @@ and weight norms, and feature-map captures of a probe sample.
                         feature_interval=0.5)
     if control.pending:  lr, paused_s = live.serve_requests(step, lr, before_pause, epoch)   # also: a step while paused
     live.gradient_stats(now, step, epoch)        # every grad_every steps, at most once per grad_interval
-    live.at_check(now, step, epoch)              # feature maps and recurrent looks when due and asked for
+    live.at_check(now, step, epoch)              # feature maps, recurrent and generative looks when due and asked for
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch
 from layerloom.core.model_modes import eval_mode
 from layerloom.core.training import events as ev
 from layerloom.core.training.control import TrainControl
+from layerloom.core.training.generative_looks import GenerativeLooks
 from layerloom.core.training.instrument import FeatureTap, GradientMonitor, feature_map_events, probe_sample
 from layerloom.core.training.optim import rescale_lr
 from layerloom.core.training.recurrent_looks import RecurrentLooks
@@ -51,8 +52,12 @@ class LiveServices:
         self.probe_seen = control.probe_index  # the probe index of the latest captures
         self.stepping: tuple | None = None  # (unit, step at its start, target step or epoch, pauses, epoch)
         self.pause_after_epoch = False  # a batch step ended its epoch: pause again once the epoch is validated
+        self.model_inputs = getattr(parts.recipe, "model_inputs", None)  # a GAN's model also takes its noise
         self.looks = RecurrentLooks(parts.model, parts.recipe.loss_fn, vocabulary=data.info.vocabulary,
                                     interval=feature_interval) if main else None
+        look = getattr(parts.recipe, "look", None)  # a generative recipe's look on a fixed batch
+        self.generative = GenerativeLooks(look, data, parts.device, interval=feature_interval) \
+            if main and look is not None else None
 
     # --- the control ------------------------------------------------------------------------------
 
@@ -106,6 +111,8 @@ class LiveServices:
         block = self.control.recurrent_block
         if self.looks is not None and block and block != self.looks.block:
             moved = True  # RecurrentLooks.due takes a new block at once
+        if self.generative is not None and self.control.generative_looks and not self.generative.on:
+            moved = True  # GenerativeLooks.due looks at once when newly asked for
         return moved
 
     def _probe_moved(self) -> bool:
@@ -160,6 +167,8 @@ class LiveServices:
         self.next_feature = 0.0
         if self.looks is not None:
             self.looks.next_time = 0.0
+        if self.generative is not None:
+            self.generative.next_time = 0.0
         self.at_check(now, step, epoch)
         self.emit(ev.Stepped(step_from=start, step_to=step, epoch=epoch0, unit=unit))
 
@@ -204,12 +213,15 @@ class LiveServices:
         self.next_grad_time = now + self.grad_interval
 
     def at_check(self, now: float, step: int, epoch: int) -> None:
-        """At a check between steps: capture the feature maps asked for when they are due."""
+        """At a check between steps: the feature maps, the recurrent look and the generative look asked for, when
+        each is due."""
         if self.tap is not None and now >= self.next_feature and self.control.feature_blocks:
             self.capture_features(step, epoch)
         block = self.control.recurrent_block
         if self.looks is not None and self.looks.due(now, block):
             self.look_inside(block, step, epoch)
+        if self.generative is not None and self.generative.due(now, self.control.generative_looks):
+            self.emit(self.generative.look(self.model, step, epoch))
 
     def look_inside(self, block: str, step: int, epoch: int) -> None:
         """A RecurrentInside event of `block` on the probe sample (or a RecurrentNote once, when it has none)."""
@@ -234,6 +246,9 @@ class LiveServices:
         key = (id(split), i)
         if self.probe_key != key:
             i, xs, ys, label = probe_sample(self.data, i)
-            self.probe = (i, tuple(x.to(self.device) for x in xs), tuple(y.to(self.device) for y in ys), label)
+            xs = tuple(x.to(self.device) for x in xs)
+            if self.model_inputs is not None:
+                xs = self.model_inputs(xs)
+            self.probe = (i, xs, tuple(y.to(self.device) for y in ys), label)
             self.probe_key = key
         return self.probe

@@ -362,6 +362,9 @@ class EpochLoop:
         metrics: dict[str, float] = {}
         if tally.accuracy[1]:
             metrics["train_accuracy"] = tally.accuracy[0] / tally.accuracy[1]
+        own = getattr(parts.recipe, "epoch_metrics", None)  # a recipe's figures of the epoch's steps (a GAN's)
+        if own is not None:
+            metrics.update(own())
         for key in parts.recipe.val_metrics:
             if val.get(key) is not None:
                 metrics[key] = val[key]

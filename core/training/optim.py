@@ -14,30 +14,38 @@ PER_STEP_SCHEDULERS = ("one_cycle",)
 
 
 def build_optimizer(settings, params) -> torch.optim.Optimizer:
-    """The optimizer named by `settings.optimizer` over `params` (a model's parameters).
+    """The optimizer named by `settings.optimizer` over `params` (a model's parameters, or parameter groups:
+    dicts of "params" and the settings of their own, such as "lr").
 
     SGD, Adam and AdamW use torch's fused kernels (one kernel updates every parameter, on the CPU as on a
     GPU: about a third less time per step than the foreach kernels for a small network on the CPU); RMSprop,
     which has none, and parameters the fused kernels do not take use the foreach kernels."""
-    params = [p for p in params if p.requires_grad]
+    groups = list(params)
+    if groups and isinstance(groups[0], dict):  # parameter groups with settings of their own (a GAN's two networks)
+        groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in groups]
+        groups = [g for g in groups if g["params"]]
+        params = [p for g in groups for p in g["params"]]
+    else:
+        groups = params = [p for p in groups if p.requires_grad]
     name = settings.optimizer
     lr, wd = float(settings.lr), float(settings.weight_decay)
+    betas = (float(settings.beta1), 0.999)
     if name == "sgd":
         cls, options = torch.optim.SGD, dict(momentum=settings.momentum, nesterov=bool(settings.nesterov))
     elif name == "adam":
-        cls, options = torch.optim.Adam, {}
+        cls, options = torch.optim.Adam, {"betas": betas}
     elif name == "adamw":
-        cls, options = torch.optim.AdamW, {}
+        cls, options = torch.optim.AdamW, {"betas": betas}
     elif name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=settings.momentum, weight_decay=wd, foreach=True)
+        return torch.optim.RMSprop(groups, lr=lr, momentum=settings.momentum, weight_decay=wd, foreach=True)
     else:
         raise ValueError(f"unknown optimizer {name!r}; choose sgd, adam, adamw or rmsprop")
     if fused_supported(params):
         try:
-            return cls(params, lr=lr, weight_decay=wd, fused=True, **options)
+            return cls(groups, lr=lr, weight_decay=wd, fused=True, **options)
         except (RuntimeError, ValueError):  # a device or dtype this torch build has no fused kernel for
             pass
-    return cls(params, lr=lr, weight_decay=wd, foreach=True, **options)
+    return cls(groups, lr=lr, weight_decay=wd, foreach=True, **options)
 
 
 def fused_supported(params) -> bool:

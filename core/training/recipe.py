@@ -2,7 +2,7 @@
 sampled between steps, its validation metrics and the metric it watches by default. The loop, checkpoints,
 device and live services are shared by every recipe.
 
-    recipe = recipe_for(graph, model, data_info)      # SupervisedRecipe, or VAERecipe (vae_recipe.py)
+    recipe = recipe_for(graph, model, data_info)      # SupervisedRecipe, VAERecipe (vae_recipe.py), GANRecipe
     loss = recipe.loss_fn(model(*xs), ys)
 
 The supervised step (forward, the recipe's loss, backward, the optimizer's step) is written out in the loop
@@ -31,6 +31,9 @@ class Recipe(Protocol):
     classifier: bool
     num_classes: int | None
     val_metrics: tuple[str, ...]  # the validation metrics it reports besides val_loss, in their order
+    # None, or look(xs, labels, step, epoch) → an event (VAELook): what the model makes of a fixed batch `xs`
+    # (inputs on the run's device; labels: numpy class indices or None), called under torch.no_grad() in eval mode
+    look: Callable | None
 
     def default_metric(self, settings, has_val: bool) -> str: ...
 
@@ -39,9 +42,15 @@ class Recipe(Protocol):
     def val_tally(self, device: torch.device, distributed: bool) -> Any: ...
 
 
-def recipe_for(graph, model, info) -> Recipe:
-    """The recipe that trains `model` (built from `graph`) on data described by `info`: a VAE's when the graph
-    has a Sample block, else the supervised one. Called once per run."""
+def recipe_for(graph, model, info, settings=None) -> Recipe:
+    """The recipe that trains `model` (built from `graph`) on data described by `info` with TrainingSettings
+    `settings` (the defaults when None): a GAN's when the graph has a Noise block, a VAE's when it has a Sample
+    block, else the supervised one. Called once per run."""
+    if any(node.type == "Noise" for node in graph):
+        from layerloom.core.settings import TrainingSettings
+        from layerloom.core.training.gan_recipe import GANRecipe
+
+        return GANRecipe(graph, model, info, settings if settings is not None else TrainingSettings())
     if any(node.type == "Sample" for node in graph):
         from layerloom.core.training.vae_recipe import VAERecipe
 
@@ -56,6 +65,7 @@ class SupervisedRecipe:
 
     def __init__(self, graph, model, info):
         self.step = None  # the loop's own step
+        self.look = None  # no generative look
         self.losses = output_losses(graph, model.output_names)
         self.loss_fn = loss_function(self.losses)
         primary = self.losses[0]

@@ -201,9 +201,10 @@ class RunFolder:
                 for key in ("train_loss", "val_loss"):
                     if record.get(key) is not None:
                         self._scalar(f"loss/{key[:-5]}", record[key], step)
-                for key in ("val_accuracy", "train_accuracy", "val_mae", "val_r2"):
-                    if record.get(key) is not None:
-                        self._scalar(f"metrics/{key}", record[key], step)
+                for key, value in record.items():  # every recipe's metrics: accuracy, MAE, the VAE's KL term…
+                    if key.startswith(("val_", "train_")) and key not in ("train_loss", "val_loss") \
+                            and isinstance(value, int | float) and not isinstance(value, bool):
+                        self._scalar(f"metrics/{key}", value, step)
                 self._scalar("samples_per_s", record.get("samples_per_s") or 0.0, step)
         for f in (self._steps, self._epochs_jsonl, self._epochs):
             f.flush()

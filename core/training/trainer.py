@@ -247,7 +247,7 @@ class Trainer:
                 p.requires_grad for p in model.parameters()):
             raise TrainingError("every block with weights is frozen, so there is nothing to train; unfreeze at "
                                 "least one block")
-        recipe = recipe_for(self.graph, model, info)
+        recipe = recipe_for(self.graph, model, info, s)
         model.to(device)
         self.model = model
         metric = recipe.default_metric(s, has_val=len(val) > 0)
@@ -261,7 +261,8 @@ class Trainer:
         per_rank = -(-len(train) // world)
         steps_per_epoch = max(1, -(-per_rank // bs))
         epochs = int(s.epochs)
-        opt = build_optimizer(s, model.parameters())
+        groups = getattr(recipe, "param_groups", None)  # a GAN's two networks
+        opt = build_optimizer(s, groups(s) if groups is not None else model.parameters())
         sched = build_scheduler(s, opt, epochs=epochs, steps_per_epoch=steps_per_epoch, mode=mode)
         generator = torch.Generator().manual_seed(seed + 7919 * rank)  # shuffling and augmentation
         parts = self._parts = RunParts(
@@ -274,10 +275,16 @@ class Trainer:
         if self.resume_dir is not None:
             self.resume_dir = checkpoints.resume(self.resume_dir, run_root=self.run_root,
                                                  project_name=self.project_name, dist=self.dist)
-        if self.dist is not None:
+        distribute = getattr(recipe, "distribute", None)  # a recipe that wraps its own networks (a GAN's)
+        if self.dist is not None and distribute is not None:
+            parts.forward = distribute(device)
+        elif self.dist is not None:
             from torch.nn.parallel import DistributedDataParallel
 
             parts.forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        bind = getattr(recipe, "bind", None)  # a recipe with a step of its own makes it now (optimizer, position)
+        if bind is not None:
+            bind(parts, self._position.step)
 
         param_count = sum(p.numel() for p in model.parameters())
         self._open_folder(param_count)

@@ -17,6 +17,7 @@ import torch
 from layerloom.core.blocks.sample_module import SampleModule
 from layerloom.core.training.losses import loss_function, output_losses
 from layerloom.core.training.metrics import accumulation_dtype
+from layerloom.core.training.vae_look import VAELooker
 
 
 class VAERecipe:
@@ -32,6 +33,7 @@ class VAERecipe:
         self.num_classes = None
         self.val_metrics = ("val_reconstruction", "val_kl")
         self.loss_fn = self._loss_function()
+        self.look = VAELooker(model)  # (xs, labels, step, epoch) → VAELook, under no_grad in eval mode
 
     def _loss_function(self):
         recon, samplers = self.reconstruction_fn, self.samplers

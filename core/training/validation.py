@@ -27,6 +27,7 @@ def validate(parts: RunParts, *, batch_size: int, dist=None) -> dict[str, Any]:
     move = device.type != "cpu" and val.inputs[0].device != device
     loss_meter = LossMeter(device)
     tally = parts.recipe.val_tally(device, distributed=dist is not None)
+    evaluate = getattr(tally, "evaluate", None)  # a recipe's own validation forward (a GAN's two networks)
     indices = None
     if dist is not None:
         from layerloom.core.training.distributed import val_indices
@@ -41,8 +42,11 @@ def validate(parts: RunParts, *, batch_size: int, dist=None) -> dict[str, Any]:
                     xs = tuple(x.to(device, non_blocking=True) for x in xs)
                     ys = tuple(y.to(device, non_blocking=True) for y in ys)
                 with amp:
-                    out = model(*xs)
-                    loss = loss_fn(out, ys)
+                    if evaluate is not None:
+                        out, loss = evaluate(xs, ys)
+                    else:
+                        out = model(*xs)
+                        loss = loss_fn(out, ys)
                 loss_meter.update(loss, xs[0].shape[0])
                 tally.update(out, ys)
     finally:

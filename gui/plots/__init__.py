@@ -18,6 +18,7 @@ _EXPORTS = {
     "GradientFlowView": "gradients",
     "FeatureMapView": "features",
     "RecurrentView": "recurrent",
+    "GenerativeView": "generative",
     "PredictionView": "prediction",
     "DrawPad": "drawing",
     "ConfusionView": "confusion",

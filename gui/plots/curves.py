@@ -37,7 +37,9 @@ from layerloom.gui.plots.common import (
 )
 
 METRIC_TITLES = {"val_accuracy": "validation accuracy", "train_accuracy": "training accuracy (epoch)",
-                 "val_mae": "validation MAE", "val_r2": "validation R²"}
+                 "val_mae": "validation MAE", "val_r2": "validation R²", "val_kl": "validation KL term"}
+# a VAE's loss terms: the reconstruction term on the loss plot (the loss is mostly that), the KL on the metric plot
+LOSS_TERMS = {"val_reconstruction": "validation reconstruction"}
 PERCENT = ("val_accuracy", "train_accuracy")
 AXIS_WIDTH = 64  # the left axes of the three plots, so their data lines up
 
@@ -105,7 +107,7 @@ class CurvesView(PlotView):
         self.stepped_marks = pg.PlotDataItem(pen=None, symbol="t1")  # in the legend once a step is marked
         self.stepped_marks.setZValue(20)
         self.loss_plot.addItem(self.stepped_marks)
-        self.metric_curves: dict[str, pg.PlotDataItem] = {}
+        self.metric_curves: dict[str, pg.PlotDataItem] = {}  # also LOSS_TERMS' curves (on the loss plot)
         self.acc_sample_curve = fast_curve(self.metric_plot.plot())
         self.lr_curve = fast_curve(self.lr_plot.plot(name="learning rate"))
         self._lr_span = pg.PlotCurveItem(pen=pg.mkPen(None))  # widens the lr axis (see _lr_range)
@@ -148,9 +150,9 @@ class CurvesView(PlotView):
         self.epochs = []
         self._hover_index = None
         for name, curve in list(self.metric_curves.items()):
-            self.metric_plot.removeItem(curve)
+            (self.loss_plot if name in LOSS_TERMS else self.metric_plot).removeItem(curve)
             del self.metric_curves[name]
-        if self._styled_for != self._regression():  # restyling costs ~10 ms: only when the labels change
+        if self._styled_for != self._title_key():  # restyling costs ~10 ms: only when the labels change
             self._titles()
         self._lr_span.setData([], [])
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
@@ -208,11 +210,17 @@ class CurvesView(PlotView):
     def _regression(self) -> bool:
         return self.run is not None and self.run.task != "classification"
 
+    def _title_key(self) -> tuple[bool, bool]:
+        """What the axis titles depend on: a regression's errors (not accuracy), a VAE's KL term."""
+        return self._regression(), bool(self.epochs) and "val_kl" in self.epochs[-1]
+
     def _titles(self) -> None:
         c = plot_colors()
-        regression = self._styled_for = self._regression()
+        self._styled_for = self._title_key()
+        regression = self._regression()
         style_plot(self.loss_plot, left="loss")
-        style_plot(self.metric_plot, left="error" if regression else "accuracy (%)")
+        kl = self._title_key()[1]
+        style_plot(self.metric_plot, left="KL term" if kl else "error" if regression else "accuracy (%)")
         style_plot(self.lr_plot, left="lr", bottom="optimizer step")
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             p.showGrid(x=False, y=True, alpha=0.16)  # an alpha-blended grid is a third of the paint time
@@ -251,8 +259,8 @@ class CurvesView(PlotView):
 
     def _style_metric(self, name: str, curve: pg.PlotDataItem) -> None:
         color = series_color("train_accuracy" if name.startswith("train") else
-                             "accuracy" if name == "val_accuracy" else "val")
-        style = Qt.PenStyle.DashLine if name.startswith("train") else Qt.PenStyle.SolidLine
+                             "accuracy" if name in ("val_accuracy", "val_kl") else "val")
+        style = Qt.PenStyle.DashLine if name.startswith("train") or name in LOSS_TERMS else Qt.PenStyle.SolidLine
         curve.setPen(pg.mkPen(color, width=2, style=style))
         curve.setSymbol("o")
         curve.setSymbolSize(6)
@@ -263,7 +271,7 @@ class CurvesView(PlotView):
         names: list[str] = []
         for rec in self.epochs:
             for k in rec:
-                if k in METRIC_TITLES and k not in names and k != "val_r2":  # R² has its own scale: readout only
+                if (k in METRIC_TITLES or k in LOSS_TERMS) and k not in names and k != "val_r2":  # R²: readout only
                     names.append(k)
         return names
 
@@ -278,6 +286,8 @@ class CurvesView(PlotView):
             self._lr_span.setData([], [])
 
     def _redraw(self) -> None:
+        if self._styled_for != self._title_key():  # a VAE's first epoch: the KL axis
+            self._titles()
         steps = self.step.values
         self.raw_curve.setData(steps, self.loss.values)
         self.smooth_curve.setData(steps, self.smoothed.values)
@@ -294,7 +304,8 @@ class CurvesView(PlotView):
         for name in self._metric_names():
             curve = self.metric_curves.get(name)
             if curve is None:
-                curve = self.metric_plot.plot(name=METRIC_TITLES[name], antialias=True)
+                plot = self.loss_plot if name in LOSS_TERMS else self.metric_plot
+                curve = plot.plot(name={**METRIC_TITLES, **LOSS_TERMS}[name], antialias=True)
                 self._style_metric(name, curve)
                 self.metric_curves[name] = curve
                 self._fit_legends()
@@ -380,11 +391,12 @@ class CurvesView(PlotView):
         if rec is not None:
             if rec.get("val_loss") is not None:
                 parts.append(_dot("val") + _nb(f"val loss {fmt(rec['val_loss'])}"))
-            for k in ("val_accuracy", "val_mae", "val_r2"):
+            for k in ("val_accuracy", "val_mae", "val_r2", "val_reconstruction", "val_kl"):
                 if k in rec:
                     v = rec[k]
                     text = metric_value(k, v) if k in PERCENT else fmt(v)
-                    parts.append(_dot("accuracy") + _nb(f"{METRIC_TITLES[k].replace('validation ', 'val ')} {text}"))
+                    title = {**METRIC_TITLES, **LOSS_TERMS}[k].replace("validation ", "val ")
+                    parts.append(_dot("accuracy") + _nb(f"{title} {text}"))
         self.readout.setText(" \u00a0 ".join(parts))  # lines break between the parts only
 
     # --- export -------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from layerloom.core.runs import default_runs_root
 from layerloom.core.training.metric_text import metric_text
 from layerloom.gui.gc_guard import guard_thread
+from layerloom.gui.training.generative_probe import GenerativeProbe
 from layerloom.gui.training.idle_probe import RECURRENT_TYPES, IdleProbe
 from layerloom.gui.training.worker import TrainWorker, data_key
 
@@ -78,6 +79,8 @@ class TrainingController(QObject):
         self.feature_block_type: str | None = None
         self.feature_capture = True  # off while no view shows feature maps
         self.recurrent_capture = False  # on while a view shows the inside of a recurrent block
+        self.generative_capture = False  # on while a view shows a VAE's (a GAN's) looks
+        self._generative = GenerativeProbe(self)  # the trained model's look with no run going
         self.probe_index = 0  # the validation sample both look at
         self.threads = TRAIN_THREADS
         self._prepared = None
@@ -175,6 +178,7 @@ class TrainingController(QObject):
         self._update_capture()
         self._each_view("set_feature_note", None)  # the run captures them now
         self._each_view("set_recurrent_note", None)
+        self._each_view("set_generative_note", self._generative.running_note(project.graph))
         key = data_key(project.data.source, dict(project.data.options), settings.val_fraction, settings.seed)
         prepared = self._prepared if key == self._prepared_key else None
         self.run, self.last, self.result = None, None, None
@@ -269,6 +273,13 @@ class TrainingController(QObject):
         self._update_capture()
         self._features_when_idle()
 
+    def set_generative_capture(self, on: bool) -> None:
+        """Ask the run for its generative looks (a VAE's reconstructions, samples, latent space) only while a view
+        shows them; with no run going, the trained model's look is computed here."""
+        self.generative_capture = bool(on)
+        self._update_capture()
+        self._features_when_idle()
+
     def set_probe_index(self, index: int) -> None:
         """Look at this validation sample in the feature maps and inside a recurrent block: the run's control is
         told; with no run going, the trained model looks at it now."""
@@ -283,10 +294,14 @@ class TrainingController(QObject):
             self._control.set_feature_blocks(blocks)
             recurrent = self.feature_block and self.recurrent_capture and self.feature_block_type in RECURRENT_TYPES
             self._control.set_recurrent_block(self.feature_block if recurrent else None)
+            self._control.set_generative_looks(self.generative_capture)
 
     def _features_when_idle(self) -> None:
         """With no run going, what the views show of the trained model for the selected block (its feature maps,
-        the inside of a recurrent block: gui/training/idle_probe.py), or a note saying what is missing."""
+        the inside of a recurrent block: gui/training/idle_probe.py; a VAE's look: generative_probe.py), or a note
+        saying what is missing."""
+        if not self.running and self.generative_capture:
+            self._each_view("set_generative_note", self._generative.note())
         if self.running or not self.feature_block:
             return
         if self.feature_capture:
@@ -343,6 +358,8 @@ class TrainingController(QObject):
                 self.last = e
             elif kind == "recurrent_note":
                 self._each_view("set_recurrent_note", e.message)
+            elif kind == "generative_note":
+                self._each_view("set_generative_note", e.message)
             self._each_view("on_event", e)
         self.events_drained.emit(events)
 

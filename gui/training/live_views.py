@@ -1,13 +1,14 @@
-"""The tabs of live views (gui/plots): Curves, Gradients, Feature maps, Inside RNN, Predictions, Confusion, Runs,
-wired to the training controller (which resets each view once when a run starts and gives it every event). The
-Feature maps and Inside RNN tabs share one probe sample: picking it in one sets the other and the controller."""
+"""The tabs of live views (gui/plots): Curves, Gradients, Feature maps, Inside RNN, Generative, Predictions,
+Confusion, Runs, wired to the training controller (which resets each view once when a run starts and gives it every
+event). The Feature maps and Inside RNN tabs share one probe sample: picking it in one sets the other and the
+controller."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QTabWidget, QWidget
 
 TABS = (("curves", "Curves"), ("gradients", "Gradients"), ("features", "Feature maps"), ("recurrent", "Inside RNN"),
-        ("predictions", "Predictions"), ("confusion", "Confusion"), ("runs", "Runs"))
+        ("generative", "Generative"), ("predictions", "Predictions"), ("confusion", "Confusion"), ("runs", "Runs"))
 
 
 class LiveViews(QTabWidget):
@@ -19,6 +20,7 @@ class LiveViews(QTabWidget):
             ConfusionView,
             CurvesView,
             FeatureMapView,
+            GenerativeView,
             GradientFlowView,
             PredictionView,
             RecurrentView,
@@ -32,7 +34,8 @@ class LiveViews(QTabWidget):
         self.confusion = ConfusionView(self)
         self.runs = RunHistoryView(self)
         made = {"curves": CurvesView(self), "gradients": GradientFlowView(self), "features": FeatureMapView(self),
-                "recurrent": RecurrentView(self), "predictions": self.predictions, "confusion": self.confusion,
+                "recurrent": RecurrentView(self), "generative": GenerativeView(self),
+                "predictions": self.predictions, "confusion": self.confusion,
                 "runs": self.runs}
         self.views: dict[str, QWidget] = {}
         for key, title in TABS:
@@ -60,11 +63,13 @@ class LiveViews(QTabWidget):
 
     def update_capture(self) -> None:
         """Feature maps are computed only while their tab is on show; a recurrent block's insides (states,
-        gates, gradients through time) while the Inside RNN or the Gradients tab is."""
+        gates, gradients through time) while the Inside RNN or the Gradients tab is; a VAE's looks while the
+        Generative tab is."""
         visible, current = self.isVisible(), self.currentWidget()
         self.controller.set_feature_capture(visible and current is self.views["features"])
         self.controller.set_recurrent_capture(visible and current in (self.views["recurrent"],
                                                                        self.views["gradients"]))
+        self.controller.set_generative_capture(visible and current is self.views["generative"])
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -91,6 +96,7 @@ class LiveViews(QTabWidget):
         preview or by a run)."""
         from layerloom.core.data.preview import preview
 
+        self.views["generative"].set_data(prepared)
         for view in self.probe_views:
             view.set_probe_range(len(prepared.val) or len(prepared.train))
         try:

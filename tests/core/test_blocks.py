@@ -124,7 +124,7 @@ CASES = [
 
 # Input and Output have no block between them to test; they are checked on their own below. Sample's two
 # named inputs (mean, log_var) are checked in test_vae_recipe.py.
-NOT_IN_CASES = {"Input", "Output", "Sample"}
+NOT_IN_CASES = {"Input", "Output", "Sample", "Noise"}  # Noise: tests/core/test_gan_recipe.py
 
 
 def _ids():

@@ -123,7 +123,7 @@ def test_a_recipe_with_its_own_step_is_trained_by_the_same_loop(monkeypatch):
 
     made = []
 
-    def own_recipe(graph, model, info):
+    def own_recipe(graph, model, info, settings):
         made.append(_OwnStep(graph, model, info, lr=0.05))
         return made[-1]
 

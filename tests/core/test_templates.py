@@ -25,6 +25,7 @@ REQUIRED = {
     "rnn_long_memory": "long_memory",
     "conv_autoencoder": "digits",
     "vae_digits": "digits",
+    "dcgan_digits": "digits",
 }
 
 
@@ -62,9 +63,12 @@ def test_template_infers_compiles_and_runs(name):
     model.eval()
     with torch.no_grad():
         out = model(*inputs)
-    (output_node,) = [n for n in project.graph if n.type == "Output"]
-    assert tuple(out.shape) == (2, *report[output_node.id].output_shape)
-    assert torch.isfinite(out).all()
+    outputs = [n for n in project.graph if n.type == "Output"]  # one, or a GAN's two: samples and logits
+    out = out if isinstance(out, tuple) else (out,)
+    assert len(out) == len(outputs)
+    for tensor, output_node in zip(out, outputs, strict=True):
+        assert tuple(tensor.shape) == (2, *report[output_node.id].output_shape)
+        assert torch.isfinite(tensor).all()
 
 
 @pytest.mark.parametrize("name", TEMPLATE_ORDER)

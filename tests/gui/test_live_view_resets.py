@@ -41,7 +41,8 @@ def test_one_run_start_resets_each_live_view_once(qtbot, make_window):
 
     for key, view in w.live_views.views.items():
         view.reset = counting(key, view.reset)
-    assert set(starts) == {"curves", "gradients", "features", "recurrent", "predictions", "confusion", "runs"}
+    assert set(starts) == {"curves", "gradients", "features", "recurrent", "generative", "predictions", "confusion",
+                           "runs"}
     w.commands["train"].trigger()
     qtbot.waitUntil(lambda: w.training.run is not None or not w.training.running, timeout=TIMEOUT)
     run = w.training.run
