@@ -11,7 +11,7 @@ step — z = torch.randn(n, 64) (the global RNG), fake = G(z) under no_grad, d_l
 BCEWithLogits(D(fake), 0) (means), zero_grad(set_to_none=True), backward, step — then after every d_steps-th
 batch, g_steps generator steps — z = torch.randn(n, 64), D's parameters frozen, g_loss = BCEWithLogits(D(G(z)), 1)
 (the non-saturating loss), zero_grad, backward, step, D unfrozen. One Adam, fused on the CPU, two parameter
-groups: D at discriminator_lr, G at lr, betas (beta1, 0.999).
+groups: G at lr, D at discriminator_lr, betas (beta1, 0.999).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from torch import nn
 
 NOISE = 64
 LR, D_LR, BETA1, BATCH = 2e-4, 2e-4, 0.5, 64
-FIXED_NOISE_SEED = 1234  # the fixed noise batch whose samples are scored every epoch
 
 
 class HandG(nn.Module):
@@ -61,9 +60,21 @@ class HandD(nn.Module):
 
 
 def hand_optimizer(g: nn.Module, d: nn.Module, lr: float = LR, d_lr: float = D_LR, beta1: float = BETA1):
-    """One Adam over two groups (D at d_lr, G at lr), fused on the CPU as the trainer's build_optimizer does."""
-    groups = [{"params": list(d.parameters()), "lr": d_lr}, {"params": list(g.parameters()), "lr": lr}]
+    """One Adam over two groups (G at lr, D at d_lr), fused on the CPU as the trainer's build_optimizer does."""
+    groups = [{"params": list(g.parameters()), "lr": lr}, {"params": list(d.parameters()), "lr": d_lr}]
     return torch.optim.Adam(groups, lr=lr, betas=(beta1, 0.999), fused=True)
+
+
+def copy_weights(hand: nn.Module, compiled: nn.Module) -> None:
+    """Copy `compiled`'s parameters and buffers into `hand`, in order (both list their layers in the same order;
+    every shape is checked)."""
+    mine, theirs = hand.state_dict(), compiled.state_dict()
+    if len(mine) != len(theirs):
+        raise ValueError(f"{type(hand).__name__} has {len(mine)} tensors, the compiled network {len(theirs)}")
+    for (name, t), (other, v) in zip(mine.items(), theirs.items(), strict=True):
+        if t.shape != v.shape:
+            raise ValueError(f"{name} {tuple(t.shape)} does not match the compiled {other} {tuple(v.shape)}")
+        t.copy_(v)
 
 
 @dataclass
@@ -89,13 +100,13 @@ def gan_epochs(g, d, opt, X, epochs: int, gen: torch.Generator, *, batch: int = 
     g.train()
     d.train()
     stats: list[EpochStats] = []
-    n = 0
+    n = step = 0
     wall = cpu = 0.0
     for epoch in range(epochs):
         t0, c0 = time.perf_counter(), time.thread_time()
         sums = torch.zeros(4) if tally else None
         d_count = g_count = 0
-        for i, idx in enumerate(torch.randperm(len(X), generator=gen).split(batch)):
+        for idx in torch.randperm(len(X), generator=gen).split(batch):
             x = X[idx]
             m = len(idx)
             z = torch.randn(m, NOISE)
@@ -112,7 +123,8 @@ def gan_epochs(g, d, opt, X, epochs: int, gen: torch.Generator, *, batch: int = 
                     sums[2] += torch.sigmoid(real_logit).mean()
                     sums[3] += torch.sigmoid(fake_logit).mean()
                 d_count += 1
-            if (i + 1) % d_steps == 0:
+            step += 1
+            if step % d_steps == 0:  # counted over the run, as the recipe counts
                 for _ in range(g_steps):
                     z = torch.randn(m, NOISE)
                     for p in d_params:
@@ -138,8 +150,11 @@ def gan_epochs(g, d, opt, X, epochs: int, gen: torch.Generator, *, batch: int = 
     return n / wall, n / cpu, stats
 
 
-def fixed_noise(n: int = 64) -> torch.Tensor:
-    return torch.randn(n, NOISE, generator=torch.Generator().manual_seed(FIXED_NOISE_SEED))
+def fixed_noise() -> torch.Tensor:
+    """The fixed noise batch of the GAN's live look (core/training/gan_look.py): 64 × 64, its seed."""
+    from layerloom.core.training.gan_look import NOISE_SEED, SAMPLES
+
+    return torch.randn((SAMPLES, NOISE), generator=torch.Generator().manual_seed(NOISE_SEED))
 
 
 @torch.no_grad()
@@ -156,7 +171,7 @@ def real_images(seed: int = 0) -> torch.Tensor:
     """The built-in digits' training split at 1×28×28, pixel values 0–1 (as the digit templates load them)."""
     from layerloom.core.data import load_data
 
-    prepared = load_data("digits", {"resize": [28, 28], "task": "reconstruction", "normalize": False},
+    prepared = load_data("digits", {"resize": [28, 28], "task": "classification", "normalize": False},
                          val_fraction=0.2, seed=seed)
     return prepared.train.inputs[0]
 
