@@ -212,7 +212,7 @@ def main() -> int:
                 None, "", extra="the same algorithm, batches and random numbers (0 up to float rounding)")
     with tempfile.TemporaryDirectory() as root:
         throughput(results, project, prepared, 1 if args.quick else 2, 3 if args.quick else 9, args.threads, root)
-        learn(results, project, prepared, 3 if args.quick else 20, args.threads, root)
+        learn(results, project, prepared, 3 if args.quick else project.training.epochs, args.threads, root)
     results.print_table()
     return results.exit_code(args.check)
 

@@ -15,7 +15,7 @@ each training batch shifted by up to 2 pixels at random. To keep it from calling
 confidence (an image classifier trained only on digits can be sure of itself on noise), every training batch
 also carries as many non-digit images (uniform noise, blurred noise, blank or flat grey images, random
 blobs), whose target is the uniform distribution over the ten classes (outlier exposure, Hendrycks et al.
-2019). Seeded; it trains in a few seconds on one CPU thread, in its own torch random state (the global one is
+2019). Seeded; it trains in about 10 s on one CPU thread, in its own torch random state (the global one is
 left as it was, so a GAN run after it draws the same noise).
 
 Run alone it trains, prints the held-out accuracy and scores real digits, noise and blank images:
