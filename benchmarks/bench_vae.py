@@ -3,7 +3,8 @@
 Bars (generative-models issue):
   throughput, trainer (VAE recipe) / hand-written VAE loop, same architecture, weights, data, batch size,
   optimizer and β, same process, interleaved rounds                              ≥ 0.95
-  per-epoch reconstruction error (the validation mse) and KL term of vae_digits on digits 28×28 (reported)
+  per-epoch reconstruction error (the validation mse) and KL term of vae_digits on digits 28×28 (reported:
+  one line per epoch, read from the run's EpochEnd events, metrics val_reconstruction and val_kl)
 
 Throughput is training samples per second of CPU time of the training thread (`time.thread_time`; the
 trainer's `result.train_cpu_s`), the median of the per-round ratios, as in bench_trainer.py (whose docstring
