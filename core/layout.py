@@ -3,7 +3,8 @@
 Each block goes one column right of its furthest predecessor; within a column blocks are ordered by
 the mean row of their predecessors (a barycentre pass), which keeps most wires straight. A long network
 can be wrapped into bands of at most `max_columns` columns, read like lines of text, so that it fits a
-window at a readable zoom.
+window at a readable zoom. A GAN's two networks (core/gan.py) are laid out apart, the generator above the
+discriminator, so that the canvas can frame each one.
 """
 
 from __future__ import annotations
@@ -16,10 +17,31 @@ COLUMN_WIDTH = 240.0
 ROW_HEIGHT = 150.0
 
 
+NETWORK_GAP = 1.0  # rows between a GAN's generator and its discriminator
+
+
 def layered_positions(graph: Graph, column_width: float = COLUMN_WIDTH, row_height: float = ROW_HEIGHT,
                       max_columns: int | None = None) -> dict[str, tuple[float, float]]:
     """Positions for every block: column = longest path from a source, rows centred on 0; with
-    `max_columns`, columns are wrapped into bands of (nearly) equal width stacked top to bottom."""
+    `max_columns`, columns are wrapped into bands of (nearly) equal width stacked top to bottom. A GAN's
+    generator and discriminator are laid out each on its own, the discriminator below."""
+    from layerloom.core.gan import DISCRIMINATOR, GENERATOR, gan_layout, network_graph
+
+    layout = gan_layout(graph)
+    if layout is None or not layout.discriminator:
+        return _layered(graph, column_width, row_height, max_columns)
+    out: dict[str, tuple[float, float]] = {}
+    top = 0.0
+    for part in (GENERATOR, DISCRIMINATOR):
+        placed = _layered(network_graph(graph, part), column_width, row_height, max_columns)
+        low = min(y for _x, y in placed.values())
+        out.update({nid: (x, y - low + top) for nid, (x, y) in placed.items()})
+        top = max(y for _x, y in out.values()) + (1 + NETWORK_GAP) * row_height
+    return out
+
+
+def _layered(graph: Graph, column_width: float, row_height: float,
+             max_columns: int | None) -> dict[str, tuple[float, float]]:
     order = graph.topological_order()
     column: dict[str, int] = {}
     for nid in order:

@@ -247,6 +247,9 @@ class NodeItem(QGraphicsRectItem):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             for edge in self.edges:
                 edge.update_path()
+            frames = getattr(self.scene(), "frames", None)
+            if frames is not None:  # a GAN's network frames follow (network_frames.py)
+                frames.node_moved(self.node_id)
         elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
             self.setZValue(2 if value else 1)
             for edge in self.edges:

@@ -16,6 +16,7 @@ from layerloom.core.graph_parts import Edge, GraphEvent
 from layerloom.gui.canvas import style
 from layerloom.gui.canvas.edge_item import EdgeItem
 from layerloom.gui.canvas.gesture_items import HintItem, WireItem
+from layerloom.gui.canvas.network_frames import NetworkFrames
 from layerloom.gui.canvas.node_item import NodeItem
 
 SCENE_EXTENT = 200_000.0  # a fixed, generous scene rect: the view pans freely, nothing recomputes bounds
@@ -32,6 +33,7 @@ class CanvasScene(QGraphicsScene):
         self.edges: dict[Edge, EdgeItem] = {}
         self.wire: WireItem | None = None
         self.hint: HintItem | None = None
+        self.frames: NetworkFrames | None = None  # a GAN's two networks, framed (network_frames.py)
         # Zoomed far out, wires are cached as (small) pixmaps too, so a pan runs no Python per wire;
         # close up they are stroked directly (a cached long wire would be a huge pixmap).
         self.edge_cache_mode = QGraphicsItem.CacheMode.NoCache
@@ -41,6 +43,7 @@ class CanvasScene(QGraphicsScene):
         document.inferred.connect(self.apply_report)
         document.project_replaced.connect(self.rebuild)
         self.rebuild()
+        self.frames = NetworkFrames(self)
         if document.report is not None:
             self.apply_report(document.report)
 
@@ -90,6 +93,8 @@ class CanvasScene(QGraphicsScene):
             self._add_edge(edge)
         for nid in self.nodes:
             self._reslot(nid)
+        if self.frames is not None:
+            self.frames.refresh()
 
     def temp_wire(self) -> WireItem:
         if self.wire is None:
@@ -140,6 +145,8 @@ class CanvasScene(QGraphicsScene):
             item = self.nodes.get(ev.node)
             if item is not None:
                 item.set_frozen(ev.new)
+        if self.frames is not None:
+            self.frames.on_event(ev)
 
     def _add_node(self, node) -> NodeItem:
         item = NodeItem(node)

@@ -50,6 +50,7 @@ class ConfusionView(PlotView):
         self.labels = None
         self.texts: list[str] | None = None  # text samples' words (shown in the gallery's tooltips)
         self.predictor = None
+        self.unavailable: str | None = None  # why this model gets no matrix here (a GAN), in plain words
         self.shown = -1  # index into matrices (-1: the latest)
         self._texts: list[pg.TextItem] = []
 
@@ -151,6 +152,11 @@ class ConfusionView(PlotView):
         self._sync_slider()
         self._changed()
 
+    def set_unavailable(self, note: str | None) -> None:
+        """Say `note` instead of the matrix (a model this view is not for); None: the usual text."""
+        self.unavailable = note
+        self._changed()
+
     def set_predictor(self, predictor) -> None:
         self.predictor = predictor
         self._changed()
@@ -191,8 +197,9 @@ class ConfusionView(PlotView):
         m = self.counts
         if m is None:
             self.image.clear()
-            self.title.setText("<span style='color:gray'>The confusion matrix appears at the end of the first "
-                               "epoch (classifiers with validation data).</span>")
+            note = self.unavailable or "The confusion matrix appears at the end of the first epoch (classifiers " \
+                "with validation data)."
+            self.title.setText(f"<span style='color:gray'>{note}</span>")
             self.gallery.clear()
             self.gallery_title.setText("")
             return

@@ -7,7 +7,8 @@ message in plain words when there is none.
     view.set_class_names(["0", …])        # the names of the latent scatter's classes
 
 Another kind of look gets its page by one line in PANELS: its event kind → "module:class" of a QWidget with
-`show_look(event)`, `set_class_names(names)`, `restyle()` and `csv_rows()` → (header, rows).
+`show_look(event)`, `set_class_names(names)`, `restyle()` and `csv_rows()` → (header, rows); and, if it keeps a
+history, `reset()` (a new run) and `on_epoch_end(event)`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from layerloom.gui.plots.common import PlotView, write_csv
 
 PANELS = {
     "vae_look": "layerloom.gui.plots.vae_view:VAEPanels",
+    "gan_look": "layerloom.gui.plots.gan_view:GANPanels",
 }
 WAITING = "Train the network: its reconstructions, samples and latent space show here while this tab is open."
 
@@ -34,6 +36,7 @@ class GenerativeView(PlotView):
         self.look = None  # the latest look on show
         self.class_names: list[str] | None = None
         self.pages: dict[str, QWidget] = {}
+        self.epoch_ends: list = []  # this run's, for a page made after they came
         self.message = QLabel(self)
         self.message.setObjectName("generativeMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -60,6 +63,8 @@ class GenerativeView(PlotView):
             module, name = PANELS[kind].split(":")
             page = getattr(importlib.import_module(module), name)(self)
             page.set_class_names(self.class_names)
+            for event in self.epoch_ends if hasattr(page, "on_epoch_end") else ():
+                page.on_epoch_end(event)
             self.pages[kind] = page
             self.stack.addWidget(page)
         return self.pages[kind]
@@ -68,6 +73,10 @@ class GenerativeView(PlotView):
 
     def reset(self, run=None) -> None:
         self.look = None
+        self.epoch_ends = []
+        for page in self.pages.values():
+            if hasattr(page, "reset"):
+                page.reset()
         if run is not None and run.class_names:
             self.set_class_names(list(run.class_names))
         self._changed()
@@ -76,6 +85,11 @@ class GenerativeView(PlotView):
         if event.kind in PANELS:
             self.look = event
             self._changed()
+        elif event.kind == "epoch_end":
+            self.epoch_ends.append(event)
+            for page in self.pages.values():
+                if hasattr(page, "on_epoch_end"):
+                    page.on_epoch_end(event)
 
     def set_generative_note(self, note: str | None) -> None:
         """Why no look shows (instead of the wait message); None: none. A note drops the look on show."""
@@ -107,7 +121,8 @@ class GenerativeView(PlotView):
             return
         page = self.page(look.kind)
         page.show_look(look)
-        self.status.setText(f"step {look.step:,} · epoch {look.epoch + 1}" + (f" — {look.note}" if look.note else ""))
+        note = getattr(look, "note", None)  # a GANLook has none
+        self.status.setText(f"step {look.step:,} · epoch {look.epoch + 1}" + (f" — {note}" if note else ""))
         self.stack.setCurrentWidget(page)
 
     def _restyle(self) -> None:

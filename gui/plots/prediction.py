@@ -123,6 +123,7 @@ class PredictionView(PlotView):
         self.error: str | None = None
         self._input_error = False  # the error is in the user's input (not the model's)
         self._own_possible = False
+        self.unavailable: str | None = None  # why this model gets no predictions here (a GAN), in plain words
 
         self.sample_radio = QRadioButton("Sample", self)
         self.own_radio = QRadioButton("Drawing", self)
@@ -192,6 +193,11 @@ class PredictionView(PlotView):
     def on_event(self, event) -> None:
         if isinstance(event, EpochEnd | Finished) and self.predictor is not None:
             self._changed()  # the model changed: predict again (once, at the next tick)
+
+    def set_unavailable(self, note: str | None) -> None:
+        """Say `note` instead of predicting (a model this view is not for); None: predict again."""
+        self.unavailable = note
+        self._show_status()
 
     def set_predictor(self, predictor) -> None:
         self.predictor = predictor
@@ -391,7 +397,9 @@ class PredictionView(PlotView):
         self._show_status(items[0] if items else None, true)
 
     def _show_status(self, top=None, true=None, have: str | None = None) -> None:
-        if self.error:
+        if self.unavailable:
+            self.status.setText(f"<span style='color:gray'>{html.escape(self.unavailable)}</span>")
+        elif self.error:
             what = "Check the input" if self._input_error else "The prediction failed"
             self.status.setText(f"<span style='color:#e5484d'>{what}: {html.escape(self.error)}</span>")
         elif self.predictor is None:

@@ -9,6 +9,8 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 
 TABS = (("curves", "Curves"), ("gradients", "Gradients"), ("features", "Feature maps"), ("recurrent", "Inside RNN"),
         ("generative", "Generative"), ("predictions", "Predictions"), ("confusion", "Confusion"), ("runs", "Runs"))
+GAN_NOTE = ("Predictions and the confusion matrix are for classifiers and regressors. This model is a GAN: its "
+            "generator makes new samples from noise, and the Generative tab shows them.")
 
 
 class LiveViews(QTabWidget):
@@ -86,9 +88,16 @@ class LiveViews(QTabWidget):
         self.controller.set_probe_index(index)
 
     def _predictor_changed(self, predictor) -> None:
-        """A model to predict with (None: none): the prediction view and the misclassified gallery."""
+        """A model to predict with (None: none): the prediction view and the misclassified gallery; a GAN gets
+        neither (they are for classifiers and regressors), and a note that says so."""
+        from layerloom.core.gan import is_gan
+
+        note = GAN_NOTE if is_gan(self.controller.model_graph()) else None
+        predictor = None if note else predictor
         self.predictions.set_preprocessing(self.controller.preprocessing())
+        self.predictions.set_unavailable(note)
         self.predictions.set_predictor(predictor)
+        self.confusion.set_unavailable(note)
         self.confusion.set_predictor(predictor)
 
     def set_data(self, prepared, _key: str = "") -> None:

@@ -40,9 +40,12 @@ CHOICES = {"optimizer": settings_mod.OPTIMIZERS, "scheduler": settings_mod.SCHED
 LABELS = {"lr": "Learning rate", "batch_size": "Batch size", "weight_decay": "Weight decay",
           "step_size": "Step size", "grad_clip": "Gradient clip", "init": "Initialization",
           "early_stopping": "Early stopping", "early_stopping_metric": "Watch", "val_fraction": "Validation share",
-          "nesterov": "Nesterov"}
+          "nesterov": "Nesterov", "discriminator_lr": "Discriminator learning rate",
+          "d_steps": "Discriminator steps", "g_steps": "Generator steps", "beta1": "Adam β1"}
 # settings shown first; the rest under them
-ORDER = ("epochs", "batch_size", "optimizer", "lr", "scheduler", "momentum", "weight_decay", "device")
+ORDER = ("epochs", "batch_size", "optimizer", "lr", "discriminator_lr", "d_steps", "g_steps", "beta1", "scheduler",
+         "momentum", "weight_decay", "device")
+GAN_ONLY = settings_mod.QUIET_DEFAULTS  # shown for a GAN project (a Noise block), or when changed from the default
 LIVE = ("lr",)  # settings that change a running run
 
 
@@ -129,6 +132,7 @@ class TrainingPanel(QWidget):
         controller.run_finished.connect(self._on_finished)
         self.document.settings_changed.connect(self._on_settings_changed)
         self.document.project_replaced.connect(self.load_settings)
+        self.document.graph_changed.connect(self._on_graph_changed)
         self._bpe = 0
         self._epochs = 0
         self._batch_size = 1
@@ -223,6 +227,22 @@ class TrainingPanel(QWidget):
             self.problem_label.setText("")
         finally:
             self._loading = False
+        self.show_gan_rows()
+
+    def show_gan_rows(self) -> None:
+        """The GAN settings only for a GAN project (or when one was changed from its default)."""
+        from layerloom.core.gan import is_gan
+
+        gan = is_gan(self.document.graph)
+        t, default = self.document.project.training, TrainingSettings()
+        for name in GAN_ONLY:
+            self.form.setRowVisible(self.editors[name], gan or getattr(t, name) != getattr(default, name))
+        label = self.form.labelForField(self.editors["lr"])
+        label.setText("Generator learning rate" if gan else LABELS["lr"])
+
+    def _on_graph_changed(self, ev) -> None:
+        if ev.kind in ("node_added", "node_removed"):
+            self.show_gan_rows()
 
     def _on_settings_changed(self, section: str) -> None:
         if section == "training":
