@@ -1,6 +1,7 @@
 """A compiled GAN graph as its two networks, sharing the whole model's blocks.
 
     generator, discriminator = shared_networks(graph, model)     # model = build_model(graph)
+    inputs = whole_model_inputs(graph, model, (images,))         # (noise, images): the whole model's arguments
 """
 
 from __future__ import annotations
@@ -19,3 +20,18 @@ def shared_networks(graph, model):
             setattr(net, name, getattr(model, name))
         parts.append(net)
     return parts[0], parts[1]
+
+
+def whole_model_inputs(graph, model, xs: tuple) -> tuple:
+    """The whole GAN model's arguments for its data inputs `xs` (the real samples): noise seeded the same every
+    time in the Noise block's place (for feature maps of any block of either network)."""
+    import torch
+
+    from layerloom.core.gan import gan_layout
+
+    noise = graph.node(gan_layout(graph).noise)
+    n = xs[0].shape[0]
+    z = torch.randn((n, *noise.params["shape"]), generator=torch.Generator(device=xs[0].device).manual_seed(0),
+                    device=xs[0].device)
+    rest = iter(xs)
+    return tuple(z if name == noise.name else next(rest) for name in model.input_names)

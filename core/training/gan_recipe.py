@@ -38,13 +38,12 @@ class GANRecipe:
         from layerloom.core.training.gan_networks import shared_networks
 
         self.layout = layout = gan_layout(graph)
+        self.graph, self.model = graph, model
         self.losses = output_losses(graph, model.output_names)
         self.classifier, self.binary, self.num_classes = False, False, None
         self.val_metrics = ("val_d_loss", "val_g_loss", "val_d_real", "val_d_fake")
         self.generator, self.discriminator = shared_networks(graph, model)
         self.noise_shape = tuple(graph.node(layout.noise).params["shape"])
-        self.noise_name = graph.node(layout.noise).name
-        self.input_names = tuple(model.input_names)
         self.real_index = list(model.output_names).index(graph.node(layout.real).name)
         self.d_steps, self.g_steps = int(settings.d_steps), int(settings.g_steps)
         self.grad_clip = settings.grad_clip
@@ -87,11 +86,9 @@ class GANRecipe:
     def model_inputs(self, xs: tuple) -> tuple:
         """The whole model's arguments for data inputs `xs` (the real samples): seeded noise in the Noise
         block's place (for feature maps of any block)."""
-        n = xs[0].shape[0]
-        gen = torch.Generator(device=xs[0].device).manual_seed(0)
-        z = torch.randn((n, *self.noise_shape), generator=gen, device=xs[0].device)
-        rest = iter(xs)
-        return tuple(z if name == self.noise_name else next(rest) for name in self.input_names)
+        from layerloom.core.training.gan_networks import whole_model_inputs
+
+        return whole_model_inputs(self.graph, self.model, xs)
 
     def loss_fn(self, outputs, targets) -> torch.Tensor:
         """The whole model's outputs (samples, D's logits on real samples): D's loss on the real half (what a

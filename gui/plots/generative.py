@@ -24,7 +24,8 @@ PANELS = {
     "vae_look": "layerloom.gui.plots.vae_view:VAEPanels",
     "gan_look": "layerloom.gui.plots.gan_view:GANPanels",
 }
-WAITING = "Train the network: its reconstructions, samples and latent space show here while this tab is open."
+WAITING = "Train the network: its samples (and a VAE's reconstructions and latent space, a GAN's discriminator) " \
+          "show here while this tab is open."
 
 
 class GenerativeView(PlotView):

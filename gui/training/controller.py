@@ -389,7 +389,7 @@ class TrainingController(QObject):
                 self.model.eval()
                 self.data_info = worker.prepared.info if worker.prepared is not None else self.data_info
                 self._model_graph = worker.project.graph
-                self._model_step = (getattr(last, "step", 0), getattr(last, "epochs", 0))
+                self._model_step = (getattr(last, "step", 0), max(0, getattr(last, "epochs", 0) - 1))  # its index
                 self.trained_source = self._run_source(worker, last) if last.kind == "finished" else None
                 self._adopted = None  # the run's weights are the trained model now; the next Train starts fresh
                 self._idle.forget()
@@ -456,7 +456,7 @@ class TrainingController(QObject):
         self._adopted = source  # Train fine-tunes from these weights
         self._model_graph = source.graph
         history = source.history or []
-        self._model_step = (int(history[-1].get("step", 0)), len(history)) if history else (0, 0)
+        self._model_step = (int(history[-1].get("step", 0)), len(history) - 1) if history else (0, 0)
         self._idle.forget()
         self.predictor_changed.emit(self.predictor)
         names = self.predictor.class_names

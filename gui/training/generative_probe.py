@@ -32,7 +32,7 @@ class GenerativeProbe:
         if model is None:
             if not is_generative(c.document.graph):
                 return EMPTY
-            return "Train the network (or open a trained model) to see its reconstructions, samples and latent space."
+            return "Train the network (or open a trained model) to see its samples here."
         if not is_generative(c.model_graph()):
             return EMPTY
         gan = not any(n.type == "Sample" for n in c.model_graph())  # a Noise block: a GAN

@@ -73,8 +73,14 @@ class IdleProbe:
         device = self._ready()
         try:
             index, inputs, _targets, label = probe_sample(c._prepared, c.probe_index)
+            inputs = tuple(x.to(device) for x in inputs)
+            graph = c.model_graph()
+            if any(n.type == "Noise" for n in graph):  # a GAN's whole model also takes its noise
+                from layerloom.core.training.gan_networks import whole_model_inputs
+
+                inputs = whole_model_inputs(graph, c.model, inputs)
             step, epoch = c._model_step
-            events = feature_map_events(FeatureTap(c.model), [block], tuple(x.to(device) for x in inputs),
+            events = feature_map_events(FeatureTap(c.model), [block], inputs,
                                         sample_index=index, label=self._named(label), step=step, epoch=epoch)
         except Exception as err:  # a model that cannot take the probe: say so on the view
             return f"{block}'s output could not be computed: {err}"

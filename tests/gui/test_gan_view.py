@@ -13,6 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import pytest
 import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
+import torch
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QMessageBox
 from windows import Windows
@@ -113,6 +114,20 @@ def test_a_gan_trained_in_the_window_shows_its_panels(qtbot, make_window):
     click_tab(qtbot, w, "Confusion")
     w.live_views.confusion.refresh()
     assert "classifiers and regressors" in w.live_views.confusion.title.text()
+    # feature maps after the run, of a block of each network: its value on the probe (and the seeded noise)
+    features = w.live_views.view("features")
+    click_tab(qtbot, w, "Feature maps")
+    model = w.training.model
+    xs, _ys = next(w.training._prepared.val.batches(1))
+    z = torch.randn((1, 64), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        hidden = torch.relu(model.batch_norm_1(model.g_project(z))).reshape(1, 64, 7, 7)
+        expected = {"g_up1": model.g_up1(hidden),
+                    "d_conv1": model.d_conv1(xs[0])}
+    for block, value in expected.items():
+        w.editor.select([w.document.graph.find(block)])
+        qtbot.waitUntil(lambda b=block: features.frame is not None and features.frame.block == b, timeout=TIMEOUT)
+        assert np.allclose(features.frame.maps.astype(np.float32), value[0].numpy(), atol=2e-2), block
 
 
 def test_the_strip_keeps_rows_evenly_spaced_over_the_run(qtbot):
