@@ -1,7 +1,7 @@
 """The run services work for every training recipe, not only the supervised one: exact resume after a stop in
 the middle of an epoch, a NaN loss failing plainly with the last good checkpoint kept, the recipe's metrics in
 the run folder's epoch log and TensorBoard files, `layerloom train` printing them, and a 2-process DDP run
-counting them over the whole validation set. One case per recipe (CASES): the GAN recipe joins as a second."""
+counting them over the whole validation set. One case per recipe (CASES): the VAE and the GAN."""
 
 from __future__ import annotations
 
