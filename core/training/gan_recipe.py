@@ -50,6 +50,7 @@ class GANRecipe:
         self.step = None  # set by bind(), once the optimizer exists
         self.look = None  # set by bind(): the live look (gan_look.py)
         self.d_train, self.g_train = self.discriminator, self.generator  # DDP wrappers in a distributed run
+        self.sync_buffers = None  # set by distribute(): rank 0's BatchNorm statistics to every process
         self.sums: torch.Tensor | None = None  # d_loss, g_loss, d_real, d_fake, steps: since the epoch began
         self.window: torch.Tensor | None = None  # the same since the last look
 
@@ -68,6 +69,7 @@ class GANRecipe:
         ids = [device.index] if device.type == "cuda" else None
         self.g_train = DistributedDataParallel(self.generator, device_ids=ids)
         self.d_train = DistributedDataParallel(self.discriminator, device_ids=ids)
+        self.sync_buffers = buffer_sync(self.generator, self.discriminator)
         return self.generator
 
     def bind(self, parts, step: int) -> None:
@@ -138,7 +140,7 @@ class GANRecipe:
         amp = precision.autocast(device)
         autocast = (lambda: amp) if amp is not None else contextlib.nullcontext
         bce = F.binary_cross_entropy_with_logits
-        sums, window = self.sums, self.window
+        sums, window, sync_buffers = self.sums, self.window, self.sync_buffers
         one = torch.ones((), dtype=sums.dtype, device=device)
         count = [step]
         last_g = [torch.zeros((), device=device)]
@@ -191,26 +193,71 @@ class GANRecipe:
                                  fake_logits.detach().float().sigmoid().mean().to(sums.dtype), one))
             sums.add_(stats)
             window.add_(stats)
+            if sync_buffers is not None:
+                sync_buffers()
             return None, d_loss + g_loss
 
         return train_step
 
 
+def buffer_sync(*modules):
+    """A function that gives every process rank 0's buffers of `modules` (BatchNorm's running statistics), one
+    broadcast per dtype; None when they have no buffers. DDP broadcasts them before each forward of a wrapped
+    network, but a GAN step also runs each network unwrapped (G under no_grad for D's step, D for G's), and
+    the last forward's update is local: without this the processes would end with different statistics."""
+    import torch.distributed as dist
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+    seen, by_dtype = set(), {}
+    for module in modules:
+        for b in module.buffers():
+            if id(b) not in seen:
+                seen.add(id(b))
+                by_dtype.setdefault(b.dtype, []).append(b)
+    if not by_dtype:
+        return None
+
+    def sync() -> None:
+        for group in by_dtype.values():
+            flat = _flatten_dense_tensors(group)
+            dist.broadcast(flat, src=0)
+            for b, synced in zip(group, _unflatten_dense_tensors(flat, group), strict=True):
+                b.copy_(synced)
+
+    return sync
+
 
 class GANTally:
     """Validation: D on the real samples and on as many generated ones, from noise seeded the same at every
-    validation (so epochs compare): the two losses and the mean D(x), D(G(z))."""
+    validation (so epochs compare): the two losses and the mean D(x), D(G(z)). Validation sample i of the whole
+    split meets noise vector i of one seeded draw, so the figures do not depend on the batch size or on how a
+    distributed run shares the split out. `start(n, indices)` comes before the batches."""
+
+    SEED = 12345
 
     def __init__(self, recipe: GANRecipe, device: torch.device):
         self.recipe = recipe
         self.device = torch.device(device)
-        self.generator = torch.Generator(device=self.device).manual_seed(12345)
         self.sums = torch.zeros(5, dtype=accumulation_dtype(self.device), device=self.device)
+        self.noise: torch.Tensor | None = None
+        self.order: torch.Tensor | None = None
+        self.done = 0
+
+    def start(self, n: int, indices=None) -> None:
+        """The split has `n` samples; this process validates `indices` of them in that order (None: all)."""
+        gen = torch.Generator(device=self.device).manual_seed(self.SEED)
+        self.noise = torch.randn((n, *self.recipe.noise_shape), generator=gen, device=self.device)
+        self.order = (torch.arange(n) if indices is None else torch.as_tensor(indices)).to(self.device)
+        self.done = 0
 
     def evaluate(self, xs, ys):
         """(D's logits on real and on generated samples, d_loss + g_loss) of one validation batch."""
         recipe, real = self.recipe, xs[0]
-        z = torch.randn((real.shape[0], *recipe.noise_shape), generator=self.generator, device=real.device)
+        n = real.shape[0]
+        if self.noise is None:
+            raise RuntimeError("GANTally.start(n, indices) must come before the validation batches")
+        z = self.noise[self.order[self.done:self.done + n]]
+        self.done += n
         real_logits = recipe.discriminator(real)
         fake_logits = recipe.discriminator(recipe.generator(z))
         bce = F.binary_cross_entropy_with_logits

@@ -33,6 +33,9 @@ def validate(parts: RunParts, *, batch_size: int, dist=None) -> dict[str, Any]:
         from layerloom.core.training.distributed import val_indices
 
         indices = val_indices(len(val), rank=dist.rank, world_size=dist.world_size)
+    start = getattr(tally, "start", None)  # a tally that pairs each validation sample with something (a GAN's noise)
+    if start is not None:
+        start(len(val), indices)
     amp = parts.precision.autocast(device) or contextlib.nullcontext()
     model.eval()
     try:

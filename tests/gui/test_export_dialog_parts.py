@@ -1,6 +1,7 @@
 """The export dialog's Part choice (offscreen): a VAE offers its decoder alone, chosen with the keyboard; the
 file name and the texts say so; the ONNX and Python files written take a latent code z and give what the
-trained VAE's decoder gives; a classifier shows no Part choice. available_parts (core/export/decoder.py)."""
+trained VAE's decoder gives; a GAN offers its generator alone the same way, its ONNX file taking noise and
+giving the live GAN's samples; a classifier shows no Part choice. available_parts (core/export/decoder.py)."""
 
 from __future__ import annotations
 
@@ -144,3 +145,55 @@ def test_a_classifier_has_no_part_choice(qtbot, tmp_path):
     assert not dialog.part_box.isVisible() and dialog.part == "model" and dialog.part_box.count() == 1
     dialog.set_format("onnx")
     assert dialog.path_edit.text() == str(tmp_path / "Tiny-Net.onnx")
+
+
+@pytest.fixture(scope="module")
+def gan():
+    """dcgan_digits with weights and BatchNorm statistics moved off their seeded start, and their Source."""
+    project = load_template("dcgan_digits")
+    gen = torch.Generator().manual_seed(6)
+    weights = {}
+    for k, v in source_from(project).state.items():
+        if k.endswith("running_var"):
+            weights[k] = 0.5 + torch.rand(v.shape, generator=gen)
+        elif v.is_floating_point():
+            weights[k] = v + 0.05 * torch.randn(v.shape, generator=gen)
+        else:
+            weights[k] = v
+    return project, weights, source_from(project, weights)
+
+
+def test_the_generator_alone_exports_as_onnx_from_the_dialog(qtbot, tmp_path, gan):
+    project, weights, source = gan
+    assert available_parts(project.graph) == ["model", "generator"]
+    dialog = ExportDialog(project, weights=weights, folder=str(tmp_path), runs_root=str(tmp_path / "runs"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.part_box.isVisible()
+    assert [dialog.part_box.itemText(i) for i in range(dialog.part_box.count())] == \
+        ["The whole model", "The generator only"]
+    dialog.set_format("onnx")
+    assert dialog.path_edit.text() == str(tmp_path / "DCGAN-digits.onnx")
+    dialog.part_box.setFocus()
+    assert dialog.part == "model"
+    qtbot.keyClick(dialog.part_box, Qt.Key.Key_Down)
+    assert dialog.part == "generator"
+    assert dialog.path_edit.text() == str(tmp_path / "DCGAN-digits-generator.onnx")
+    assert not dialog.bake_box.isVisible()  # the generator takes noise: nothing to bake
+    assert "after the Noise block" in dialog.preprocessing_label.text()
+    assert "noise, float32, drawn from N(0, 1)" in dialog.usage_label.text()
+    with qtbot.waitSignal(dialog.exported, timeout=120_000) as signal:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    dialog.wait()
+    result = signal.args[0]
+    assert result.path == dialog.path_edit.text() and result.difference <= 1e-4
+    qtbot.waitUntil(lambda: "of the generator alone matches" in dialog.status.text())
+
+    z = np.random.default_rng(2).standard_normal((4, 64)).astype(np.float32)
+    session = ort.InferenceSession(result.path, providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["noise"]
+    (out,) = session.run(None, {"noise": z})
+    with torch.no_grad():  # the live GAN's generated samples for this noise (its discriminator's input ignored)
+        expected, _ = source.live_model()(torch.from_numpy(z), torch.zeros(4, 1, 28, 28))
+    assert out.shape == (4, 1, 28, 28)
+    np.testing.assert_allclose(out, expected.numpy(), rtol=0, atol=1e-5)
