@@ -14,6 +14,7 @@ history, `reset()` (a new run) and `on_epoch_end(event)`.
 from __future__ import annotations
 
 import importlib
+from types import SimpleNamespace
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
@@ -91,6 +92,13 @@ class GenerativeView(PlotView):
             for page in self.pages.values():
                 if hasattr(page, "on_epoch_end"):
                     page.on_epoch_end(event)
+
+    def show_trained_history(self, history, class_names=None) -> None:
+        """A trained or opened model's epochs (its history rows): the pages' curves by epoch until a run."""
+        self.reset(None)
+        for row in history:
+            metrics = {k: v for k, v in row.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+            self.on_event(SimpleNamespace(kind="epoch_end", step=int(row.get("step", 0)), metrics=metrics))
 
     def set_generative_note(self, note: str | None) -> None:
         """Why no look shows (instead of the wait message); None: none. A note drops the look on show."""

@@ -228,3 +228,23 @@ def test_the_training_panel_shows_the_gan_settings_only_for_a_gan(qtbot, make_wi
     for name in GAN_ONLY:
         assert panel.editors[name].toolTip() == setting_help(TrainingSettings, name)
     assert panel.editors["beta1"].text() == "0.5"
+
+
+def test_an_opened_gans_history_draws_its_curves_by_epoch(qtbot):
+    from layerloom.gui.plots.generative import GenerativeView
+
+    view = GenerativeView()
+    qtbot.addWidget(view)
+    history = [{"epoch": e, "step": 12 * (e + 1), "train_loss": 3.0, "train_d_loss": 0.5 - 0.1 * e,
+                "train_g_loss": 2.0 + e, "d_real": 0.8, "d_fake": 0.2, "val_d_loss": 0.6, "val_g_loss": 1.5,
+                "val_d_real": 0.7, "val_d_fake": 0.3} for e in range(3)]
+    view.show_trained_history(history, None)
+    opened = look(36)  # the look the window computes for an opened model: no training figures
+    view.on_event(GANLook(step=36, epoch=2, samples=opened.samples, d_real=0.7, d_fake=0.3))
+    view.refresh()
+    panels = view.stack.currentWidget()
+    assert isinstance(panels, GANPanels)
+    steps, d_loss = panels.curves["d_loss"].getData()
+    assert list(steps) == [12, 24, 36] and np.allclose(d_loss, [0.5, 0.4, 0.3])
+    assert np.allclose(panels.curves["g_loss"].getData()[1], [2.0, 3.0, 4.0])
+    assert list(panels.curves["val_g_loss"].getData()[0]) == [12, 24, 36]
