@@ -46,8 +46,8 @@ class Source:
 
     @property
     def part(self) -> str:
-        """ "model" (the whole graph) or "decoder" (a VAE's decoder alone: core/export/decoder.py records it in
-        the project's meta, so a reopened decoder bundle says so too)."""
+        """ "model" (the whole graph), "decoder" (a VAE's decoder alone) or "generator" (a GAN's generator alone):
+        core/export/decoder.py records it in the project's meta, so a reopened bundle of a part says so too."""
         return self.project.meta.get("part", "model")
 
     @property

@@ -4,7 +4,7 @@
     names, raw = read_inputs(["digit.png", "more/"], model.preprocessing)
     results = model.predict(raw, names)            # [Prediction(input="digit.png", top=[("7", 0.98), …]), …]
 
-A generator (a VAE's decoder export, recognized by the `"part": "decoder"` its export records) has
+A generator (a VAE's decoder or a GAN's generator export, recognized by the `"part"` its export records) has
 `model.latent` (the shape of one latent code) and no preprocessing; `predict/grid.py` decodes seeded codes
 into a PNG grid. `layerloom predict MODEL INPUT…` is the command line over it (`predict/cli.py`).
 """

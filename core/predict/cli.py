@@ -5,8 +5,9 @@
     INPUT: image files or folders of them, .npz/.npy arrays, CSV rows, text files (a text a line),
            a time series CSV — whatever kind of data the model was trained on; `--text` for a message.
 Prints the top classes by name with their probabilities (or the outputs, in the data's units, for a
-regression), one input a line; `--json` prints one JSON object for programs. A generator (a VAE's decoder, exported with
-`--part decoder`) takes no inputs: it decodes N latent codes z ~ N(0, 1) into a PNG grid (core/predict/grid.py).
+regression), one input a line; `--json` prints one JSON object for programs. A generator (a VAE's decoder or
+a GAN's generator, exported with `--part decoder` or `--part generator`) takes no inputs: it decodes N latent
+codes z ~ N(0, 1) into a PNG grid (core/predict/grid.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top", type=int, default=3, metavar="K", help="how many classes to show per input (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON object with every prediction")
     p.add_argument("--samples", type=int, default=None, metavar="N",
-                   help="a generator (a VAE's decoder export): how many images to draw (default 16)")
+                   help="a generator (the decoder or generator export of a VAE or GAN): how many images to draw "
+                        "(default 16)")
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="a generator: the seed of the latent codes (the same seed gives the same images)")
     p.add_argument("-o", "--output", default=None, metavar="PNG", help="a generator: the PNG grid to write")
@@ -50,8 +52,8 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.samples is not None or args.output is not None or args.seed is not None:
         from layerloom.core.predict import PredictError
 
-        raise PredictError(f"{args.model}: is not a generator (a VAE's decoder export), so --samples, --seed and -o "
-                           "do not apply; give it files to predict on")
+        raise PredictError(f"{args.model}: is not a generator (the decoder or generator export of a VAE or GAN), so "
+                           "--samples, --seed and -o do not apply; give it files to predict on")
     names, raw = read_inputs(list(args.inputs), model.preprocessing, args.text)
     results = model.predict(raw, names, top=args.top)
     if args.json:
@@ -70,11 +72,11 @@ def _generate(model, args: argparse.Namespace) -> int:
     from layerloom.core.predict.grid import grid_layout, sample_images, write_grid
 
     if args.inputs or args.text:
-        raise PredictError(f"{args.model}: is a generator (a VAE's decoder): it takes no inputs, it draws its own "
-                           "latent codes; drop the inputs and give --samples N -o grid.png")
+        raise PredictError(f"{args.model}: is a generator (a VAE's decoder or a GAN's generator): it takes no inputs, "
+                           "it draws its own latent codes; drop the inputs and give --samples N -o grid.png")
     if args.output is None:
-        raise PredictError(f"{args.model}: is a generator (a VAE's decoder): its predictions are images; give the "
-                           "PNG to write them to with -o grid.png")
+        raise PredictError(f"{args.model}: is a generator (a VAE's decoder or a GAN's generator): its predictions are "
+                           "images; give the PNG to write them to with -o grid.png")
     n = 16 if args.samples is None else args.samples
     if n < 1:
         raise UsageError("--samples must be 1 or more")

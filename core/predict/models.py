@@ -59,7 +59,7 @@ class TrainedModel:
     """A trained model and its preprocessing. `run(x)` takes the preprocessed input and gives the first
     output as numpy; `predict(raw, names)` does the whole way from raw data."""
 
-    latent: list[int] | None = None  # a generator (a VAE's decoder): the shape of one latent code it takes
+    latent: list[int] | None = None  # a generator (a VAE's decoder, a GAN's generator): the shape of its latent code
 
     def __init__(self, preprocessing, where: str, loss: str | None = None):
         self.preprocessing = preprocessing

@@ -1,6 +1,6 @@
-"""`layerloom predict` on a generator (a VAE's decoder export): --samples N --seed S -o grid.png writes a PNG
-grid of the decoded images, the same pixels as the live decoder on the same seeded z, from the bundle, the
-ONNX file and the Python export; plain errors without -o, with inputs, and for a model that is no generator."""
+"""`layerloom predict` on a generator (the decoder or generator export of a VAE or GAN): --samples N --seed S
+-o grid.png writes a PNG grid of the decoded images, the same pixels as the live decoder on the same seeded z,
+from the bundle, the ONNX file and the Python export; plain errors without -o, with inputs, and for a model that is no generator."""
 
 from __future__ import annotations
 
@@ -93,7 +93,8 @@ def test_the_same_seed_gives_the_same_file_and_another_seed_another(exports, tmp
 def test_without_an_output_file_or_with_inputs_a_generator_says_what_to_do(exports, tmp_path, capsys):
     code, out, err = _run(capsys, "predict", exports["onnx"], "--samples", 8)
     assert code == 1 and out == ""
-    assert "is a generator (a VAE's decoder): its predictions are images" in err and "-o grid.png" in err
+    assert "is a generator (a VAE's decoder or a GAN's generator): its predictions are images" in err
+    assert "-o grid.png" in err
     some = tmp_path / "some.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(some)
     code, _, err = _run(capsys, "predict", exports["bundle"], some, "-o", tmp_path / "g.png")
@@ -120,7 +121,8 @@ def test_a_model_that_is_no_generator_refuses_samples(vae, tmp_path, capsys):
     assert open_model(whole).latent is None
     code, out, err = _run(capsys, "predict", whole, "--samples", 8, "-o", tmp_path / "g.png")
     assert code == 1 and out == ""
-    assert "is not a generator (a VAE's decoder export), so --samples, --seed and -o do not apply" in err
+    assert "is not a generator (the decoder or generator export of a VAE or GAN), so --samples, --seed and -o do " \
+        "not apply" in err
 
 
 def test_the_decoder_export_records_its_part(exports):
