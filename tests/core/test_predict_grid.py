@@ -1,6 +1,7 @@
 """`layerloom predict` on a generator (the decoder or generator export of a VAE or GAN): --samples N --seed S
 -o grid.png writes a PNG grid of the decoded images, the same pixels as the live decoder on the same seeded z,
-from the bundle, the ONNX file and the Python export; plain errors without -o, with inputs, and for a model that is no generator."""
+from the bundle, the ONNX file and the Python export; plain errors without -o, with inputs, and for a model that
+is no generator."""
 
 from __future__ import annotations
 
