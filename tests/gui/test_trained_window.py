@@ -367,7 +367,7 @@ def test_export_dialog_says_how_to_use_each_format_and_passes_the_bake_choice(ma
         dialog.wait()
         src, got_fmt, options = calls[-1]
         assert got_fmt == fmt and src is w.training.trained_source
-        assert options == ({} if baked is None else {"bake_preprocessing": baked})
+        assert options == {"part": "model", **({} if baked is None else {"bake_preprocessing": baked})}
     assert "stop here" in dialog.status.text()
 
 
