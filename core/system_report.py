@@ -125,6 +125,14 @@ def devices_section() -> dict[str, Any]:
     if platform.processor():
         out["cpu"] += f" ({platform.processor()})"
     try:
+        from layerloom.core.training.thread_policy import choice_for_run
+
+        choice = choice_for_run(None)  # what a run on the CPU would take now, with no `threads` setting
+        out["training threads"] = f"{choice.threads} ({choice.reason})"
+        out["OpenMP wait policy"] = choice.wait_policy
+    except Exception as err:
+        out["training threads"] = f"cannot be chosen ({type(err).__name__}: {err})"
+    try:
         from layerloom.core.training.device import device_description, resolve_device
 
         best = resolve_device("auto")

@@ -1,8 +1,8 @@
 """`layerloom train`: train a project file from the command line, alone or under torchrun.
 
     layerloom train FILE.json [--data SOURCE] [--val-data SOURCE] [--epochs N] [--batch-size N] [--lr X]
-                    [--optimizer NAME] [--device auto|cpu|cuda|mps] [--seed N] [--out DIR]
-                    [--resume RUN_DIR] [--json]
+                    [--optimizer NAME] [--device auto|cpu|cuda|mps] [--seed N] [--threads N]
+                    [--out DIR] [--resume RUN_DIR] [--json]
 
 The project's data settings are the default data; --data replaces the source (its options are kept only
 when it names the same source). A progress bar per epoch goes to stderr, the summary to stdout; with
@@ -46,6 +46,8 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizer", metavar="NAME", help="sgd, adam, adamw or rmsprop")
     p.add_argument("--device", metavar="DEVICE", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     p.add_argument("--seed", type=int, metavar="N", help="seed of every random generator (same seed: same run)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (per process); default: the cores other "
+                   "work leaves free when the run starts (layerloom doctor shows the choice)")
     p.add_argument("--out", metavar="DIR", default="runs", help="where run folders go (default: ./runs)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder from its last checkpoint, "
                    "up to the number of epochs asked for")

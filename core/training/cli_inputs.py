@@ -13,9 +13,9 @@ from layerloom.core.errors import LayerloomError
 
 # flags that override a training setting: flag → setting name
 _OVERRIDES = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "optimizer": "optimizer",
-              "device": "device", "seed": "seed"}
+              "device": "device", "seed": "seed", "threads": "threads"}
 _FLAG = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "optimizer": "--optimizer",
-         "device": "--device", "seed": "--seed"}
+         "device": "--device", "seed": "--seed", "threads": "--threads"}
 
 
 class BadInput(LayerloomError):
@@ -32,7 +32,6 @@ def prepare(args, ctx, out):
     main = ctx is None or ctx.is_main
     check_paths(args, probe=main)  # only rank 0 writes the run folder (and probes for it)
     project, settings = project_and_settings(args)
-    settings = cap_threads(settings, out)
     if ctx is not None:
         try:
             ctx.init(settings.device)
@@ -95,20 +94,6 @@ def check_out(out: str, probe: bool = True) -> None:
         for folder in reversed(made):
             with contextlib.suppress(OSError):
                 os.rmdir(folder)
-
-
-def cap_threads(settings, out):
-    """More threads than CPUs only slow training down, and dozens can make the system refuse to start them
-    (libgomp then ends the process): the count is capped, with a note."""
-    import dataclasses
-
-    from layerloom.core.resources import usable_threads
-
-    threads, note = usable_threads(settings.threads)
-    if note is None:
-        return settings
-    out.note(note)
-    return dataclasses.replace(settings, threads=threads)
 
 
 def project_and_settings(args):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from layerloom.core.training import thread_policy
 from layerloom.core.training.outcome import TrainingError
 
 DEVICE_DATA_LIMIT = 2 * 2**30  # data sets up to this size (and a quarter of the free GPU memory) live on the GPU
@@ -58,9 +59,10 @@ def device_description(device: torch.device) -> str:
     return f"CPU ({n} thread{'s' if n != 1 else ''})"
 
 
-def run_device(settings, dist=None) -> torch.device:
+def run_device(settings, dist=None, choice: thread_policy.ThreadChoice | None = None) -> torch.device:
     """The device of this process (the distributed context's, under torchrun), with the torch settings the run
-    asks for: its thread count, and deterministic cuDNN kernels on a GPU. `TorchState` puts them back."""
+    asks for: its thread count (core/training/thread_policy.py), and deterministic cuDNN kernels on a GPU.
+    `choice`: the thread choice to apply (made from the settings when None). `TorchState` puts them back."""
     if dist is not None:
         try:
             device = dist.init(settings.device)
@@ -68,8 +70,7 @@ def run_device(settings, dist=None) -> torch.device:
             raise TrainingError(str(err)) from None
     else:
         device = resolve_device(settings.device)
-    if settings.threads:
-        torch.set_num_threads(int(settings.threads))
+    thread_policy.apply(choice if choice is not None else thread_policy.choice_for_run(settings, dist))
     if device.type == "cuda":
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False

@@ -26,6 +26,7 @@ from layerloom.core.cleanup import cleanup_stale
 from layerloom.core.errors import LayerloomError
 from layerloom.core.errors_text import describe
 from layerloom.core.training import events as ev
+from layerloom.core.training import thread_policy
 from layerloom.core.training.checkpoint import CheckpointError
 from layerloom.core.training.control import TrainControl, fail_predictions
 from layerloom.core.training.device import (
@@ -103,6 +104,7 @@ class Trainer:
         self.model: torch.nn.Module | None = None  # the trained model (unwrapped) after run()
         self.run_dir: str | None = None
         self.device: torch.device | None = None
+        self.threads: thread_policy.ThreadChoice | None = None  # the CPU threads of the run, and why
         self.result: TrainResult | None = None
         # the run, put together by run()
         self._ran = False
@@ -224,7 +226,10 @@ class Trainer:
         problems = s.problems("training")
         if problems:
             raise TrainingError("the training settings are not valid:\n" + "\n".join(f"  - {p}" for p in problems))
-        self.device = device = run_device(s, self.dist)
+        self.threads = threads = thread_policy.choice_for_run(s, self.dist)
+        self.device = device = run_device(s, self.dist, threads)
+        if threads.lowered and device.type == "cpu":
+            self._notes.append(f"CPU threads: {threads.reason}")
         rank = self.dist.rank if self.dist is not None else 0
         seed = int(s.seed)
         torch.manual_seed(seed + rank)  # dropout and other in-model randomness
@@ -359,6 +364,7 @@ class Trainer:
                      "target_shapes": info.target_shapes, "normalization": info.normalization,
                      "notes": info.notes},
             "device": str(self.device), "device_name": device_description(self.device),
+            "cpu_threads": self.threads.to_dict() if self.threads is not None else None,
             "precision": parts.precision.name, "world_size": parts.world,
             "global_batch_size": parts.batch_size * parts.world,
             "param_count": param_count, "metric": parts.metric,

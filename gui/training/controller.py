@@ -13,11 +13,12 @@ training runs). Feature maps are captured only for the block on show (the canvas
 twice a second; the inside of a recurrent block (set_recurrent_capture) only while a view shows it, at the same
 rate paced by its cost. With no run going, gui/training/idle_probe.py computes both with the trained model.
 
-Threads: the run uses torch's default (every core) unless the project says otherwise (the `threads`
-setting): the GUI thread needs little CPU (30 drains and repaints a second) and the Python GIL is released
-inside every torch kernel, so the GUI's timers stay on time. The GUI thread itself computes serially
-(`keep_this_thread_serial`): an OpenMP pool of its own would halve the training thread's speed on a small
-CPU (core/training/threads.py; benchmarks/bench_training_window.py has the figures).
+Threads: the run takes the cores other work leaves free, unless the project says otherwise (the `threads`
+setting), as on the command line (core/training/thread_policy.py): the GUI thread needs little CPU (30 drains
+and repaints a second) and the Python GIL is released inside every torch kernel, so the GUI's timers stay on
+time. The GUI thread itself computes serially (`keep_this_thread_serial`): an OpenMP pool of its own would halve
+the training thread's speed on a small CPU (core/training/threads.py; benchmarks/bench_training_window.py has
+the figures).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ DRAIN_INTERVAL_MAX_MS = 500  # the slowest while training: 2 Hz
 # Every bit of Python on the GUI thread holds the GIL, and the training thread's step waits for it with all its
 # cores idle: the drain slows down when the updates cost more than this (a big model's plots on a slow machine).
 GUI_CPU_BUDGET = 0.03
-# None: torch's default (all cores). A number caps the trainer's threads when the project leaves `threads` unset.
+# None: the thread policy's choice (core/training/thread_policy.py). A number is the trainer's thread count when
+# the project leaves `threads` unset.
 TRAIN_THREADS: int | None = None
 
 IDLE, LOADING, RUNNING, PAUSED, STOPPING = "idle", "loading", "running", "paused", "stopping"

@@ -34,15 +34,12 @@ def load_prepared(source: str, options: dict, val_fraction: float, seed: int, pr
         raise DataError(f"{err.filename or source}: {err.strerror or err}") from None
 
 
-def _usable_threads(settings):
-    """training.threads capped to the CPUs: more only slow training down, and dozens can make libgomp end the
-    process ("Thread creation failed")."""
+def _run_settings(settings, threads: int | None):
+    """The settings the run trains with: `threads` (the window's own count) when the project leaves `threads`
+    unset. The trainer chooses the count from them (core/training/thread_policy.py), as on the command line."""
     import dataclasses
 
-    from layerloom.core.resources import usable_threads
-
-    threads, _note = usable_threads(settings.threads)
-    return settings if threads == settings.threads else dataclasses.replace(settings, threads=threads)
+    return dataclasses.replace(settings, threads=threads) if threads and not settings.threads else settings
 
 
 class TrainWorker:
@@ -89,20 +86,12 @@ class TrainWorker:
             if self.control.stop_requested:
                 self.buffer(Failed(message="stopped before training started", reason="setup"))
                 return
-            import torch
-
             from layerloom.core.training.trainer import Trainer
 
-            saved = torch.get_num_threads()
-            if self.threads and not self.settings.threads:
-                torch.set_num_threads(self.threads)
-            settings = _usable_threads(self.settings)
-            try:
-                self.trainer = Trainer(self.project, self.prepared, settings=settings, run_root=self.run_root,
-                                       project_name=self.project.name or "project", weights=self.weights)
-                result = self.trainer.run(self.buffer, self.control)
-            finally:
-                torch.set_num_threads(saved)
+            settings = _run_settings(self.settings, self.threads)
+            self.trainer = Trainer(self.project, self.prepared, settings=settings, run_root=self.run_root,
+                                   project_name=self.project.name or "project", weights=self.weights)
+            result = self.trainer.run(self.buffer, self.control)  # puts torch's thread count back at the end
         except Exception as err:  # anything the trainer did not catch itself: a message, not a dead thread
             from layerloom.core.errors_text import describe
 
