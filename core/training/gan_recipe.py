@@ -170,7 +170,8 @@ class GANRecipe:
                 fake_logits = d_train(fake)
                 d_loss = bce(real_logits, torch.ones_like(real_logits)) + \
                     bce(fake_logits, torch.zeros_like(fake_logits))
-            update(d_loss, d_params)
+            if d_params:  # (a discriminator frozen whole: only the generator learns)
+                update(d_loss, d_params)
             count[0] += 1
             if count[0] % d_steps == 0 and g_params:
                 for p in d_params:

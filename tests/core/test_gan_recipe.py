@@ -173,6 +173,18 @@ def test_frozen_discriminator_blocks_stay_frozen_through_the_generator_steps():
     assert not trainer.model.d_hidden.weight.requires_grad
 
 
+def test_a_discriminator_frozen_whole_leaves_only_the_generator_to_learn():
+    g = tiny_gan()
+    for name in ("d_hidden", "d_logit"):
+        g.set_frozen(g.find(name), True)
+    trainer = Trainer(g, small_classification(), settings=TrainingSettings(epochs=1, batch_size=32), run_root=None)
+    start = build_model(g, seed=0)
+    result = trainer.run()
+    assert result.status == "finished", result.message
+    assert torch.equal(trainer.model.d_logit.weight.detach(), start.d_logit.weight)
+    assert not torch.equal(trainer.model.g_out.weight.detach(), start.g_out.weight)
+
+
 def test_a_run_reports_both_networks_and_resumes_exactly(tmp_path):
     g = tiny_gan()
     data = small_classification()
