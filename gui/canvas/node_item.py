@@ -51,10 +51,8 @@ if TYPE_CHECKING:
 
 FROZEN_LABEL = "frozen"
 # Enum members looked up once: a PySide enum attribute costs microseconds, and itemChange runs often.
-_POS_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
 _SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
-_FLAGS = (QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-          | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
 _CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 
 
@@ -133,7 +131,7 @@ class NodeItem(QGraphicsRectItem):
             p.name: Port(self, p.name, True, False, PORT_Y + i * step) for i, p in enumerate(self.spec.outputs)}
         self.ports: list[Port] = [*self.inputs.values(), *self.outputs.values()]
         self.setPen(NO_PEN)
-        self.setPos(QPointF(*node.pos))  # before the flags: no position-change calls into Python
+        self.setPos(QPointF(*node.pos))
         self.setZValue(1)
         self.setFlags(_FLAGS)
         self.setCacheMode(_CACHE)
@@ -246,19 +244,9 @@ class NodeItem(QGraphicsRectItem):
         return self.mapToScene(local)
 
     def itemChange(self, change, value):
-        if change == _POS_CHANGED:
-            scene = self.scene()
-            moved = getattr(scene, "node_moved", None)
-            if moved is not None:
-                moved(self)  # the scene updates the wires (at once, or once per turn in a big move)
-            else:
-                for edge in self.edges:
-                    edge.update_path()
-            if scene is not None:
-                frames = getattr(scene, "frames", None)
-                if frames is not None:  # a GAN's network frames follow (network_frames.py)
-                    frames.node_moved(self.node_id)
-        elif change == _SELECTED_CHANGED:
+        # No position changes come here (no ItemSendsGeometryChanges: two calls into Python per block
+        # moved would cost a big move dearly): whoever moves a block tells the scene (CanvasScene.node_moved).
+        if change == _SELECTED_CHANGED:
             self.setZValue(2 if value else 1)
             for edge in self.edges:
                 edge.update()

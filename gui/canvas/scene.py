@@ -61,9 +61,12 @@ class CanvasScene(QGraphicsScene):
         return self.document.graph
 
     def node_moved(self, item: NodeItem) -> None:
-        """A block moved (NodeItem.itemChange): its wires follow, at once for the first BULK_MOVES moves
-        of a turn of the event loop, then together at its end (or the next paint), each wire once."""
+        """A block's item moved (a graph event, or Qt dragging it: interactions.MoveNodes): its wires
+        follow, at once for the first BULK_MOVES moves of a turn of the event loop, then together at its
+        end (or the next paint), each wire once; a GAN's frames follow too."""
         self.version += 1
+        if self.frames is not None:
+            self.frames.node_moved(item.node_id)
         self._moves += 1
         if self._moves == 1:
             QTimer.singleShot(0, self.flush_wires)
@@ -175,6 +178,7 @@ class CanvasScene(QGraphicsScene):
                 pos = QPointF(*ev.new)
                 if item.pos() != pos:
                     item.setPos(pos)
+                    self.node_moved(item)
         elif kind == "node_added":
             self._add_node(ev.new)
         elif kind == "node_removed":
