@@ -16,6 +16,7 @@ from layerloom.gui.canvas.wire_geometry import PIECE, wire_controls, wire_pieces
 
 _HIT_PEN = QPen(QColor(0, 0, 0, 0), 10.0)  # invisible: gives wires a 10-px wide hit area and bounds
 _TEXT_W: dict[str, float] = {}
+_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption
 LABEL_H = 15.0  # the shape label's pill, at full size
 LABEL_PAD = 10.0  # room around its text, both sides together
 LABEL_MIN_PAD = 4.0
@@ -49,12 +50,12 @@ class EdgeItem(QGraphicsPathItem):
         self.label_scale = 1.0  # below 1 when the text is shrunk to fit between two blocks
         self._hover = False
         self._wire = QPainterPath()
-        self._pieces: list[tuple[QPainterPath, QRectF]] = []
+        self._ends: tuple[QPointF, QPointF] | None = None  # the anchors the path was made for
+        self._pieces: list[tuple[QPainterPath, QRectF]] | None = None  # cut at the first paint that needs them
         self._wire_bounds = QRectF()
         self._mid = QPointF()
         self.setPen(_HIT_PEN)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)  # for option.exposedRect
+        self.setFlags(_FLAGS)  # extended style option: for option.exposedRect
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
         self.label = src.output_label()
@@ -67,6 +68,7 @@ class EdgeItem(QGraphicsPathItem):
     def set_slot(self, slot: int, slots: int) -> None:
         if (slot, slots) != (self.slot, self.slots):
             self.slot, self.slots = slot, slots
+            self._ends = None
             self.update_path()
 
     def set_label(self, text: str) -> None:
@@ -78,15 +80,32 @@ class EdgeItem(QGraphicsPathItem):
     def update_path(self) -> None:
         p1 = self.src.output_anchor(self.edge.src_port)
         p2 = self.dst.input_anchor(self.edge.dst_port, self.slot, self.slots)
+        ends = self._ends
+        if ends is not None and p1 - ends[0] == p2 - ends[1]:  # both blocks moved alike: shift the wire
+            self._shift(p1 - ends[0])
+            self._ends = (p1, p2)
+            return
+        self._ends = (p1, p2)
         controls = wire_controls(p1, p2)
         self._wire = QPainterPath(controls[0])
         self._wire.cubicTo(controls[1], controls[2], controls[3])
         self._wire_bounds = self._wire.boundingRect()
-        self._pieces = wire_pieces(controls, self._wire.length()) if abs(p2.x() - p1.x()) + abs(
-            p2.y() - p1.y()) > PIECE else []
+        self._pieces = None if abs(p2.x() - p1.x()) + abs(p2.y() - p1.y()) > PIECE else []
         self._mid = self._wire.pointAtPercent(0.5)
         self._fit_label()
         self._set_hit_path()
+
+    def _shift(self, d: QPointF) -> None:
+        """Move the whole wire by `d` (both its blocks moved by as much: a multi-block drag)."""
+        if d.isNull():
+            return
+        dx, dy = d.x(), d.y()
+        self._wire.translate(dx, dy)
+        self._wire_bounds.translate(dx, dy)
+        self._mid += d
+        if self._pieces:
+            self._pieces = None
+        self.setPath(self.path().translated(dx, dy))
 
     def label_room(self) -> float:
         """The width free for the label at the wire's middle: up to the ports of a block beside it (blocks
@@ -142,6 +161,8 @@ class EdgeItem(QGraphicsPathItem):
     def _stroke(self, painter: QPainter, exposed: QRectF) -> None:
         """Stroke the wire; a long one only in the pieces that are on screen (Qt would otherwise
         rasterize its whole length to show a sliver of it)."""
+        if self._pieces is None and not exposed.contains(self._wire_bounds):
+            self._pieces = wire_pieces(wire_controls(*self._ends), self._wire.length())
         if not self._pieces or exposed.contains(self._wire_bounds):
             painter.drawPath(self._wire)
             return

@@ -153,6 +153,13 @@ class MoveNodes(Gesture):
         scene = self.view.canvas_scene
         self.start = {nid: scene.nodes[nid].pos() for nid in scene.selected_node_ids()}
 
+    def move(self, event) -> None:  # called after Qt has moved the items: their wires follow
+        scene = self.view.canvas_scene
+        for nid in self.start:
+            item = scene.nodes.get(nid)
+            if item is not None:
+                scene.node_moved(item)
+
     def release(self, event) -> None:
         scene = self.view.canvas_scene
         graph = self.document.graph
@@ -174,6 +181,7 @@ class MoveNodes(Gesture):
             item = scene.nodes.get(nid)
             if item is not None:
                 item.setPos(pos)
+                scene.node_moved(item)
         grabber = scene.mouseGrabberItem()
         if grabber is not None:
             grabber.ungrabMouse()

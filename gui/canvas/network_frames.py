@@ -98,7 +98,7 @@ class NetworkFrames:
 
     def node_moved(self, node_id: str) -> None:
         """A block item moved (also while being dragged)."""
-        if any(node_id in item.ids for item in self.items.values()):
+        if self.items and any(node_id in item.ids for item in self.items.values()):
             self._schedule()
 
     def refresh(self) -> None:

@@ -50,6 +50,10 @@ if TYPE_CHECKING:
     from layerloom.gui.canvas.edge_item import EdgeItem
 
 FROZEN_LABEL = "frozen"
+# Enum members looked up once: a PySide enum attribute costs microseconds, and itemChange runs often.
+_SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
+_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 
 
 def _html(text: str) -> str:
@@ -127,16 +131,12 @@ class NodeItem(QGraphicsRectItem):
             p.name: Port(self, p.name, True, False, PORT_Y + i * step) for i, p in enumerate(self.spec.outputs)}
         self.ports: list[Port] = [*self.inputs.values(), *self.outputs.values()]
         self.setPen(NO_PEN)
-        self.setFlags(
-            QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-            | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
-        )
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.setAcceptHoverEvents(True)
-        self.setZValue(1)
-        self.update_bounds()
         self.setPos(QPointF(*node.pos))
+        self.setZValue(1)
+        self.setFlags(_FLAGS)
+        self.setCacheMode(_CACHE)
+        self.setAcceptHoverEvents(True)
+        self.update_bounds()
 
     # --- state from the scene -------------------------------------------------------------------
 
@@ -244,13 +244,9 @@ class NodeItem(QGraphicsRectItem):
         return self.mapToScene(local)
 
     def itemChange(self, change, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            for edge in self.edges:
-                edge.update_path()
-            frames = getattr(self.scene(), "frames", None)
-            if frames is not None:  # a GAN's network frames follow (network_frames.py)
-                frames.node_moved(self.node_id)
-        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+        # No position changes come here (no ItemSendsGeometryChanges: two calls into Python per block
+        # moved would cost a big move dearly): whoever moves a block tells the scene (CanvasScene.node_moved).
+        if change == _SELECTED_CHANGED:
             self.setZValue(2 if value else 1)
             for edge in self.edges:
                 edge.update()

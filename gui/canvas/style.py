@@ -35,7 +35,8 @@ MAX_ROWS = 4
 BADGE_R = 10.0
 GRID_MINOR = 20
 GRID_MAJOR = 100
-LOW_DETAIL = 0.36  # below this zoom, nodes are drawn without text
+LOW_DETAIL = 0.36  # below this zoom, nodes are drawn without text (a block's title is under 4 px high)
+OVERVIEW_ZOOM = 0.22  # below this, the view draws the graph as plain boxes and straight wires (overview.py)
 
 
 def node_height(rows: int) -> float:
@@ -137,6 +138,14 @@ def theme_of(item: QGraphicsItem) -> CanvasTheme:
 def level_of_detail(painter: QPainter) -> float:
     """The zoom a painter draws at (1.0 at 100 %): below LOW_DETAIL, items leave out their text."""
     return QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+
+
+def detail_for(zoom: float) -> str:
+    """How much the canvas draws at a zoom: "full" (text, labels, badges), "plain" (cards, ports and
+    badges without text: unreadable below LOW_DETAIL) or "overview" (boxes and straight wires only)."""
+    if zoom >= LOW_DETAIL:
+        return "full"
+    return "plain" if zoom >= OVERVIEW_ZOOM else "overview"
 
 
 NO_PEN = QPen(Qt.PenStyle.NoPen)

@@ -5,37 +5,39 @@ and `Editor.do`, one undo step each. The view shows the editor's selection and r
 
 The view does no work per frame that grows with the graph: the scene rect is fixed, items are looked
 up through the scene's BSP index, repaints cover only changed bounding rects
-(`BoundingRectViewportUpdate`), blocks are cached pixmaps, and the grid draws only the exposed area.
+(`BoundingRectViewportUpdate`), blocks are cached pixmaps, and the grid draws only the exposed area. Zoomed far
+out it paints the graph as an overview (view_zoom.py, overview.py); a minimap shows a big graph whole.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QCursor, QPainter, QPen, QTransform
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QCursor, QPainter
 from PySide6.QtWidgets import QGraphicsView, QMenu
 
 from layerloom.gui.canvas import style
 from layerloom.gui.canvas.edge_item import EdgeItem
 from layerloom.gui.canvas.interactions import DropBlock, Gesture, PanView, gesture_for, node_of
+from layerloom.gui.canvas.minimap import Minimap
 from layerloom.gui.canvas.node_item import NodeItem
 from layerloom.gui.canvas.quick_search import QuickSearch
 from layerloom.gui.canvas.rename_field import RenameField
 from layerloom.gui.canvas.scene import CanvasScene
-from layerloom.gui.canvas.style import GRID_MAJOR, GRID_MINOR, HEADER_H, NODE_W
+from layerloom.gui.canvas.style import HEADER_H, NODE_W
+from layerloom.gui.canvas.view_zoom import MAX_ZOOM, MIN_ZOOM, ZOOM_STEP, ZoomMixin
 
 if TYPE_CHECKING:
     from layerloom.gui.editor import Editor
 
-MIN_ZOOM = 0.1
-MAX_ZOOM = 3.0
-ZOOM_STEP = 1.2
 OPEN_MIN_ZOOM = 0.7  # an opened project is shown at least this large (readable), from its inputs
 
 
-class CanvasView(QGraphicsView):
+__all__ = ["MAX_ZOOM", "MIN_ZOOM", "OPEN_MIN_ZOOM", "ZOOM_STEP", "CanvasView"]
+
+
+class CanvasView(ZoomMixin, QGraphicsView):
     """The node editor of one Editor's document."""
 
     zoom_changed = Signal(float)
@@ -72,6 +74,7 @@ class CanvasView(QGraphicsView):
         self._hint_timer.setSingleShot(True)
         self._hint_timer.timeout.connect(self.hide_hint)
 
+        self.minimap = Minimap(self)
         self.canvas_scene.selectionChanged.connect(self._on_selection_changed)
         document.project_replaced.connect(self._on_project_replaced)
         editor.attach_view(self)
@@ -171,102 +174,6 @@ class CanvasView(QGraphicsView):
 
     def rename_field(self) -> RenameField | None:
         return self._rename
-
-    # --- zoom and pan -------------------------------------------------------------------------------
-
-    def zoom_level(self) -> float:
-        return self.transform().m11()
-
-    def set_zoom(self, zoom: float, anchor: QPoint | None = None) -> None:
-        """Zoom to `zoom` keeping the scene point under `anchor` (viewport pixels; default: centre)."""
-        zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
-        current = self.zoom_level()
-        if math.isclose(zoom, current, rel_tol=1e-6):
-            return
-        if anchor is None:
-            anchor = self.viewport().rect().center()
-        before = self.mapToScene(anchor)
-        self.scale(zoom / current, zoom / current)
-        after = self.mapFromScene(before)
-        self.scroll_by(after.x() - anchor.x(), after.y() - anchor.y())
-        self.close_popups()
-        self._zoomed()
-
-    def _zoomed(self) -> None:
-        self.canvas_scene.set_far(self.zoom_level() < style.LOW_DETAIL)
-        self.zoom_changed.emit(self.zoom_level())
-
-    def zoom_in(self) -> None:
-        self.set_zoom(self.zoom_level() * ZOOM_STEP)
-
-    def zoom_out(self) -> None:
-        self.set_zoom(self.zoom_level() / ZOOM_STEP)
-
-    def fit_all(self, *, min_zoom: float = MIN_ZOOM) -> None:
-        """Show every block (at most at 100 %). With `min_zoom` above what fitting needs, show the
-        graph's left end (its inputs) at `min_zoom` instead, where text stays readable."""
-        self._fit_pending = False
-        rect = self.canvas_scene.nodes_rect()
-        if rect.isNull():
-            self.setTransform(QTransform.fromScale(1.0, 1.0))
-            self.centerOn(0, 0)
-        else:
-            rect = rect.adjusted(-50, -50, 50, 50)
-            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-            zoom = max(MIN_ZOOM, min(1.0, self.zoom_level()))
-            if zoom >= min_zoom:
-                self.setTransform(QTransform.fromScale(zoom, zoom))
-                self.centerOn(rect.center())
-            else:
-                self.setTransform(QTransform.fromScale(min_zoom, min_zoom))
-                view = self.viewport().rect()
-                half_w = view.width() / 2 / min_zoom
-                half_h = view.height() / 2 / min_zoom
-                cy = rect.center().y() if rect.height() <= 2 * half_h else rect.top() + half_h
-                self.centerOn(QPointF(rect.left() + half_w, cy))
-        self._zoomed()
-
-    def scroll_by(self, dx: int, dy: int) -> None:
-        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
-        h.setValue(h.value() + int(dx))
-        v.setValue(v.value() + int(dy))
-
-    def wheelEvent(self, event) -> None:
-        delta = event.angleDelta()
-        steps = (delta.y() or delta.x()) / 120.0
-        if not steps:
-            pixel = event.pixelDelta()
-            self.scroll_by(-pixel.x(), -pixel.y())
-            return
-        self.set_zoom(self.zoom_level() * (ZOOM_STEP ** steps), event.position().toPoint())
-        event.accept()
-
-    # --- background ---------------------------------------------------------------------------------
-
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
-        theme = self.canvas_scene.theme
-        painter.fillRect(rect, theme.background)
-        zoom = self.zoom_level()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        for step, color, skip in ((GRID_MINOR, theme.grid_minor, GRID_MAJOR), (GRID_MAJOR, theme.grid_major, 0)):
-            if step * zoom < 8:
-                continue
-            left = math.floor(rect.left() / step) * step
-            top = math.floor(rect.top() / step) * step
-            lines = []
-            x = left
-            while x <= rect.right():
-                if not skip or x % skip:
-                    lines.append(QLineF(x, rect.top(), x, rect.bottom()))
-                x += step
-            y = top
-            while y <= rect.bottom():
-                if not skip or y % skip:
-                    lines.append(QLineF(rect.left(), y, rect.right(), y))
-                y += step
-            pen = QPen(color, 0)  # cosmetic: one pixel at every zoom
-            painter.setPen(pen)
-            painter.drawLines(lines)
 
     # --- hints --------------------------------------------------------------------------------------
 
@@ -483,6 +390,7 @@ class CanvasView(QGraphicsView):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        self._view_moved()
         if self._fit_pending and self.isVisible():
             self._fit_if_pending()
 
