@@ -34,6 +34,7 @@ from layerloom.core.training.events import EpochEnd, RunStarted
 from layerloom.gui.plots.common import PlotView, graphics_widget, plot_colors, ramp_lut, style_plot, write_csv
 
 MAX_TEXT_CLASSES = 20  # counts are written in the cells up to this many classes
+TEXTS_PER_FRAME = 10  # count labels made per redraw at most (the first matrix of a run comes in slices)
 THUMB = 56
 
 
@@ -57,6 +58,8 @@ class ConfusionView(PlotView):
         self.unavailable: str | None = None  # why this model gets no matrix here (a GAN), in plain words
         self.shown = -1  # index into matrices (-1: the latest)
         self._texts: list[pg.TextItem] = []
+        self._text_pool: list[pg.TextItem] = []  # every count label made so far (shown: _texts)
+        self._made = 0  # labels made by the redraw under way
 
         self.title = QLabel(self)
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -195,9 +198,22 @@ class ConfusionView(PlotView):
         names = list(self.class_names or [])
         return [names[i] if i < len(names) else str(i) for i in range(n)]
 
+    def _cell_text(self, k: int):
+        """The k-th count label, made and added once, then reused (creating ~100 TextItems per epoch cost the
+        GUI thread ~60 ms); None when this redraw has made its share of new ones (the rest come next frame)."""
+        if len(self._text_pool) <= k and self._made >= TEXTS_PER_FRAME:
+            return None
+        while len(self._text_pool) <= k:
+            self._made += 1
+            item = pg.TextItem("", anchor=(0.5, 0.5))
+            self.plot.addItem(item)
+            self._text_pool.append(item)
+        return self._text_pool[k]
+
     def _redraw(self) -> None:
+        self._made = 0
         for t in self._texts:
-            self.plot.removeItem(t)
+            t.setVisible(False)
         self._texts = []
         m = self.counts
         if m is None:
@@ -231,13 +247,19 @@ class ConfusionView(PlotView):
                         continue
                     text = f"{share[i, j] * 100:.0f}" if percent else str(v)
                     color = QColor("#ffffff") if share[i, j] > 0.45 else fg
-                    item = pg.TextItem(text, color=color, anchor=(0.5, 0.5))
+                    item = self._cell_text(len(self._texts))
+                    if item is None:  # drawing in slices: the other labels at the next redraw
+                        self._changed()
+                        break
+                    item.setColor(color)
                     f = item.textItem.font()
-                    f.setPointSize(size)
-                    f.setBold(i == j)
-                    item.setFont(f)
+                    if f.pointSize() != size or f.bold() != (i == j):
+                        f.setPointSize(size)
+                        f.setBold(i == j)
+                        item.setFont(f)
+                    item.setText(text)
                     item.setPos(j, i)
-                    self.plot.addItem(item)
+                    item.setVisible(True)
                     self._texts.append(item)
         self.plot.setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0.02)
         acc = correct / total * 100 if total else 0.0

@@ -310,9 +310,12 @@ class CurvesView(PlotView):
             self._changed()
 
     def _markers(self, curve: pg.PlotDataItem, symbol: str, count: int) -> None:
+        """Markers and antialiasing on an epoch curve of up to SYMBOL_MAX points; past that a plain line (a wide
+        antialiased pen over thousands of points costs the raster engine tens of ms a frame)."""
         on = count <= SYMBOL_MAX
         if self._symbols_on.get(id(curve)) != on:
             self._symbols_on[id(curve)] = on
+            curve.opts["antialias"] = on  # taken by the next setData
             curve.setSymbol(symbol if on else None)
 
     def _redraw(self) -> None:

@@ -228,3 +228,25 @@ def test_predict_later_during_a_run_does_not_block():
     probs = future.result(timeout=5)
     expected = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     assert np.allclose(probs, expected, atol=1e-6)
+
+
+def test_the_confusion_counts_are_drawn_in_slices_and_reused(qtbot):
+    from layerloom.gui.plots.confusion import TEXTS_PER_FRAME
+
+    view = _view(qtbot, ConfusionView)
+    view.reset(demo.run_started())
+    n = 12
+    conf = np.arange(1, n * n + 1, dtype=np.int64).reshape(n, n)  # no zero cell: every cell has its count
+    view.on_event(EpochEnd(epoch=0, epochs=2, step=10, train_loss=1.0, val_loss=0.9, metrics={}, confusion=conf,
+                           misclassified=None, lr=1e-3, seconds=1.0, samples_per_s=10.0, best=None, is_best=False))
+    view.refresh()
+    assert len(view._texts) == TEXTS_PER_FRAME < n * n  # the first frame draws a slice, the rest follow
+    qtbot.waitUntil(lambda: len(view._texts) == n * n, timeout=10_000)
+    shown = {(round(t.pos().y()), round(t.pos().x())): t.textItem.toPlainText() for t in view._texts}
+    assert shown[(0, 0)] == "1" and shown[(n - 1, n - 1)] == str(n * n) and shown[(2, 5)] == str(2 * n + 6)
+    pool = list(view._text_pool)
+    view.on_event(EpochEnd(epoch=1, epochs=2, step=20, train_loss=1.0, val_loss=0.9, metrics={}, confusion=conf * 2,
+                           misclassified=None, lr=1e-3, seconds=1.0, samples_per_s=10.0, best=None, is_best=False))
+    view.refresh()
+    assert view._text_pool == pool and len(view._texts) == n * n  # the next epoch reuses every label at once
+    assert {t.textItem.toPlainText() for t in view._texts} == {str(2 * v) for v in range(1, n * n + 1)}
