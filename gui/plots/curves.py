@@ -330,7 +330,8 @@ class CurvesView(PlotView):
         self._lr_range()
         self.stepped_marks.setData(*self.stepped_points())
         scale = 100.0 if self.run is None or self.run.task == "classification" else 1.0
-        self.acc_sample_curve.setData(*envelope(self.acc_step.values, self.acc_value.values * scale, buckets))
+        # markers: one per ~4 pixels at most (a scatter costs per spot)
+        self.acc_sample_curve.setData(*envelope(self.acc_step.values, self.acc_value.values * scale, buckets // 4))
         table = self.epoch_table
         ep_step = table.column("step")
         self._epoch_curve(self.val_curve, "o", ep_step, table.column("val_loss"), buckets)

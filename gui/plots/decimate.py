@@ -13,21 +13,22 @@ import numpy as np
 
 def _bucket_extremes(y: np.ndarray, per: int) -> np.ndarray:
     """Indices of the lowest and highest value of each run of `per` points of `y` (a trailing partial run
-    included), sorted; non-finite values count as neither low nor high unless a run has nothing else."""
+    included), in increasing order; non-finite values count as neither low nor high unless a run has nothing
+    else."""
     n = len(y)
     full = n // per
     head = y[:full * per].reshape(full, per)
     finite = np.isfinite(head)
     low = np.argmin(np.where(finite, head, np.inf), axis=1)
     high = np.argmax(np.where(finite, head, -np.inf), axis=1)
-    base = np.arange(full) * per
-    parts = [base + low, base + high]
     if full * per < n:  # the last, shorter run
         tail = y[full * per:]
         ok = np.isfinite(tail)
-        parts.append(np.array([full * per + int(np.argmin(np.where(ok, tail, np.inf))),
-                               full * per + int(np.argmax(np.where(ok, tail, -np.inf)))]))
-    return np.unique(np.concatenate(parts))
+        low = np.append(low, np.argmin(np.where(ok, tail, np.inf)))
+        high = np.append(high, np.argmax(np.where(ok, tail, -np.inf)))
+    base = np.arange(len(low)) * per
+    pairs = np.stack([base + np.minimum(low, high), base + np.maximum(low, high)], axis=1).ravel()
+    return pairs[np.concatenate([[True], np.diff(pairs) > 0])]  # a run whose low is its high: once
 
 
 def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +40,7 @@ def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np
         return x, y
     per = -(-n // buckets)
     idx = _bucket_extremes(y, per)
-    idx = np.unique(np.concatenate([[0], idx, [n - 1]]))
+    idx = np.concatenate([[0] if idx[0] else [], idx, [n - 1] if idx[-1] != n - 1 else []]).astype(np.intp)
     return x[idx], y[idx]
 
 
@@ -50,7 +51,7 @@ def compact_indices(y: np.ndarray, group: int = 4) -> np.ndarray:
     if len(y) <= 2:
         return np.arange(len(y))
     idx = _bucket_extremes(y, group)
-    return np.unique(np.concatenate([idx, [len(y) - 1]]))
+    return idx if idx[-1] == len(y) - 1 else np.append(idx, len(y) - 1)
 
 
 def visible_slice(x: np.ndarray, x0: float, x1: float) -> tuple[int, int]:
