@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
 from layerloom.core.training.events import EpochEnd, RunStarted, Stepped, Steps
 from layerloom.core.training.metric_text import metric_value
@@ -99,6 +99,8 @@ class CurvesView(PlotView):
             p.getAxis("left").setWidth(AXIS_WIDTH)
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
+            for side in ("left", "bottom"):  # an axis (and its grid) is painted again only when it changed
+                p.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
         self._legends = [legend_above(self.graphics, self.loss_plot, row=0, indent=AXIS_WIDTH),
                          legend_above(self.graphics, self.metric_plot, row=2, indent=AXIS_WIDTH)]
