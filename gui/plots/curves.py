@@ -49,6 +49,7 @@ SYMBOL_MAX = 120  # epoch curves show a marker per epoch up to this many points 
 
 class CurvesView(PlotView):
     EXPORT_NAME = "curves"
+    MIN_INTERVAL_MS = 100  # 10 redraws a second at most: a frame of three plots costs ~10 ms of the GUI thread
 
     def __init__(self, parent=None, smoothing: float = 0.9):
         super().__init__(parent)
