@@ -250,3 +250,31 @@ def test_the_confusion_counts_are_drawn_in_slices_and_reused(qtbot):
     view.refresh()
     assert view._text_pool == pool and len(view._texts) == n * n  # the next epoch reuses every label at once
     assert {t.textItem.toPlainText() for t in view._texts} == {str(2 * v) for v in range(1, n * n + 1)}
+
+
+def _look(rng, labels):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(inputs=rng.random((4, 1, 8, 8)), reconstructions=rng.random((4, 1, 8, 8)), samples=None,
+                           latent=rng.normal(size=(len(labels), 2)).astype(np.float32), labels=labels, traversal=None,
+                           traversal_extent=None)
+
+
+def test_the_latent_scatter_moves_its_points_without_making_new_items(qtbot):
+    from layerloom.gui.plots.vae_view import VAEPanels
+
+    panels = VAEPanels()
+    qtbot.addWidget(panels)
+    rng = np.random.default_rng(3)
+    labels = np.array([0, 1, 2, 1, 0, 2, 2])
+    panels.show_look(_look(rng, labels))
+    items = list(panels.scatters)
+    assert len(items) == 3
+    later = _look(rng, labels)
+    panels.show_look(later)  # the next epoch's look: the same classes
+    assert panels.scatters == items
+    points = items[2].data
+    np.testing.assert_allclose(np.column_stack([points["x"], points["y"]]), later.latent[labels == 2])
+    panels.show_look(_look(rng, np.array([0, 1, 1, 3])))  # other classes: new items, the legend names them
+    assert len(panels.scatters) == 3 and panels.scatters[0] is not items[0]
+    assert [label.text for _sample, label in panels.legend.items] == ["0", "1", "3"]
