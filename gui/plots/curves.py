@@ -65,6 +65,7 @@ class CurvesView(PlotView):
         self.epochs: list[dict] = []  # one record per EpochEnd: epoch, step, train_loss, val_loss, metrics…
         self.epoch_table = EpochTable()  # the same as columns, for drawing
         self._symbols_on: dict[int, bool] = {}  # id(curve) → whether its markers are on
+        self._sliced = False  # the step curves show only the steps in view (zoomed)
         self.stepped = GrowingArray(np.float64)  # steps trained while paused: each batch of a batch step, an epoch
         self._hover_index: int | None = None
 
@@ -309,7 +310,8 @@ class CurvesView(PlotView):
         return visible_slice(self.step.values, x0, x1)
 
     def _range_moved(self, *_args) -> None:
-        if not self.loss_plot.vb.state["autoRange"][0]:  # zoomed or panned: decimate what is on show
+        """Zoomed or panned: decimate what is on show; back to auto-range after a zoom: draw everything again."""
+        if not self.loss_plot.vb.state["autoRange"][0] or self._sliced:
             self._changed()
 
     def _markers(self, curve: pg.PlotDataItem, symbol: str, count: int) -> None:
@@ -325,6 +327,7 @@ class CurvesView(PlotView):
         if self._styled_for != self._title_key():  # a VAE's first epoch: the KL axis
             self._titles()
         lo, hi = self._window()
+        self._sliced = (lo, hi) != (0, len(self.step))
         buckets = self._buckets()
         steps = self.step.values[lo:hi]
         self.raw_curve.setData(*envelope(steps, self.loss.values[lo:hi], buckets))
@@ -445,7 +448,8 @@ class CurvesView(PlotView):
         return self.graphics
 
     def export_csv(self, path: str) -> None:
-        """One row per step: step, epoch (1-based), loss, loss_smoothed, lr; at the last step of each epoch
+        """One row per kept step (every step up to STEP_CAP; past it the kept envelope, the run folder's steps.csv
+        has them all): step, epoch (1-based), loss, loss_smoothed, lr; at the last step of each epoch
         also the epoch's train_loss, val_loss and metrics (empty elsewhere). Epochs without steps (none in
         a normal run) get a row of their own."""
         metric_keys = sorted({k for r in self.epochs for k in r} - {"epoch", "step", "train_loss", "val_loss", "lr"})

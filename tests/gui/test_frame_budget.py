@@ -278,3 +278,15 @@ def test_the_latent_scatter_moves_its_points_without_making_new_items(qtbot):
     panels.show_look(_look(rng, np.array([0, 1, 1, 3])))  # other classes: new items, the legend names them
     assert len(panels.scatters) == 3 and panels.scatters[0] is not items[0]
     assert [label.text for _sample, label in panels.legend.items] == ["0", "1", "3"]
+
+
+def test_back_to_auto_range_after_a_zoom_draws_every_step_again(qtbot):
+    view = _view(qtbot, CurvesView, 1000, 600)
+    view.reset(demo.run_started())
+    view.on_event(_steps(1, np.random.default_rng(4).random(5_000), 0))
+    view.refresh()
+    view.loss_plot.setXRange(1_000, 1_100, padding=0)
+    view.refresh()
+    assert view.raw_curve.xData.max() <= 1_101
+    view.loss_plot.enableAutoRange()  # pyqtgraph's "A" button
+    qtbot.waitUntil(lambda: view.raw_curve.xData.max() == 5_000 and view.raw_curve.xData.min() == 1, timeout=5_000)
