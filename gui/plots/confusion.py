@@ -16,7 +16,7 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -34,6 +34,7 @@ from layerloom.core.training.events import EpochEnd, RunStarted
 from layerloom.gui.plots.common import PlotView, graphics_widget, plot_colors, ramp_lut, style_plot, write_csv
 
 MAX_TEXT_CLASSES = 20  # counts are written in the cells up to this many classes
+TEXTS_PER_FRAME = 10  # count labels made per redraw at most (the first matrix of a run comes in slices)
 THUMB = 56
 
 
@@ -50,9 +51,15 @@ class ConfusionView(PlotView):
         self.labels = None
         self.texts: list[str] | None = None  # text samples' words (shown in the gallery's tooltips)
         self.predictor = None
+        self._asked = None  # (future, matrix index, its epoch) of the gallery's prediction under way
+        self._answer_timer = QTimer(self)
+        self._answer_timer.setInterval(50)
+        self._answer_timer.timeout.connect(self._poll_answer)
         self.unavailable: str | None = None  # why this model gets no matrix here (a GAN), in plain words
         self.shown = -1  # index into matrices (-1: the latest)
         self._texts: list[pg.TextItem] = []
+        self._text_pool: list[pg.TextItem] = []  # every count label made so far (shown: _texts)
+        self._made = 0  # labels made by the redraw under way
 
         self.title = QLabel(self)
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -111,6 +118,7 @@ class ConfusionView(PlotView):
         if run is not None and run.class_names:
             self.class_names = list(run.class_names)
         self.matrices, self.misclassified, self.predicted = [], [], []
+        self._asked = None
         self.shown = -1
         self._sync_slider()
         self._changed()
@@ -190,9 +198,22 @@ class ConfusionView(PlotView):
         names = list(self.class_names or [])
         return [names[i] if i < len(names) else str(i) for i in range(n)]
 
+    def _cell_text(self, k: int):
+        """The k-th count label, made and added once, then reused (creating ~100 TextItems per epoch cost the
+        GUI thread ~60 ms); None when this redraw has made its share of new ones (the rest come next frame)."""
+        if len(self._text_pool) <= k and self._made >= TEXTS_PER_FRAME:
+            return None
+        while len(self._text_pool) <= k:
+            self._made += 1
+            item = pg.TextItem("", anchor=(0.5, 0.5))
+            self.plot.addItem(item)
+            self._text_pool.append(item)
+        return self._text_pool[k]
+
     def _redraw(self) -> None:
+        self._made = 0
         for t in self._texts:
-            self.plot.removeItem(t)
+            t.setVisible(False)
         self._texts = []
         m = self.counts
         if m is None:
@@ -226,13 +247,19 @@ class ConfusionView(PlotView):
                         continue
                     text = f"{share[i, j] * 100:.0f}" if percent else str(v)
                     color = QColor("#ffffff") if share[i, j] > 0.45 else fg
-                    item = pg.TextItem(text, color=color, anchor=(0.5, 0.5))
+                    item = self._cell_text(len(self._texts))
+                    if item is None:  # drawing in slices: the other labels at the next redraw
+                        self._changed()
+                        break
+                    item.setColor(color)
                     f = item.textItem.font()
-                    f.setPointSize(size)
-                    f.setBold(i == j)
-                    item.setFont(f)
+                    if f.pointSize() != size or f.bold() != (i == j):
+                        f.setPointSize(size)
+                        f.setBold(i == j)
+                        item.setFont(f)
+                    item.setText(text)
                     item.setPos(j, i)
-                    self.plot.addItem(item)
+                    item.setVisible(True)
                     self._texts.append(item)
         self.plot.setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0.02)
         acc = correct / total * 100 if total else 0.0
@@ -249,7 +276,7 @@ class ConfusionView(PlotView):
         self.gallery_title.setText(f"Misclassified ({len(wrong)} shown)")
         pred = self.predicted[self.shown] if self.predicted else None
         if pred is None and self.predictor is not None and self.images is not None:
-            pred = self._predict(wrong)
+            pred = self._predict(wrong, self.shown % len(self.predicted))
         names = self._names(self.counts.shape[0])
         for k, idx in enumerate(wrong.tolist()):
             true = self._label(idx, names)
@@ -300,9 +327,14 @@ class ConfusionView(PlotView):
                                             Qt.TransformationMode.FastTransformation)
         return QIcon(pix)
 
-    def _predict(self, wrong: np.ndarray) -> np.ndarray | None:
+    def _predict(self, wrong: np.ndarray, index: int) -> np.ndarray | None:
+        """The predicted classes of the misclassified samples of matrix `index`, asked for without waiting: during a
+        run the trainer answers between two steps, and a timer puts the answer in (`predicted[index]`) and redraws;
+        until then (and when the model cannot say) the gallery shows the true labels only."""
         from layerloom.gui.plots.drawing import to_model_input
 
+        if self._asked is not None:
+            return None  # one question at a time; the next redraw asks again
         shape = getattr(self.predictor, "input_shape", None)
         if shape is None:
             return None
@@ -313,10 +345,39 @@ class ConfusionView(PlotView):
             if x is None:
                 return None
             xs.append(x)
+        later = getattr(self.predictor, "predict_later", None)  # a plain predictor (a demo's) answers at once
         try:
-            return np.asarray(self.predictor.predict(np.stack(xs))).argmax(1)
+            if later is None:
+                return np.asarray(self.predictor.predict(np.stack(xs))).argmax(1)
+            future = later(np.stack(xs))
         except Exception:  # the gallery still shows the true labels
             return None
+        if future.done():
+            return self._answer(future)
+        self._asked = (future, index, self.matrices[index][0])
+        self._answer_timer.start()
+        return None
+
+    @staticmethod
+    def _answer(future) -> np.ndarray | None:
+        try:
+            return np.asarray(future.result()).argmax(1)
+        except Exception:
+            return None
+
+    def _poll_answer(self) -> None:
+        if self._asked is None:
+            self._answer_timer.stop()
+            return
+        future, index, epoch = self._asked
+        if not future.done():
+            return
+        self._asked = None
+        self._answer_timer.stop()
+        pred = self._answer(future)
+        if pred is not None and index < len(self.matrices) and self.matrices[index][0] == epoch:
+            self.predicted[index] = pred
+            self._changed()
 
     # --- export -------------------------------------------------------------------------------------
 

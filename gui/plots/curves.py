@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
 from layerloom.core.training.events import EpochEnd, RunStarted, Stepped, Steps
 from layerloom.core.training.metric_text import metric_value
@@ -35,6 +35,8 @@ from layerloom.gui.plots.common import (
     style_plot,
     write_csv,
 )
+from layerloom.gui.plots.curve_history import EpochTable, compact_steps
+from layerloom.gui.plots.decimate import envelope, visible_slice
 
 METRIC_TITLES = {"val_accuracy": "validation accuracy", "train_accuracy": "training accuracy (epoch)",
                  "val_mae": "validation MAE", "val_r2": "validation R²", "val_kl": "validation KL term"}
@@ -42,10 +44,12 @@ METRIC_TITLES = {"val_accuracy": "validation accuracy", "train_accuracy": "train
 LOSS_TERMS = {"val_reconstruction": "validation reconstruction"}
 PERCENT = ("val_accuracy", "train_accuracy")
 AXIS_WIDTH = 64  # the left axes of the three plots, so their data lines up
+SYMBOL_MAX = 120  # epoch curves show a marker per epoch up to this many points on show, plain lines past it
 
 
 class CurvesView(PlotView):
     EXPORT_NAME = "curves"
+    MIN_INTERVAL_MS = 100  # 10 redraws a second at most: a frame of three plots costs ~10 ms of the GUI thread
 
     def __init__(self, parent=None, smoothing: float = 0.9):
         super().__init__(parent)
@@ -59,6 +63,9 @@ class CurvesView(PlotView):
         self.acc_step = GrowingArray(np.float64)  # sampled training accuracy (Steps.accuracy), at its step
         self.acc_value = GrowingArray(np.float64)
         self.epochs: list[dict] = []  # one record per EpochEnd: epoch, step, train_loss, val_loss, metrics…
+        self.epoch_table = EpochTable()  # the same as columns, for drawing
+        self._symbols_on: dict[int, bool] = {}  # id(curve) → whether its markers are on
+        self._sliced = False  # the step curves show only the steps in view (zoomed)
         self.stepped = GrowingArray(np.float64)  # steps trained while paused: each batch of a batch step, an epoch
         self._hover_index: int | None = None
 
@@ -94,6 +101,8 @@ class CurvesView(PlotView):
             p.getAxis("left").setWidth(AXIS_WIDTH)
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
+            for side in ("left", "bottom"):  # an axis (and its grid) is painted again only when it changed
+                p.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
         self._legends = [legend_above(self.graphics, self.loss_plot, row=0, indent=AXIS_WIDTH),
                          legend_above(self.graphics, self.metric_plot, row=2, indent=AXIS_WIDTH)]
@@ -120,6 +129,7 @@ class CurvesView(PlotView):
             line.setZValue(50)
             p.addItem(line, ignoreBounds=True)
             self._cursors.append(line)
+        self.loss_plot.sigXRangeChanged.connect(self._range_moved)
         self._mouse = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=60, slot=self._hover)
 
         head = QHBoxLayout()
@@ -148,6 +158,7 @@ class CurvesView(PlotView):
         self._legends[0].removeItem(self.stepped_marks)
         self._ema.reset()
         self.epochs = []
+        self.epoch_table.clear()
         self._hover_index = None
         for name, curve in list(self.metric_curves.items()):
             (self.loss_plot if name in LOSS_TERMS else self.metric_plot).removeItem(curve)
@@ -171,12 +182,16 @@ class CurvesView(PlotView):
             if event.accuracy is not None:
                 self.acc_step.append([float(event.step[-1])])
                 self.acc_value.append([float(event.accuracy)])
+                compact_steps([self.acc_step, self.acc_value], self.acc_value)
+            if compact_steps([self.step, self.epoch_of_step, self.loss, self.smoothed, self.lr], self.loss):
+                self._hover_index = None
             self._changed()
         elif isinstance(event, EpochEnd):
             rec = {"epoch": event.epoch, "step": event.step, "train_loss": event.train_loss,
                    "val_loss": event.val_loss, "lr": event.lr}
             rec.update({k: float(v) for k, v in (event.metrics or {}).items() if v is not None})
             self.epochs.append(rec)
+            self.epoch_table.add(rec)
             self._changed()
         elif isinstance(event, Stepped) and event.step_to > event.step_from:
             # a batch step: each of its batches; an epoch step: its last batch
@@ -249,6 +264,7 @@ class CurvesView(PlotView):
         self.acc_sample_curve.setSymbolSize(3)
         self.acc_sample_curve.setSymbolPen(None)
         self.acc_sample_curve.setSymbolBrush(series_color("train_accuracy", 110))
+        self._symbols_on = {}  # the markers were set above: _markers sets them again for long runs
         self.stepped_marks.setSymbolSize(10)
         self.stepped_marks.setSymbolBrush(series_color("lr"))
         self.stepped_marks.setSymbolPen(pg.mkPen(plot_colors()["background"], width=1))
@@ -268,12 +284,8 @@ class CurvesView(PlotView):
         curve.setSymbolPen(pg.mkPen(plot_colors()["background"], width=1))
 
     def _metric_names(self) -> list[str]:
-        names: list[str] = []
-        for rec in self.epochs:
-            for k in rec:
-                if (k in METRIC_TITLES or k in LOSS_TERMS) and k not in names and k != "val_r2":  # R²: readout only
-                    names.append(k)
-        return names
+        names = [k for k in self.epoch_table.names() if k in METRIC_TITLES or k in LOSS_TERMS]
+        return [k for k in names if k != "val_r2"]  # R²: readout only
 
     def _lr_range(self) -> None:
         """A constant learning rate sits in the middle of 0…2·lr (pyqtgraph would draw it at 0 of a ±0.4
@@ -285,22 +297,51 @@ class CurvesView(PlotView):
         else:
             self._lr_span.setData([], [])
 
+    def _buckets(self) -> int:
+        """Display buckets along x: one per pixel of the loss plot (two points each at most)."""
+        return max(100, int(self.loss_plot.vb.width()))
+
+    def _window(self) -> tuple[int, int]:
+        """The steps to draw: all while x follows the data, else those in view (the user zoomed or panned)."""
+        n = len(self.step)
+        if self.loss_plot.vb.state["autoRange"][0] or not n:
+            return 0, n
+        x0, x1 = self.loss_plot.vb.viewRange()[0]
+        return visible_slice(self.step.values, x0, x1)
+
+    def _range_moved(self, *_args) -> None:
+        """Zoomed or panned: decimate what is on show; back to auto-range after a zoom: draw everything again."""
+        if not self.loss_plot.vb.state["autoRange"][0] or self._sliced:
+            self._changed()
+
+    def _markers(self, curve: pg.PlotDataItem, symbol: str, count: int) -> None:
+        """Markers and antialiasing on an epoch curve of up to SYMBOL_MAX points; past that a plain line (a wide
+        antialiased pen over thousands of points costs the raster engine tens of ms a frame)."""
+        on = count <= SYMBOL_MAX
+        if self._symbols_on.get(id(curve)) != on:
+            self._symbols_on[id(curve)] = on
+            curve.opts["antialias"] = on  # taken by the next setData
+            curve.setSymbol(symbol if on else None)
+
     def _redraw(self) -> None:
         if self._styled_for != self._title_key():  # a VAE's first epoch: the KL axis
             self._titles()
-        steps = self.step.values
-        self.raw_curve.setData(steps, self.loss.values)
-        self.smooth_curve.setData(steps, self.smoothed.values)
-        self.lr_curve.setData(steps, self.lr.values)
+        lo, hi = self._window()
+        self._sliced = (lo, hi) != (0, len(self.step))
+        buckets = self._buckets()
+        steps = self.step.values[lo:hi]
+        self.raw_curve.setData(*envelope(steps, self.loss.values[lo:hi], buckets))
+        self.smooth_curve.setData(*envelope(steps, self.smoothed.values[lo:hi], buckets))
+        self.lr_curve.setData(*envelope(steps, self.lr.values[lo:hi], buckets))
         self._lr_range()
         self.stepped_marks.setData(*self.stepped_points())
         scale = 100.0 if self.run is None or self.run.task == "classification" else 1.0
-        self.acc_sample_curve.setData(self.acc_step.values, self.acc_value.values * scale)
-        ep_step = np.array([r["step"] for r in self.epochs], dtype=np.float64)
-        val = np.array([np.nan if r["val_loss"] is None else r["val_loss"] for r in self.epochs], dtype=np.float64)
-        keep = np.isfinite(val)
-        self.val_curve.setData(ep_step[keep], val[keep])
-        self.train_epoch_curve.setData(ep_step, np.array([r["train_loss"] for r in self.epochs], dtype=np.float64))
+        # markers: one per ~4 pixels at most (a scatter costs per spot)
+        self.acc_sample_curve.setData(*envelope(self.acc_step.values, self.acc_value.values * scale, buckets // 4))
+        table = self.epoch_table
+        ep_step = table.column("step")
+        self._epoch_curve(self.val_curve, "o", ep_step, table.column("val_loss"), buckets)
+        self._epoch_curve(self.train_epoch_curve, "s", ep_step, table.column("train_loss"), buckets)
         for name in self._metric_names():
             curve = self.metric_curves.get(name)
             if curve is None:
@@ -309,10 +350,14 @@ class CurvesView(PlotView):
                 self._style_metric(name, curve)
                 self.metric_curves[name] = curve
                 self._fit_legends()
-            values = np.array([r.get(name, np.nan) for r in self.epochs], dtype=np.float64)
-            ok = np.isfinite(values)
-            curve.setData(ep_step[ok], values[ok] * (100.0 if name in PERCENT else 1.0))
+            self._epoch_curve(curve, "o", ep_step, table.column(name) * (100.0 if name in PERCENT else 1.0), buckets)
         self._update_readout()
+
+    def _epoch_curve(self, curve: pg.PlotDataItem, symbol: str, x: np.ndarray, y: np.ndarray, buckets: int) -> None:
+        ok = np.isfinite(y)
+        xs, ys = envelope(x[ok], y[ok], buckets)
+        self._markers(curve, symbol, len(xs))
+        curve.setData(xs, ys)
 
     def stepped_points(self) -> tuple[np.ndarray, np.ndarray]:
         """(step, loss) of the stepped batches whose losses have come."""
@@ -384,10 +429,8 @@ class CurvesView(PlotView):
             parts.append(_dot("lr") + _nb(f"lr {fmt(self.lr.values[i], 3)}"))
         else:
             step, epoch = None, None
-        rec = None
-        if self.epochs:  # the last epoch ended at or before the hovered step
-            done = [r for r in self.epochs if step is None or r["step"] <= step]
-            rec = done[-1] if done else None
+        row = self.epoch_table.latest_at(step)  # the last epoch ended at or before the hovered step
+        rec = self.epochs[row] if row is not None and row < len(self.epochs) else None
         if rec is not None:
             if rec.get("val_loss") is not None:
                 parts.append(_dot("val") + _nb(f"val loss {fmt(rec['val_loss'])}"))
@@ -405,7 +448,8 @@ class CurvesView(PlotView):
         return self.graphics
 
     def export_csv(self, path: str) -> None:
-        """One row per step: step, epoch (1-based), loss, loss_smoothed, lr; at the last step of each epoch
+        """One row per kept step (every step up to STEP_CAP; past it the kept envelope, the run folder's steps.csv
+        has them all): step, epoch (1-based), loss, loss_smoothed, lr; at the last step of each epoch
         also the epoch's train_loss, val_loss and metrics (empty elsewhere). Epochs without steps (none in
         a normal run) get a row of their own."""
         metric_keys = sorted({k for r in self.epochs for k in r} - {"epoch", "step", "train_loss", "val_loss", "lr"})

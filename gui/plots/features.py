@@ -28,6 +28,7 @@ from layerloom.gui.plots.common import (
     style_plot,
     write_csv,
 )
+from layerloom.gui.plots.offthread import LatestJob
 
 RECURRENT = ("RNN", "LSTM", "GRU")
 MAP_LUT = "inferno"
@@ -53,7 +54,7 @@ def mosaic(tiles: np.ndarray, cols: int, lut: np.ndarray, background, *, signed:
     n, h, w = tiles.shape
     rows = math.ceil(n / cols)
     out = np.empty((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), np.uint8)
-    out[:] = (background.red(), background.green(), background.blue())
+    out[:] = background if isinstance(background, tuple) else (background.red(), background.green(), background.blue())
     t = np.nan_to_num(tiles.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     flat = t.reshape(n, -1)
     if signed:
@@ -75,9 +76,17 @@ def mosaic(tiles: np.ndarray, cols: int, lut: np.ndarray, background, *, signed:
     return out
 
 
+def _tile_mosaic(maps: np.ndarray, cols: int, lut: np.ndarray, rgb: tuple, gap: int) -> np.ndarray:
+    """mosaic() with plain arguments only (it may run in a worker thread)."""
+    return mosaic(maps, cols, lut, rgb, gap=gap)
+
+
 class FeatureMapView(SelectedBlockView):
     EXPORT_NAME = "feature_maps"
     MIN_INTERVAL_MS = 100
+    # Maps with at least this many values are made into a picture in a worker thread (gui/plots/offthread.py): a
+    # big convolution's 64×112×112 mosaic costs the GUI thread tens of ms; LeNet's 6×28×28 under one.
+    OFF_THREAD_VALUES = 100_000
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -86,6 +95,8 @@ class FeatureMapView(SelectedBlockView):
         self.filter_count = 0
         self._grid = (0, 0)
         self._tile_shape = (0, 0)
+        self._jobs = LatestJob(self)
+        self._generation = 0  # counts redraws: a picture made in the worker for an older one is dropped
 
         self.title = QLabel(self)
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -153,6 +164,7 @@ class FeatureMapView(SelectedBlockView):
         self.bars.setOpts(brush=pg.mkBrush(series_color("loss", 220)), pen=pg.mkPen(None))
 
     def _redraw(self) -> None:
+        self._generation += 1
         ev = self.frame
         has = self.block is not None and ev is not None
         self.hint.setVisible(not has)
@@ -196,7 +208,19 @@ class FeatureMapView(SelectedBlockView):
         size = self.graphics.size()
         aspect = (size.width() / max(1, size.height() * (0.8 if self.filter_count else 1.0))) * (h / max(1, w))
         rows, cols = tile_grid(c, aspect)
-        image = mosaic(maps, cols, self._map_lut, plot_colors()["background"], gap=max(1, h // 12))
+        bg = plot_colors()["background"]
+        args = (maps, cols, self._map_lut, (bg.red(), bg.green(), bg.blue()), max(1, h // 12))
+        self.mode, self.tile_count, self._grid, self._tile_shape = "tiles", c, (rows, cols), (h, w)
+        if maps.size < self.OFF_THREAD_VALUES:
+            self._show_tiles(_tile_mosaic(*args))
+            return
+        generation = self._generation
+        self._jobs.submit(_tile_mosaic, args, lambda image: self._show_tiles(image, generation))
+
+    def _show_tiles(self, image: np.ndarray, generation: int | None = None) -> None:
+        """The tiles' picture (made here or in the worker) on show, unless a later redraw drew something else."""
+        if generation is not None and (generation != self._generation or self.mode != "tiles"):
+            return
         self.image.setLookupTable(None)
         self.image.setImage(image, autoLevels=False, levels=(0, 255))
         self.image.setRect(0, 0, image.shape[1], image.shape[0])
@@ -204,7 +228,6 @@ class FeatureMapView(SelectedBlockView):
         self.maps_plot.hideAxis("bottom")
         self.maps_plot.setAspectLocked(True)
         self.maps_plot.autoRange(padding=0.01)
-        self.mode, self.tile_count, self._grid, self._tile_shape = "tiles", c, (rows, cols), (h, w)
 
     def _heatmap(self, maps: np.ndarray) -> None:
         rows_are_time = self.block_type in RECURRENT or self.block_type is None or "1d" not in self.block_type
@@ -294,6 +317,12 @@ class FeatureMapView(SelectedBlockView):
                 self.hover_label.setText(f"({y}, {x}) = {fmt(img[y, x], 3)}")
                 return
         self.hover_label.setText("")
+
+    def export_png(self, path: str) -> bool:
+        if self._dirty:
+            self.refresh()
+        self._jobs.wait()  # a picture under way in the worker
+        return super().export_png(path)
 
     def export_csv(self, path: str) -> None:
         """The values shown: one row per value with its index (channel, row, column / time, unit / feature)."""

@@ -39,6 +39,9 @@ EXPLODING_TEXT = ("<b>Exploding gradients</b> in {names}: the norm is above 1e3,
 HEALTHY_TEXT = "Every layer gets a useful gradient (between 1e-6 and 1e3)."
 
 
+GRADIENT_CAP = 4096  # gradient samples kept for the heat map (columns); past it they merge in pairs
+
+
 class GradientFlowView(PlotView):
     EXPORT_NAME = "gradient_flow"
 
@@ -133,6 +136,11 @@ class GradientFlowView(PlotView):
                 self.reset(None)
                 self.layers = tuple(event.layers)
                 self._norms = np.zeros((len(self.layers), 256), np.float32)
+            if self._n >= GRADIENT_CAP:  # a long run: pairs of samples merge (the larger norm), the history halves
+                half = self._n // 2
+                self._norms[:, :half] = np.maximum(self._norms[:, 0:2 * half:2], self._norms[:, 1:2 * half:2])
+                self._steps[:half] = self._steps[1:2 * half:2]
+                self._n = half
             if self._n == self._norms.shape[1]:
                 grown = np.zeros((len(self.layers), self._n * 2), np.float32)
                 grown[:, :self._n] = self._norms

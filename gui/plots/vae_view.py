@@ -47,6 +47,7 @@ class VAEPanels(QWidget):
         self.traversal_plot.setAspectLocked(True)
         self.legend = self.latent_plot.addLegend(offset=(-4, 4), labelTextSize="8pt", colCount=2)
         self.scatters: list[pg.ScatterPlotItem] = []  # one per class (or one for unlabelled points)
+        self._scatter_key: tuple | None = None  # the classes the scatters were made for
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(self.graphics)
@@ -54,10 +55,12 @@ class VAEPanels(QWidget):
 
     def set_class_names(self, names) -> None:
         self.class_names = list(names) if names else None
+        self._scatter_key = None  # the legend's names: made again
         if self.look is not None:
             self.show_look(self.look)
 
     def restyle(self) -> None:
+        self._scatter_key = None  # the scatters' colours: made again at the next look
         self.graphics.setBackground(plot_colors()["background"])
         style_plot(self.pairs_plot, title="inputs (top) · reconstructions (bottom)", grid=False)
         style_plot(self.samples_plot, title="samples decoded from a fixed random z", grid=False)
@@ -88,21 +91,30 @@ class VAEPanels(QWidget):
         self._traversal(look)
 
     def _scatter(self, look) -> None:
-        for item in self.scatters:
-            self.latent_plot.removeItem(item)
-        self.legend.clear()
-        self.scatters = []
+        """One scatter per class. The items (and the legend) are made again only when the classes change; each
+        epoch's look only moves their points (remaking ten items and the legend cost the GUI thread ~40 ms)."""
         latent = look.latent if look.latent.shape[1] >= 2 else \
             np.column_stack([look.latent[:, 0], np.zeros(len(look.latent), np.float32)])
         labels = look.labels
         groups = [(None, np.arange(len(latent)))] if labels is None else \
             [(int(c), np.flatnonzero(labels == c)) for c in np.unique(labels)]
+        key = tuple(label for label, _rows in groups)
+        if key != self._scatter_key or len(self.scatters) != len(groups):
+            self._make_scatters(groups)
+            self._scatter_key = key
+        for item, (_label, rows) in zip(self.scatters, groups, strict=True):
+            item.setData(latent[rows, 0], latent[rows, 1])
+
+    def _make_scatters(self, groups) -> None:
+        for item in self.scatters:
+            self.latent_plot.removeItem(item)
+        self.legend.clear()
+        self.scatters = []
         count = len(groups)
         bg = plot_colors()["background"]
-        for i, (label, rows) in enumerate(groups):
+        for i, (label, _rows) in enumerate(groups):
             color = class_color(i, min(count, MAX_LEGEND)) if label is not None else plot_colors()["foreground"]
-            item = pg.ScatterPlotItem(latent[rows, 0], latent[rows, 1], size=6, brush=pg.mkBrush(color),
-                                      pen=pg.mkPen(bg, width=0.5))
+            item = pg.ScatterPlotItem(size=6, brush=pg.mkBrush(color), pen=pg.mkPen(bg, width=0.5))
             self.latent_plot.addItem(item)
             self.scatters.append(item)
             if label is not None and i < MAX_LEGEND:

@@ -152,18 +152,49 @@ class Predictor:
 
     def predict(self, inputs, normalized: bool = False) -> np.ndarray:
         """Class probabilities (rows sum to 1) for classifiers; the outputs in the data's units otherwise."""
-        from layerloom.core.predict.models import class_probabilities
+        return _finish(self.raw_outputs(inputs, normalized), self._loss(), self.preprocessing)
 
-        out = self.raw_outputs(inputs, normalized)
-        probs = class_probabilities(out, self._loss())
-        if probs is not None:
-            return probs.astype(np.float32)
-        pre = self.preprocessing
-        if pre is not None and pre.facts.get("target"):
-            import torch
+    def predict_later(self, inputs, normalized: bool = False):
+        """`predict` without waiting for it: a concurrent.futures.Future of its result. During a run the trainer
+        serves it between two steps and the future completes in the trainer's thread (numpy only there); poll
+        `done()` from a timer, never block the GUI thread on it. With no run going it is done at once."""
+        from concurrent.futures import Future
 
-            out = pre.to_units(torch.from_numpy(np.ascontiguousarray(out, np.float32))).numpy()
-        return np.asarray(out, np.float32)
+        result: Future = Future()
+        c = self.controller
+        if not (c.running and c.control is not None and c.run is not None):
+            try:
+                result.set_result(self.predict(inputs, normalized))
+            except Exception as err:  # the caller reads it from the future
+                result.set_exception(err)
+            return result
+        x = self.model_input(inputs, normalized)
+        loss, pre = self._loss(), self.preprocessing
+
+        def served(future) -> None:
+            try:
+                out = future.result()
+                out = np.asarray(out[0] if isinstance(out, tuple) else out, dtype=np.float32)
+                result.set_result(_finish(out, loss, pre))
+            except Exception as err:
+                result.set_exception(err)
+
+        c.control.request_prediction((x,)).add_done_callback(served)
+        return result
+
+
+def _finish(out: np.ndarray, loss: str, pre) -> np.ndarray:
+    """The model's raw output as predictions: class probabilities for classifiers, else the data's units."""
+    from layerloom.core.predict.models import class_probabilities
+
+    probs = class_probabilities(out, loss)
+    if probs is not None:
+        return probs.astype(np.float32)
+    if pre is not None and pre.facts.get("target"):
+        import torch
+
+        out = pre.to_units(torch.from_numpy(np.ascontiguousarray(out, np.float32))).numpy()
+    return np.asarray(out, np.float32)
 
 
 def _is_texts(inputs) -> bool:
