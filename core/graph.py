@@ -306,6 +306,23 @@ class Graph:
             self._emit(GraphEvent("node_moved", node=node_id, old=old, new=new))
         return old
 
+    def move_many(self, positions: dict[str, Iterable[float]]) -> dict[str, tuple[float, float]]:
+        """Place several blocks at once (a whole selection dragged, an auto-layout); returns every block's old
+        position. One "nodes_moved" event (old/new: id → position, the blocks that really moved) rather than
+        one per block; an unknown id raises GraphError before anything moves."""
+        nodes = [(self.node(nid), _pos(pos)) for nid, pos in positions.items()]
+        old_all: dict[str, tuple[float, float]] = {}
+        old: dict[str, tuple[float, float]] = {}
+        new: dict[str, tuple[float, float]] = {}
+        for node, pos in nodes:
+            old_all[node.id] = node.pos
+            if pos != node.pos:
+                old[node.id], new[node.id] = node.pos, pos
+                node.pos = pos
+        if new:
+            self._emit(GraphEvent("nodes_moved", old=old, new=new))
+        return old_all
+
     def set_frozen(self, node_id: str, frozen: bool) -> bool:
         """Freeze a block (training leaves its weights as they are) or unfreeze it; returns the old state."""
         node = self.node(node_id)

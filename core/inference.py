@@ -162,7 +162,7 @@ class Inferencer:
         if ev.kind == "node_removed":
             self._local.pop(ev.node, None)
             self._dirty.discard(ev.node)
-        elif ev.kind == "node_moved":
+        elif ev.kind in ("node_moved", "nodes_moved"):
             return
         elif ev.node in graph:
             self._dirty.add(ev.node)

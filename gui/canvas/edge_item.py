@@ -82,9 +82,11 @@ class EdgeItem(QGraphicsPathItem):
         p2 = self.dst.input_anchor(self.edge.dst_port, self.slot, self.slots)
         ends = self._ends
         if ends is not None and p1 - ends[0] == p2 - ends[1]:  # both blocks moved alike: shift the wire
-            self._shift(p1 - ends[0])
-            self._ends = (p1, p2)
+            d = p1 - ends[0]
+            self.shift(d.x(), d.y())
             return
+        if not self.pos().isNull():  # shifted before: the path is made afresh in scene coordinates
+            self.setPos(0.0, 0.0)
         self._ends = (p1, p2)
         controls = wire_controls(p1, p2)
         self._wire = QPainterPath(controls[0])
@@ -95,23 +97,25 @@ class EdgeItem(QGraphicsPathItem):
         self._fit_label()
         self._set_hit_path()
 
-    def _shift(self, d: QPointF) -> None:
-        """Move the whole wire by `d` (both its blocks moved by as much: a multi-block drag)."""
-        if d.isNull():
+    def shift(self, dx: float, dy: float) -> None:
+        """Move the whole wire by (dx, dy) (both its blocks moved by as much: a multi-block drag or move).
+        The item moves (one call into C++); its path, pieces and label stay as they are, in the item's
+        coordinates, which differ from the scene's by `pos()` from then on (until the next full update)."""
+        if self._ends is None:
+            self.update_path()
             return
-        dx, dy = d.x(), d.y()
-        self._wire.translate(dx, dy)
-        self._wire_bounds.translate(dx, dy)
-        self._mid += d
-        if self._pieces:
-            self._pieces = None
-        self.setPath(self.path().translated(dx, dy))
+        if dx == 0.0 and dy == 0.0:
+            return
+        self.moveBy(dx, dy)
+        d = QPointF(dx, dy)
+        self._ends = (self._ends[0] + d, self._ends[1] + d)
 
     def label_room(self) -> float:
         """The width free for the label at the wire's middle: up to the ports of a block beside it (blocks
         are drawn over wires, so a wider label would lose its ends under them); unlimited elsewhere."""
         half = math.inf
-        x, y = self._mid.x(), self._mid.y()
+        offset = self.pos()
+        x, y = self._mid.x() + offset.x(), self._mid.y() + offset.y()
         for node in (self.src, self.dst):
             top = node.y()
             if not top - LABEL_H / 2 <= y <= top + node.height + LABEL_H / 2:
@@ -162,7 +166,8 @@ class EdgeItem(QGraphicsPathItem):
         """Stroke the wire; a long one only in the pieces that are on screen (Qt would otherwise
         rasterize its whole length to show a sliver of it)."""
         if self._pieces is None and not exposed.contains(self._wire_bounds):
-            self._pieces = wire_pieces(wire_controls(*self._ends), self._wire.length())
+            offset = self.pos()
+            self._pieces = wire_pieces(wire_controls(*(end - offset for end in self._ends)), self._wire.length())
         if not self._pieces or exposed.contains(self._wire_bounds):
             painter.drawPath(self._wire)
             return

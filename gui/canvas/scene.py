@@ -40,6 +40,7 @@ class CanvasScene(QGraphicsScene):
         self.picture = GraphPicture(self)
         self._moves = 0  # block moves in this turn of the event loop
         self._stale: set[EdgeItem] = set()  # wires whose paths wait for the end of a big move
+        self.selected: set[NodeItem] = set()  # the selected blocks' items, as last shown (`selection_settled`)
         # Zoomed far out, wires are cached as (small) pixmaps too, so a pan runs no Python per wire;
         # close up they are stroked directly (a cached long wire would be a huge pixmap).
         self.edge_cache_mode = QGraphicsItem.CacheMode.NoCache
@@ -50,7 +51,7 @@ class CanvasScene(QGraphicsScene):
         document.graph_changed.connect(self._on_event)
         document.inferred.connect(self.apply_report)
         document.project_replaced.connect(self.rebuild)
-        self.selectionChanged.connect(self.touch)
+        self.selectionChanged.connect(self.selection_settled)
         self.rebuild()
         self.frames = NetworkFrames(self)
         if document.report is not None:
@@ -76,6 +77,41 @@ class CanvasScene(QGraphicsScene):
         else:
             self._stale.update(item.edges)
 
+    def nodes_moved(self, new: dict) -> None:
+        """Several blocks moved at once (one Move of a selection, an auto-layout, their undo; `new`: id →
+        position): the items move (those not there already: a drag moved them), and each wire touching
+        them once: shifted whole when both its blocks moved alike (a selection moved together), made
+        afresh otherwise."""
+        self.version += 1
+        nodes = self.nodes
+        moved: dict[str, tuple[float, float]] = {}  # id → how far its item moved
+        items = []
+        for nid, (x, y) in new.items():
+            item = nodes.get(nid)
+            if item is None:
+                continue
+            was = item.pos()
+            dx, dy = x - was.x(), y - was.y()
+            if dx or dy:
+                item.setPos(x, y)
+                moved[nid] = (dx, dy)
+                items.append(item)
+        if self.frames is not None and self.frames.items:
+            for item in items:
+                self.frames.node_moved(item.node_id)
+        still = (0.0, 0.0)
+        done: set[EdgeItem] = set()
+        for item in items:
+            for edge in item.edges:
+                if edge in done:
+                    continue
+                done.add(edge)
+                d = moved.get(edge.edge.src, still)
+                if d == moved.get(edge.edge.dst, still):
+                    edge.shift(*d)
+                else:
+                    edge.update_path()
+
     def flush_wires(self) -> None:
         """Update the wires a big move left waiting (before a paint, a hit test, or at the turn's end)."""
         self._moves = 0
@@ -84,6 +120,19 @@ class CanvasScene(QGraphicsScene):
             for edge in stale:
                 if edge.scene() is self:
                     edge.update_path()
+
+    def selection_settled(self) -> None:
+        """The selection changed (Qt's selectionChanged, or once after a bulk change made with the scene's
+        signals blocked): the blocks selected or deselected since last time show it."""
+        self.version += 1
+        now = {item for item in self.selectedItems() if isinstance(item, NodeItem)}
+        before = self.selected
+        for item in now - before:
+            item.show_selected(True)
+        for item in before - now:
+            if item.scene() is self:
+                item.show_selected(False)
+        self.selected = now
 
     def touch(self) -> None:
         """Something that shows changed: the overview picture and the minimap redraw."""
@@ -130,6 +179,7 @@ class CanvasScene(QGraphicsScene):
     def rebuild(self) -> None:
         """Throw every item away and mirror the current graph (a new project)."""
         self.clearSelection()
+        self.selected = set()
         for item in list(self.edges.values()):
             self.removeItem(item)
             item.dispose()
@@ -179,6 +229,8 @@ class CanvasScene(QGraphicsScene):
                 if item.pos() != pos:
                     item.setPos(pos)
                     self.node_moved(item)
+        elif kind == "nodes_moved":
+            self.nodes_moved(ev.new)
         elif kind == "node_added":
             self._add_node(ev.new)
         elif kind == "node_removed":
@@ -314,6 +366,20 @@ class CanvasScene(QGraphicsScene):
 
     def selected_node_ids(self) -> list[str]:
         return [item.node_id for item in self.selectedItems() if isinstance(item, NodeItem)]
+
+    def select_nodes(self, ids) -> None:
+        """Select exactly these blocks, in one change of the selection (one selectionChanged, however many)."""
+        nodes = self.nodes
+        blocked = self.blockSignals(True)  # else Qt emits selectionChanged once per block
+        try:
+            self.clearSelection()
+            for nid in ids:
+                item = nodes.get(nid)
+                if item is not None:
+                    item.setSelected(True)
+        finally:
+            self.blockSignals(blocked)
+        self.selectionChanged.emit()
 
     def selected_edges(self) -> list[Edge]:
         return [item.edge for item in self.selectedItems() if isinstance(item, EdgeItem)]

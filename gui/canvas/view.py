@@ -91,11 +91,7 @@ class CanvasView(ZoomMixin, QGraphicsView):
         nodes = self.canvas_scene.nodes
         self._bulk_selection = True
         try:
-            self.canvas_scene.clearSelection()
-            for nid in ids:
-                item = nodes.get(nid)
-                if item is not None:
-                    item.setSelected(True)
+            self.canvas_scene.select_nodes(ids)
         finally:
             self._bulk_selection = False
         first = next((nodes[i] for i in ids if i in nodes), None)
