@@ -50,7 +50,9 @@ class EdgeItem(QGraphicsPathItem):
         self.label_scale = 1.0  # below 1 when the text is shrunk to fit between two blocks
         self._hover = False
         self._wire = QPainterPath()
-        self._ends: tuple[QPointF, QPointF] | None = None  # the anchors the path was made for
+        # the anchors the path was made for, in the item's coordinates (the scene's, less pos(): a wire
+        # shifted whole by its blocks only moves the item, see `shift`)
+        self._ends: tuple[QPointF, QPointF] | None = None
         self._pieces: list[tuple[QPainterPath, QRectF]] | None = None  # cut at the first paint that needs them
         self._wire_bounds = QRectF()
         self._mid = QPointF()
@@ -80,12 +82,12 @@ class EdgeItem(QGraphicsPathItem):
     def update_path(self) -> None:
         p1 = self.src.output_anchor(self.edge.src_port)
         p2 = self.dst.input_anchor(self.edge.dst_port, self.slot, self.slots)
-        ends = self._ends
-        if ends is not None and p1 - ends[0] == p2 - ends[1]:  # both blocks moved alike: shift the wire
-            d = p1 - ends[0]
+        ends, offset = self._ends, self.pos()
+        if ends is not None and p1 - offset - ends[0] == p2 - offset - ends[1]:  # both blocks moved alike
+            d = p1 - offset - ends[0]
             self.shift(d.x(), d.y())
             return
-        if not self.pos().isNull():  # shifted before: the path is made afresh in scene coordinates
+        if not offset.isNull():  # shifted before: the path is made afresh in scene coordinates
             self.setPos(0.0, 0.0)
         self._ends = (p1, p2)
         controls = wire_controls(p1, p2)
@@ -99,16 +101,13 @@ class EdgeItem(QGraphicsPathItem):
 
     def shift(self, dx: float, dy: float) -> None:
         """Move the whole wire by (dx, dy) (both its blocks moved by as much: a multi-block drag or move).
-        The item moves (one call into C++); its path, pieces and label stay as they are, in the item's
-        coordinates, which differ from the scene's by `pos()` from then on (until the next full update)."""
+        Only the item moves (`moveBy`, which is all a batch of moves calls): its path, ends, pieces and
+        label stay as they are, in the item's coordinates, which differ from the scene's by `pos()` from
+        then on (until the next full update)."""
         if self._ends is None:
             self.update_path()
-            return
-        if dx == 0.0 and dy == 0.0:
-            return
-        self.moveBy(dx, dy)
-        d = QPointF(dx, dy)
-        self._ends = (self._ends[0] + d, self._ends[1] + d)
+        elif dx or dy:
+            self.moveBy(dx, dy)
 
     def label_room(self) -> float:
         """The width free for the label at the wire's middle: up to the ports of a block beside it (blocks
@@ -166,8 +165,7 @@ class EdgeItem(QGraphicsPathItem):
         """Stroke the wire; a long one only in the pieces that are on screen (Qt would otherwise
         rasterize its whole length to show a sliver of it)."""
         if self._pieces is None and not exposed.contains(self._wire_bounds):
-            offset = self.pos()
-            self._pieces = wire_pieces(wire_controls(*(end - offset for end in self._ends)), self._wire.length())
+            self._pieces = wire_pieces(wire_controls(*self._ends), self._wire.length())
         if not self._pieces or exposed.contains(self._wire_bounds):
             painter.drawPath(self._wire)
             return

@@ -244,13 +244,8 @@ class NodeItem(QGraphicsRectItem):
 
     # No itemChange here: Qt would call into Python twice for every block selected or moved, which
     # costs a select-all or a big move dearly. Whoever moves a block tells the scene
-    # (CanvasScene.node_moved); the scene tells the blocks whose selection changed (`show_selected`).
-
-    def show_selected(self, selected: bool) -> None:
-        """Selected blocks draw above the others, and their wires in the active colour."""
-        self.setZValue(2 if selected else 1)
-        for edge in self.edges:
-            edge.update()
+    # (CanvasScene.node_moved); the scene shows a change of the selection (CanvasScene.selection_settled:
+    # selected blocks draw above the others, and their wires in the active colour).
 
     # --- hover ------------------------------------------------------------------------------------
 

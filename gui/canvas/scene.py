@@ -81,36 +81,48 @@ class CanvasScene(QGraphicsScene):
         """Several blocks moved at once (one Move of a selection, an auto-layout, their undo; `new`: id →
         position): the items move (those not there already: a drag moved them), and each wire touching
         them once: shifted whole when both its blocks moved alike (a selection moved together), made
-        afresh otherwise."""
+        afresh otherwise. The overview picture, if up to date, follows in place."""
+        current = self.picture.current()
         self.version += 1
         nodes = self.nodes
-        moved: dict[str, tuple[float, float]] = {}  # id → how far its item moved
-        items = []
+        moved: dict[NodeItem, tuple[float, float]] = {}  # item → how far it moved
+        first, alike = None, True
+        # (loops run for every block of a big move: local names, few calls into Qt)
         for nid, (x, y) in new.items():
             item = nodes.get(nid)
             if item is None:
                 continue
-            was = item.pos()
-            dx, dy = x - was.x(), y - was.y()
+            dx, dy = x - item.x(), y - item.y()
             if dx or dy:
                 item.setPos(x, y)
-                moved[nid] = (dx, dy)
-                items.append(item)
+                moved[item] = d = (dx, dy)
+                if first is None:
+                    first = d
+                elif alike and d != first:
+                    alike = False
         if self.frames is not None and self.frames.items:
-            for item in items:
+            for item in moved:
                 self.frames.node_moved(item.node_id)
+        if alike and first is not None and len(moved) == len(nodes):  # everything moved alike: a select-all
+            for edge in self.edges.values():
+                edge.shift(*first)
+            if current:
+                self.picture.shift_all(*first)
+                self.picture.mark_current()
+            return
         still = (0.0, 0.0)
-        done: set[EdgeItem] = set()
-        for item in items:
-            for edge in item.edges:
-                if edge in done:
-                    continue
-                done.add(edge)
-                d = moved.get(edge.edge.src, still)
-                if d == moved.get(edge.edge.dst, still):
-                    edge.shift(*d)
-                else:
+        for item, d in moved.items():
+            for edge in item.edges:  # each wire once: from its source's side if that moved, else here
+                if edge.src is item:
+                    if moved.get(edge.dst, still) == d and edge._ends is not None:
+                        edge.moveBy(*d)  # what EdgeItem.shift does, without a call into Python per wire
+                    else:
+                        edge.update_path()
+                elif edge.src not in moved:
                     edge.update_path()
+        if current:
+            self.picture.nodes_moved(moved)
+            self.picture.mark_current()
 
     def flush_wires(self) -> None:
         """Update the wires a big move left waiting (before a paint, a hit test, or at the turn's end)."""
@@ -124,15 +136,22 @@ class CanvasScene(QGraphicsScene):
     def selection_settled(self) -> None:
         """The selection changed (Qt's selectionChanged, or once after a bulk change made with the scene's
         signals blocked): the blocks selected or deselected since last time show it."""
+        picture = self.picture
+        current = picture.current()
         self.version += 1
         now = {item for item in self.selectedItems() if isinstance(item, NodeItem)}
-        before = self.selected
-        for item in now - before:
-            item.show_selected(True)
-        for item in before - now:
-            if item.scene() is self:
-                item.show_selected(False)
+        changed = now ^ self.selected
+        for item in changed:  # (NodeItem.show_selected, inlined: a select-all runs this for every block)
+            if item.scene() is not self:
+                continue
+            item.setZValue(2 if item in now else 1)
+            for edge in item.edges:
+                if edge.src is item or edge.src not in changed:  # each wire once
+                    edge.update()
         self.selected = now
+        if current:
+            picture.selection_changed(now)
+            picture.mark_current()
 
     def touch(self) -> None:
         """Something that shows changed: the overview picture and the minimap redraw."""
@@ -220,8 +239,13 @@ class CanvasScene(QGraphicsScene):
     # --- graph events -------------------------------------------------------------------------
 
     def _on_event(self, ev: GraphEvent) -> None:
-        self.version += 1
         kind = ev.kind
+        if kind == "nodes_moved":  # (its own version step: the overview picture may follow in place)
+            self.nodes_moved(ev.new)
+            if self.frames is not None:
+                self.frames.on_event(ev)
+            return
+        self.version += 1
         if kind == "node_moved":
             item = self.nodes.get(ev.node)
             if item is not None:
@@ -229,8 +253,6 @@ class CanvasScene(QGraphicsScene):
                 if item.pos() != pos:
                     item.setPos(pos)
                     self.node_moved(item)
-        elif kind == "nodes_moved":
-            self.nodes_moved(ev.new)
         elif kind == "node_added":
             self._add_node(ev.new)
         elif kind == "node_removed":
@@ -366,6 +388,16 @@ class CanvasScene(QGraphicsScene):
 
     def selected_node_ids(self) -> list[str]:
         return [item.node_id for item in self.selectedItems() if isinstance(item, NodeItem)]
+
+    def selected_parts(self) -> tuple[list[str], list[Edge]]:
+        """The selected blocks' ids and the selected wires, in one pass over the selection."""
+        ids, edges = [], []
+        for item in self.selectedItems():
+            if isinstance(item, NodeItem):
+                ids.append(item.node_id)
+            elif isinstance(item, EdgeItem):
+                edges.append(item.edge)
+        return ids, edges
 
     def select_nodes(self, ids) -> None:
         """Select exactly these blocks, in one change of the selection (one selectionChanged, however many)."""

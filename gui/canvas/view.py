@@ -366,8 +366,7 @@ class CanvasView(ZoomMixin, QGraphicsView):
 
     def _on_selection_changed(self) -> None:
         if not self._bulk_selection:
-            scene = self.canvas_scene
-            self.editor.note_selection(scene.selected_node_ids(), scene.selected_edges())
+            self.editor.note_selection(*self.canvas_scene.selected_parts())
 
     def _on_project_replaced(self) -> None:
         self.cancel_gesture()
