@@ -141,7 +141,7 @@ class CanvasScene(QGraphicsScene):
         self.version += 1
         now = {item for item in self.selectedItems() if isinstance(item, NodeItem)}
         changed = now ^ self.selected
-        for item in changed:  # (NodeItem.show_selected, inlined: a select-all runs this for every block)
+        for item in changed:  # selected blocks draw above the others, their wires in the active colour
             if item.scene() is not self:
                 continue
             item.setZValue(2 if item in now else 1)
