@@ -245,6 +245,9 @@ class Move(Edit):
 
     def apply(self, graph: Graph) -> None:
         old = graph.move_many(self.positions)
+        if not self.old:
+            self.old = old
+            return
         for nid, pos in old.items():
             self.old.setdefault(nid, pos)
 

@@ -310,7 +310,8 @@ class Graph:
         """Place several blocks at once (a whole selection dragged, an auto-layout); returns every block's old
         position. One "nodes_moved" event (old/new: id → position, the blocks that really moved) rather than
         one per block; an unknown id raises GraphError before anything moves."""
-        nodes = [(self.node(nid), _pos(pos)) for nid, pos in positions.items()]
+        known = self._nodes
+        nodes = [(known.get(nid) or self.node(nid), _pos(pos)) for nid, pos in positions.items()]
         old_all: dict[str, tuple[float, float]] = {}
         old: dict[str, tuple[float, float]] = {}
         new: dict[str, tuple[float, float]] = {}
@@ -472,6 +473,10 @@ class Graph:
 
 
 def _pos(pos: Iterable[float] | None) -> tuple[float, float]:
+    if type(pos) is tuple and len(pos) == 2:  # the common case, quickly (a big move checks thousands)
+        x, y = pos
+        if type(x) is float and type(y) is float and math.isfinite(x) and math.isfinite(y):
+            return pos
     if pos is None:
         return (0.0, 0.0)
     try:

@@ -12,6 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QToolTip
 
+from layerloom.core.gc_pause import paused_gc
 from layerloom.core.graph_parts import Edge, GraphEvent
 from layerloom.gui.canvas import style
 from layerloom.gui.canvas.edge_item import EdgeItem
@@ -41,6 +42,8 @@ class CanvasScene(QGraphicsScene):
         self._moves = 0  # block moves in this turn of the event loop
         self._stale: set[EdgeItem] = set()  # wires whose paths wait for the end of a big move
         self.selected: set[NodeItem] = set()  # the selected blocks' items, as last shown (`selection_settled`)
+        # the selected blocks' ids and wires, as of the last selectionChanged (`selection_settled` runs first)
+        self.selection_parts: tuple[list[str], list[Edge]] = ([], [])
         # Zoomed far out, wires are cached as (small) pixmaps too, so a pan runs no Python per wire;
         # close up they are stroked directly (a cached long wire would be a huge pixmap).
         self.edge_cache_mode = QGraphicsItem.CacheMode.NoCache
@@ -104,8 +107,9 @@ class CanvasScene(QGraphicsScene):
             for item in moved:
                 self.frames.node_moved(item.node_id)
         if alike and first is not None and len(moved) == len(nodes):  # everything moved alike: a select-all
+            dx, dy = first
             for edge in self.edges.values():
-                edge.shift(*first)
+                edge.moveBy(dx, dy)  # EdgeItem.shift, without a call into Python per wire
             if current:
                 self.picture.shift_all(*first)
                 self.picture.mark_current()
@@ -139,7 +143,14 @@ class CanvasScene(QGraphicsScene):
         picture = self.picture
         current = picture.current()
         self.version += 1
-        now = {item for item in self.selectedItems() if isinstance(item, NodeItem)}
+        now, ids, edges = set(), [], []
+        for item in self.selectedItems():  # one pass: the set shown here, the lists for the editor
+            if isinstance(item, NodeItem):
+                now.add(item)
+                ids.append(item.node_id)
+            elif isinstance(item, EdgeItem):
+                edges.append(item.edge)
+        self.selection_parts = (ids, edges)
         changed = now ^ self.selected
         for item in changed:  # selected blocks draw above the others, their wires in the active colour
             if item.scene() is not self:
@@ -199,6 +210,7 @@ class CanvasScene(QGraphicsScene):
         """Throw every item away and mirror the current graph (a new project)."""
         self.clearSelection()
         self.selected = set()
+        self.selection_parts = ([], [])
         for item in list(self.edges.values()):
             self.removeItem(item)
             item.dispose()
@@ -212,12 +224,13 @@ class CanvasScene(QGraphicsScene):
         self.edges.clear()
         self.wire = self.hint = None
         graph = self.graph
-        for node in graph:
-            self._add_node(node)
-        for edge in graph.edges:
-            self._add_edge(edge)
-        for nid in self.nodes:
-            self._reslot(nid)
+        with paused_gc():  # thousands of items made at once (gc_pause.py)
+            for node in graph:
+                self._add_node(node)
+            for edge in graph.edges:
+                self._add_edge(edge)
+            for nid in self.nodes:
+                self._reslot(nid)
         if self.nodes:
             self.version += 1
             self.ensure_room(self.picture_bounds())
@@ -342,14 +355,17 @@ class CanvasScene(QGraphicsScene):
     def apply_report(self, report) -> None:
         """Show a new inference report: only blocks whose result changed repaint."""
         get = report.get
-        self.version += 1
+        changed = False
         for nid, item in self.nodes.items():
             if item.set_report(get(nid)):
+                changed = True
                 label = item.output_label()
                 for edge_item in item.edges:
                     if edge_item.src is item:
                         edge_item.set_label(label)
                     edge_item.update()
+        if changed:  # (the first report of a new project: each item had it already)
+            self.version += 1
 
     # --- tooltips, built when asked for ---------------------------------------------------------
 
@@ -389,15 +405,6 @@ class CanvasScene(QGraphicsScene):
     def selected_node_ids(self) -> list[str]:
         return [item.node_id for item in self.selectedItems() if isinstance(item, NodeItem)]
 
-    def selected_parts(self) -> tuple[list[str], list[Edge]]:
-        """The selected blocks' ids and the selected wires, in one pass over the selection."""
-        ids, edges = [], []
-        for item in self.selectedItems():
-            if isinstance(item, NodeItem):
-                ids.append(item.node_id)
-            elif isinstance(item, EdgeItem):
-                edges.append(item.edge)
-        return ids, edges
 
     def select_nodes(self, ids) -> None:
         """Select exactly these blocks, in one change of the selection (one selectionChanged, however many)."""

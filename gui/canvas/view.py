@@ -366,7 +366,8 @@ class CanvasView(ZoomMixin, QGraphicsView):
 
     def _on_selection_changed(self) -> None:
         if not self._bulk_selection:
-            self.editor.note_selection(*self.canvas_scene.selected_parts())
+            ids, edges = self.canvas_scene.selection_parts  # (the scene hears of each change first)
+            self.editor.note_selection(ids, edges)
 
     def _on_project_replaced(self) -> None:
         self.cancel_gesture()
