@@ -21,6 +21,8 @@ from layerloom.gui.canvas.network_frames import NetworkFrames
 from layerloom.gui.canvas.node_item import NodeItem
 from layerloom.gui.canvas.overview import GraphPicture
 
+REPORT_NOW = 1000  # a graph of more blocks shows a new report in the view at once, elsewhere in slices
+REPORT_SLICE = 500  # blocks per slice (a turn of the event loop each)
 BULK_MOVES = 64  # past this many block moves in one turn of the event loop, wires update once, at its end
 SCENE_EXTENT = 200_000.0  # a fixed, generous scene rect: the view pans freely, nothing recomputes bounds
 
@@ -41,6 +43,12 @@ class CanvasScene(QGraphicsScene):
         self.picture = GraphPicture(self)
         self._moves = 0  # block moves in this turn of the event loop
         self._stale: set[EdgeItem] = set()  # wires whose paths wait for the end of a big move
+        self._report_rest: list[NodeItem] = []  # blocks off screen still to be shown the latest report
+        self._report = None
+        self._report_timer = QTimer(self)
+        self._report_timer.setSingleShot(True)
+        self._report_timer.setInterval(0)
+        self._report_timer.timeout.connect(self._report_slice)
         self.selected: set[NodeItem] = set()  # the selected blocks' items, as last shown (`selection_settled`)
         # the selected blocks' ids and wires, as of the last selectionChanged (`selection_settled` runs first)
         self.selection_parts: tuple[list[str], list[Edge]] = ([], [])
@@ -222,6 +230,7 @@ class CanvasScene(QGraphicsScene):
                 self.removeItem(item)
         self.nodes.clear()
         self.edges.clear()
+        self._report_rest = []
         self.wire = self.hint = None
         graph = self.graph
         with paused_gc():  # thousands of items made at once (gc_pause.py)
@@ -353,11 +362,55 @@ class CanvasScene(QGraphicsScene):
     # --- inference ------------------------------------------------------------------------------
 
     def apply_report(self, report) -> None:
-        """Show a new inference report: only blocks whose result changed repaint."""
-        get = report.get
+        """Show a new inference report: only blocks whose result changed repaint. In a big graph the blocks
+        in view (and the sources of the wires in view) show it at once, the others in slices of
+        REPORT_SLICE blocks, one per turn of the event loop, so that an edit's badges come without waiting
+        for thousands of blocks off screen."""
+        self._report = report
+        items = list(self.nodes.values())
+        seen = self._on_screen() if len(items) > REPORT_NOW else None
+        if seen is not None:
+            items, rest = [i for i in items if i in seen], [i for i in items if i not in seen]
+            self._report_rest = rest
+            if rest:
+                self._report_timer.start()
+        else:
+            self._report_rest = []
+        self._show_report(items)
+
+    def report_pending(self) -> bool:
+        """Whether blocks off screen still wait to show the latest report (see `apply_report`)."""
+        return bool(self._report_rest)
+
+    def _report_slice(self) -> None:
+        rest = self._report_rest
+        self._report_rest = rest[REPORT_SLICE:]
+        self._show_report(rest[:REPORT_SLICE])
+        if self._report_rest:
+            self._report_timer.start()
+
+    def _on_screen(self) -> set | None:
+        """The block items in any view, with the sources of the wires in view; None when a view shows
+        (nearly) everything anyway."""
+        seen: set = set()
+        for view in self.views():
+            if not view.isVisible():
+                continue
+            rect = view.mapToScene(view.viewport().rect()).boundingRect()
+            for item in self.items(rect):
+                if isinstance(item, NodeItem):
+                    seen.add(item)
+                elif isinstance(item, EdgeItem):
+                    seen.add(item.src)
+        return seen if len(seen) < len(self.nodes) / 2 else None
+
+    def _show_report(self, items) -> None:
+        get, nodes = self._report.get, self.nodes
         changed = False
-        for nid, item in self.nodes.items():
-            if item.set_report(get(nid)):
+        for item in items:
+            if nodes.get(item.node_id) is not item:  # (removed while waiting for its slice)
+                continue
+            if item.set_report(get(item.node_id)):
                 changed = True
                 label = item.output_label()
                 for edge_item in item.edges:
