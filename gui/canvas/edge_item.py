@@ -37,14 +37,14 @@ class EdgeItem(QGraphicsPathItem):
     """A wire from an output port to an input port, labelled with the tensor shape it carries.
     Its C++ path (the wire plus the label box, stroked 10 px wide) gives Qt its bounds and hit area."""
 
-    def __init__(self, edge, src: NodeItem, dst: NodeItem) -> None:
+    def __init__(self, edge, src: NodeItem, dst: NodeItem, slot: int = 0, slots: int = 1) -> None:
         super().__init__()
         Fonts.ensure()
         self.edge = edge
         self.src = src
         self.dst = dst
-        self.slot = 0
-        self.slots = 1
+        self.slot = slot  # its place among the wires into a multi-input port, and their number
+        self.slots = slots
         self.label = ""
         self._label_w = 0.0
         self.label_scale = 1.0  # below 1 when the text is shrunk to fit between two blocks

@@ -236,8 +236,15 @@ class CanvasScene(QGraphicsScene):
         with paused_gc():  # thousands of items made at once (gc_pause.py)
             for node in graph:
                 self._add_node(node)
+            into: dict[tuple[str, str], list[Edge]] = {}  # the wires into each input port, for their slots
             for edge in graph.edges:
-                self._add_edge(edge)
+                into.setdefault((edge.dst, edge.dst_port), []).append(edge)
+            for edge in graph.edges:  # each wire made once, in its slot (not made again by _reslot)
+                group = into[(edge.dst, edge.dst_port)]
+                dst = self.nodes.get(edge.dst)
+                port = dst.inputs.get(edge.dst_port) if dst is not None else None
+                multi = port is not None and port.multi and len(group) > 1
+                self._add_edge(edge, group.index(edge) if multi else 0, len(group) if multi else 1)
             for nid in self.nodes:
                 self._reslot(nid)
         if self.nodes:
@@ -314,11 +321,11 @@ class CanvasScene(QGraphicsScene):
             item.set_report(report[node.id])
         return item
 
-    def _add_edge(self, edge: Edge) -> EdgeItem | None:
+    def _add_edge(self, edge: Edge, slot: int = 0, slots: int = 1) -> EdgeItem | None:
         src, dst = self.nodes.get(edge.src), self.nodes.get(edge.dst)
         if src is None or dst is None:
             return None
-        item = EdgeItem(edge, src, dst)
+        item = EdgeItem(edge, src, dst, slot, slots)
         if self.edge_cache_mode != QGraphicsItem.CacheMode.NoCache:
             item.setCacheMode(self.edge_cache_mode)
         self.edges[edge] = item
