@@ -7,7 +7,9 @@ about the window's aspect (big_graphs.py), figures are medians of repeats:
   fitted frame      < 16 ms   view fitted to the whole graph (every block on screen): scroll 12 px and
                               repaint the whole viewport (pan); and one zoom step in or out + repaint (zoom).
   edit → badges     < 50 ms   Document.do(SetParams) on a block in the middle of the topological order →
-                              events processed until its downstream neighbour shows the change → repaint.
+                              events processed until its downstream neighbour shows the change → repaint
+                              (the blocks off screen follow in slices: untimed, drained before the next
+                              edit, and their end reported in the detail column).
                               Chain: a Dense's out_features 64 ↔ 48 (the next Dense's count changes). CNN: the
                               conv before a residual unit's Add, out_channels 16 ↔ 32 (the Add gets an error
                               badge and the ~2,500 blocks downstream turn to waiting, and back).
@@ -17,7 +19,8 @@ about the window's aspect (big_graphs.py), figures are medians of repeats:
 Info: frames at 100 % and 30 % in the middle of the graph (only the blocks in view are painted), and the
 20,000-block graphs: open + show time and the process's peak resident memory (each in a fresh process).
 
-Run: .venv/bin/python benchmarks/bench_canvas_big.py [--check] [--quick]
+Run: .venv/bin/python benchmarks/bench_canvas_big.py [--check] [--quick] [--only open,frames,edit,move,layout,big]
+     [--graphs chain,cnn]    (--only / --graphs: run just those measures / graphs; default all)
 """
 
 from __future__ import annotations
@@ -52,6 +55,20 @@ MOVE_BAR_MS = 100.0
 LAYOUT_BAR_MS = 2000.0
 SIZE = (1280, 800)
 BUILDERS = {"chain": chain_graph, "cnn": cnn_graph}
+MEASURES = ("open", "frames", "edit", "move", "layout", "big")
+
+
+def pop_list(flag: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """Take `flag a,b` out of sys.argv (before common.parse_args sees it); every allowed value by default."""
+    if flag not in sys.argv:
+        return allowed
+    i = sys.argv.index(flag)
+    values = tuple(v for v in sys.argv[i + 1].split(",") if v) if i + 1 < len(sys.argv) else ()
+    del sys.argv[i:i + 2]
+    unknown = [v for v in values if v not in allowed]
+    if unknown or not values:
+        sys.exit(f"{flag} takes a comma-separated list of {', '.join(allowed)} (got {', '.join(unknown) or 'none'})")
+    return values
 
 
 def open_and_show(app: QApplication, text: str) -> tuple[CanvasView, float]:
@@ -120,22 +137,36 @@ def edit_case(kind: str, g) -> tuple[str, str, tuple, str]:
     return conv, add, (16, 32), "out_channels"
 
 
-def measure(kind: str, n: int, quick: bool, results: Results) -> None:
+def measure(kind: str, n: int, quick: bool, results: Results, only: tuple[str, ...] = MEASURES) -> None:
     app = QApplication.instance()
     text = project_text(BUILDERS[kind](n), name=f"{kind}{n}")
-    opens = []
-    for i in range(2 + (3 if quick else 5)):
-        view, elapsed = open_and_show(app, text)
-        if i >= 2:
-            opens.append(elapsed)
-        close(view)
-    view, _ = open_and_show(app, text)
-    doc, editor, g = view.document, view.editor, view.document.graph
     label = f"{kind} {n}"
-    results.add(f"{label}: open + show", ms(opens), OPEN_BAR_MS, "ms",
-                extra=f"{spread(opens)}; {len(g.edges)} wires; opens at {view.zoom_level():.0%}")
+    if "open" in only:
+        opens = []
+        for i in range(2 + (3 if quick else 5)):
+            view, elapsed = open_and_show(app, text)
+            if i >= 2:
+                opens.append(elapsed)
+            close(view)
+    view, _ = open_and_show(app, text)
+    g = view.document.graph
+    if "open" in only:
+        results.add(f"{label}: open + show", ms(opens), OPEN_BAR_MS, "ms",
+                    extra=f"{spread(opens)}; {len(g.edges)} wires; opens at {view.zoom_level():.0%}")
     repeats = 15 if quick else 40
+    if "frames" in only:
+        frame_measures(view, label, repeats, results)
+    if "edit" in only:
+        edit_measure(view, kind, label, quick, results)
+    if "move" in only:
+        move_measure(view, label, quick, results)
+    if "layout" in only:
+        layout_measure(view, label, quick, results)
+    close(view)
 
+
+def frame_measures(view: CanvasView, label: str, repeats: int, results: Results) -> None:
+    app, g = QApplication.instance(), view.document.graph
     order = g.topological_order()
     middle = view.node_item(order[len(order) // 2])
     for zoom in (1.0, 0.3):
@@ -153,12 +184,16 @@ def measure(kind: str, n: int, quick: bool, results: Results) -> None:
     frames = zoom_frames(view, repeats)
     results.add(f"{label}: zoom frame, fitted (all on screen)", ms(frames), FRAME_BAR_MS, "ms", extra=spread(frames))
 
+
+def edit_measure(view: CanvasView, kind: str, label: str, quick: bool, results: Results) -> None:
+    app, doc, g = QApplication.instance(), view.document, view.document.graph
     target, watch, values, param = edit_case(kind, g)
     view.set_zoom(1.0)
     view.centerOn(view.node_item(target))
     app.processEvents()
     watched = view.node_item(watch)
-    edits = []
+    edits, whole = [], []
+    scene = view.canvas_scene
     for i in range(2 + (4 if quick else 10)):
         before = (watched.texts()["left"], watched.texts()["right"], watched.badge.kind)
         t0 = time.perf_counter()
@@ -166,13 +201,23 @@ def measure(kind: str, n: int, quick: bool, results: Results) -> None:
         while (watched.texts()["left"], watched.texts()["right"], watched.badge.kind) == before:
             app.processEvents()
         view.viewport().repaint()
+        t1 = time.perf_counter()
+        while scene.report_pending():  # the blocks off screen, in slices (each turn of the event loop)
+            app.processEvents()
+        t2 = time.perf_counter()
         if i >= 2:
-            edits.append(time.perf_counter() - t0)
+            edits.append(t1 - t0)
+            whole.append(t2 - t0)
         doc.undo_stack.clear()
     results.add(f"{label}: edit in the middle → badges", ms(edits), EDIT_BAR_MS, "ms",
                 extra=f"{spread(edits)}; includes the {doc._infer_timer.interval()} ms debounce; "
-                      f"{len(g.descendants(target))} blocks downstream")
+                      f"{len(g.descendants(target))} blocks downstream; every block off screen shown too after "
+                      f"{ms(whole):.0f} ms")
 
+
+def move_measure(view: CanvasView, label: str, quick: bool, results: Results) -> None:
+    app, doc, editor, g = QApplication.instance(), view.document, view.editor, view.document.graph
+    order = g.topological_order()
     view.fit_all()
     app.processEvents()
     moves = []
@@ -194,6 +239,9 @@ def measure(kind: str, n: int, quick: bool, results: Results) -> None:
             moves.append(elapsed)
     results.add(f"{label}: select-all + move", ms(moves), MOVE_BAR_MS, "ms", extra=spread(moves))
 
+
+def layout_measure(view: CanvasView, label: str, quick: bool, results: Results) -> None:
+    app, doc, editor = QApplication.instance(), view.document, view.editor
     layouts = []
     for i in range(1 + (2 if quick else 3)):
         t0 = time.perf_counter()
@@ -206,7 +254,6 @@ def measure(kind: str, n: int, quick: bool, results: Results) -> None:
         if i >= 1:
             layouts.append(elapsed)
     results.add(f"{label}: auto-layout", ms(layouts), LAYOUT_BAR_MS, "ms", extra=spread(layouts))
-    close(view)
 
 
 def memory_mb() -> tuple[float, float]:
@@ -242,6 +289,8 @@ def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "--one":
         print(json.dumps(one_open(sys.argv[2])))
         return 0
+    only = pop_list("--only", MEASURES)
+    graphs = pop_list("--graphs", tuple(BUILDERS))
     args = parse_args(__doc__.splitlines()[0])
     app = QApplication.instance() or QApplication([])
     try:
@@ -262,9 +311,10 @@ def main() -> int:
         return add(name, figure, *rest, **kw)
 
     results.add = add_and_print
-    for kind in ("chain", "cnn"):
-        measure(kind, 5000, args.quick, results)
-    for kind in ("chain", "cnn"):  # the project is made here; a fresh process opens it
+    for kind in graphs:
+        if set(only) - {"big"}:
+            measure(kind, 5000, args.quick, results, only)
+    for kind in graphs if "big" in only else ():  # the project is made here; a fresh process opens it
         with tempfile.NamedTemporaryFile("w", suffix=".llproj", delete=False, encoding="utf-8") as f:
             f.write(project_text(BUILDERS[kind](20000), name=f"{kind}20000"))
         try:

@@ -235,7 +235,8 @@ class ReplaceBlock(Edit):
 
 @dataclass
 class Move(Edit):
-    """Move blocks to new positions (a whole drag is one Move)."""
+    """Move blocks to new positions (a whole drag is one Move): one graph event however many blocks move
+    (Graph.move_many), and revert puts every one back in one step too."""
 
     positions: dict[str, tuple[float, float]]
     old: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -243,13 +244,15 @@ class Move(Edit):
     structural = False
 
     def apply(self, graph: Graph) -> None:
-        for nid, pos in self.positions.items():
-            old = graph.move(nid, pos)
-            self.old.setdefault(nid, old)
+        old = graph.move_many(self.positions)
+        if not self.old:
+            self.old = old
+            return
+        for nid, pos in old.items():
+            self.old.setdefault(nid, pos)
 
     def revert(self, graph: Graph) -> None:
-        for nid, pos in self.old.items():
-            graph.move(nid, pos)
+        graph.move_many(self.old)
 
 
 @dataclass

@@ -306,6 +306,24 @@ class Graph:
             self._emit(GraphEvent("node_moved", node=node_id, old=old, new=new))
         return old
 
+    def move_many(self, positions: dict[str, Iterable[float]]) -> dict[str, tuple[float, float]]:
+        """Place several blocks at once (a whole selection dragged, an auto-layout); returns every block's old
+        position. One "nodes_moved" event (old/new: id → position, the blocks that really moved) rather than
+        one per block; an unknown id raises GraphError before anything moves."""
+        known = self._nodes
+        nodes = [(known.get(nid) or self.node(nid), _pos(pos)) for nid, pos in positions.items()]
+        old_all: dict[str, tuple[float, float]] = {}
+        old: dict[str, tuple[float, float]] = {}
+        new: dict[str, tuple[float, float]] = {}
+        for node, pos in nodes:
+            old_all[node.id] = node.pos
+            if pos != node.pos:
+                old[node.id], new[node.id] = node.pos, pos
+                node.pos = pos
+        if new:
+            self._emit(GraphEvent("nodes_moved", old=old, new=new))
+        return old_all
+
     def set_frozen(self, node_id: str, frozen: bool) -> bool:
         """Freeze a block (training leaves its weights as they are) or unfreeze it; returns the old state."""
         node = self.node(node_id)
@@ -455,6 +473,10 @@ class Graph:
 
 
 def _pos(pos: Iterable[float] | None) -> tuple[float, float]:
+    if type(pos) is tuple and len(pos) == 2:  # the common case, quickly (a big move checks thousands)
+        x, y = pos
+        if type(x) is float and type(y) is float and math.isfinite(x) and math.isfinite(y):
+            return pos
     if pos is None:
         return (0.0, 0.0)
     try:

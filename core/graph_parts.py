@@ -19,6 +19,7 @@ EVENT_KINDS = (
     "params_changed",
     "node_renamed",
     "node_moved",
+    "nodes_moved",  # several blocks at once (Graph.move_many): old/new map id → position, `node` is None
     "frozen_changed",
 )
 

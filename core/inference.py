@@ -147,6 +147,7 @@ class Inferencer:
         self._local: dict[str, NodeReport] = {}  # per-node results before the graph-wide checks
         self._dirty: set[str] = {n.id for n in graph}
         self._order: list[str] | None = None
+        self._reach: tuple[set[str], set[str]] | None = None  # (from an Input, to an Output): the structure's
         self._graph_ref = weakref.ref(graph)
         self._unsubscribe = graph.subscribe(self._on_event)
 
@@ -158,11 +159,11 @@ class Inferencer:
         if graph is None:
             return
         if ev.kind in _STRUCTURAL:
-            self._order = None
+            self._order = self._reach = None
         if ev.kind == "node_removed":
             self._local.pop(ev.node, None)
             self._dirty.discard(ev.node)
-        elif ev.kind == "node_moved":
+        elif ev.kind in ("node_moved", "nodes_moved"):
             return
         elif ev.node in graph:
             self._dirty.add(ev.node)
@@ -177,7 +178,9 @@ class Inferencer:
             if nid in self._dirty or nid not in local:
                 local[nid] = self._infer_node(graph, nid, local)
         self._dirty.clear()
-        return _graph_checks(graph, order, local)
+        if self._reach is None:
+            self._reach = _reachability(graph)
+        return _graph_checks(graph, order, local, self._reach)
 
     @staticmethod
     def _infer_node(graph: Graph, nid: str, done: dict[str, NodeReport]) -> NodeReport:
@@ -271,7 +274,17 @@ def memory_problem(report: Report) -> tuple[str, str] | None:
                              f"{size_text(available)} available — make {label} smaller")
 
 
-def _graph_checks(graph: Graph, order: list[str], local: dict[str, NodeReport]) -> Report:
+def _reachability(graph: Graph) -> tuple[set[str], set[str]]:
+    """The blocks reached from an Input (or a GAN's Noise), and those that lead to an Output; they change
+    only with the structure (blocks or wires added or removed), so the Inferencer keeps them until then."""
+    sources = [n.id for n in graph if n.type in ("Input", "Noise")]  # a GAN's generator starts at Noise
+    outputs = [n.id for n in graph if n.type == "Output"]
+    return (_closure(sources, lambda n: (e.dst for e in graph.out_edges(n))),
+            _closure(outputs, lambda n: (e.src for e in graph.in_edges(n))))
+
+
+def _graph_checks(graph: Graph, order: list[str], local: dict[str, NodeReport],
+                  reach: tuple[set[str], set[str]] | None = None) -> Report:
     """Checks that need the whole graph: reachability, unused blocks, missing Inputs or Outputs."""
     nodes = {n.id: n for n in graph}
     inputs = [nid for nid, n in nodes.items() if n.type == "Input"]
@@ -282,9 +295,7 @@ def _graph_checks(graph: Graph, order: list[str], local: dict[str, NodeReport]) 
     if not outputs:
         graph_problems.append(Problem("error", "the network has no Output block; add one after the last layer"))
 
-    sources = inputs + [nid for nid, n in nodes.items() if n.type == "Noise"]  # a GAN's generator starts at Noise
-    reach_from_input = _closure(sources, lambda n: (e.dst for e in graph.out_edges(n)))
-    leads_to_output = _closure(outputs, lambda n: (e.src for e in graph.in_edges(n)))
+    reach_from_input, leads_to_output = reach if reach is not None else _reachability(graph)
 
     reports: dict[str, NodeReport] = {}
     placed = set(order)
@@ -309,7 +320,7 @@ def _graph_checks(graph: Graph, order: list[str], local: dict[str, NodeReport]) 
         if extra:
             r = _replace(r, warnings=r.warnings + tuple(extra))
         reports[nid] = r
-    if len(sources) > len(inputs):
+    if any(n.type == "Noise" for n in nodes.values()):
         _gan_checks(graph, reports, graph_problems)
     report = Report(reports, graph_problems)
     memory = memory_problem(report)

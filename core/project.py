@@ -147,7 +147,10 @@ class Project:
     @classmethod
     def loads(cls, text: str | bytes, path: str | None = None) -> Project:
         """A project from the text of a file (see load_project)."""
-        return cls.from_dict(parse_json(text, path), path)
+        from layerloom.core.gc_pause import paused_gc
+
+        with paused_gc():  # a big project is a great many objects made at once
+            return cls.from_dict(parse_json(text, path), path)
 
 
 def blank_project(name: str = "Untitled") -> Project:

@@ -157,7 +157,7 @@ class Document(QObject):
     def _on_graph_event(self, event: GraphEvent) -> None:
         self.graph_changed.emit(event)
         self._edited()
-        if event.kind != "node_moved":
+        if event.kind not in ("node_moved", "nodes_moved"):
             self._infer_timer.start()
 
     def infer_now(self) -> Report:

@@ -37,6 +37,9 @@ class Editor(QObject):
         self.view = None  # the canvas showing the document, once it attaches itself (`attach_view`)
         self.paste_count: dict[str, int] = {}  # pastes of each clipboard payload, to step them aside
         self._selection: list[str] = []
+        # the selection as last filtered against the graph, and what it was filtered against (the graph
+        # and its revision): the actions' enabled states ask for it dozens of times per change
+        self._alive: tuple[object, int, list[str]] | None = None
         self._edges: list[Edge] = []
         self.table: dict[str, Command] = {c.key: c for c in COMMANDS if window is not None or not c.window}
         self.actions: dict[str, QAction] = {}
@@ -77,9 +80,12 @@ class Editor(QObject):
 
     @property
     def selection(self) -> list[str]:
-        """The selected blocks' ids."""
+        """The selected blocks' ids (those still in the graph)."""
         graph = self.document.graph
-        return [nid for nid in self._selection if nid in graph]
+        alive = self._alive
+        if alive is None or alive[0] is not graph or alive[1] != graph.revision:
+            alive = self._alive = (graph, graph.revision, [nid for nid in self._selection if nid in graph])
+        return list(alive[2])
 
     @property
     def selected_edges(self) -> list[Edge]:
@@ -96,6 +102,7 @@ class Editor(QObject):
     def note_selection(self, ids: list[str], edges: list[Edge]) -> None:
         """What is selected now (the canvas reports every change: clicks, the rubber band, `select`)."""
         self._selection, self._edges = list(ids), list(edges)
+        self._alive = None
         self.selection_changed.emit(list(ids))
         self.refresh()
 

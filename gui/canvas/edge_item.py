@@ -37,20 +37,22 @@ class EdgeItem(QGraphicsPathItem):
     """A wire from an output port to an input port, labelled with the tensor shape it carries.
     Its C++ path (the wire plus the label box, stroked 10 px wide) gives Qt its bounds and hit area."""
 
-    def __init__(self, edge, src: NodeItem, dst: NodeItem) -> None:
+    def __init__(self, edge, src: NodeItem, dst: NodeItem, slot: int = 0, slots: int = 1) -> None:
         super().__init__()
         Fonts.ensure()
         self.edge = edge
         self.src = src
         self.dst = dst
-        self.slot = 0
-        self.slots = 1
+        self.slot = slot  # its place among the wires into a multi-input port, and their number
+        self.slots = slots
         self.label = ""
         self._label_w = 0.0
         self.label_scale = 1.0  # below 1 when the text is shrunk to fit between two blocks
         self._hover = False
         self._wire = QPainterPath()
-        self._ends: tuple[QPointF, QPointF] | None = None  # the anchors the path was made for
+        # the anchors the path was made for, in the item's coordinates (the scene's, less pos(): a wire
+        # shifted whole by its blocks only moves the item, see `shift`)
+        self._ends: tuple[QPointF, QPointF] | None = None
         self._pieces: list[tuple[QPainterPath, QRectF]] | None = None  # cut at the first paint that needs them
         self._wire_bounds = QRectF()
         self._mid = QPointF()
@@ -80,11 +82,13 @@ class EdgeItem(QGraphicsPathItem):
     def update_path(self) -> None:
         p1 = self.src.output_anchor(self.edge.src_port)
         p2 = self.dst.input_anchor(self.edge.dst_port, self.slot, self.slots)
-        ends = self._ends
-        if ends is not None and p1 - ends[0] == p2 - ends[1]:  # both blocks moved alike: shift the wire
-            self._shift(p1 - ends[0])
-            self._ends = (p1, p2)
+        ends, offset = self._ends, self.pos()
+        if ends is not None and p1 - offset - ends[0] == p2 - offset - ends[1]:  # both blocks moved alike
+            d = p1 - offset - ends[0]
+            self.shift(d.x(), d.y())
             return
+        if not offset.isNull():  # shifted before: the path is made afresh in scene coordinates
+            self.setPos(0.0, 0.0)
         self._ends = (p1, p2)
         controls = wire_controls(p1, p2)
         self._wire = QPainterPath(controls[0])
@@ -95,23 +99,22 @@ class EdgeItem(QGraphicsPathItem):
         self._fit_label()
         self._set_hit_path()
 
-    def _shift(self, d: QPointF) -> None:
-        """Move the whole wire by `d` (both its blocks moved by as much: a multi-block drag)."""
-        if d.isNull():
-            return
-        dx, dy = d.x(), d.y()
-        self._wire.translate(dx, dy)
-        self._wire_bounds.translate(dx, dy)
-        self._mid += d
-        if self._pieces:
-            self._pieces = None
-        self.setPath(self.path().translated(dx, dy))
+    def shift(self, dx: float, dy: float) -> None:
+        """Move the whole wire by (dx, dy) (both its blocks moved by as much: a multi-block drag or move).
+        Only the item moves (`moveBy`, which is all a batch of moves calls): its path, ends, pieces and
+        label stay as they are, in the item's coordinates, which differ from the scene's by `pos()` from
+        then on (until the next full update)."""
+        if self._ends is None:
+            self.update_path()
+        elif dx or dy:
+            self.moveBy(dx, dy)
 
     def label_room(self) -> float:
         """The width free for the label at the wire's middle: up to the ports of a block beside it (blocks
         are drawn over wires, so a wider label would lose its ends under them); unlimited elsewhere."""
         half = math.inf
-        x, y = self._mid.x(), self._mid.y()
+        offset = self.pos()
+        x, y = self._mid.x() + offset.x(), self._mid.y() + offset.y()
         for node in (self.src, self.dst):
             top = node.y()
             if not top - LABEL_H / 2 <= y <= top + node.height + LABEL_H / 2:

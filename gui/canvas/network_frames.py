@@ -93,7 +93,7 @@ class NetworkFrames:
         if ev.kind in STRUCTURE:
             self._structure = True
             self._schedule()
-        elif ev.kind in ("node_moved", "params_changed") and self.items:
+        elif ev.kind in ("node_moved", "nodes_moved", "params_changed") and self.items:
             self._schedule()
 
     def node_moved(self, node_id: str) -> None:

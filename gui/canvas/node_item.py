@@ -50,8 +50,7 @@ if TYPE_CHECKING:
     from layerloom.gui.canvas.edge_item import EdgeItem
 
 FROZEN_LABEL = "frozen"
-# Enum members looked up once: a PySide enum attribute costs microseconds, and itemChange runs often.
-_SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
+# Enum members looked up once: a PySide enum attribute costs microseconds.
 _FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
 _CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 
@@ -243,14 +242,10 @@ class NodeItem(QGraphicsRectItem):
             local = QPointF(local.x(), local.y() + (slot - (slots - 1) / 2) * MULTI_SLOT)
         return self.mapToScene(local)
 
-    def itemChange(self, change, value):
-        # No position changes come here (no ItemSendsGeometryChanges: two calls into Python per block
-        # moved would cost a big move dearly): whoever moves a block tells the scene (CanvasScene.node_moved).
-        if change == _SELECTED_CHANGED:
-            self.setZValue(2 if value else 1)
-            for edge in self.edges:
-                edge.update()
-        return super().itemChange(change, value)
+    # No itemChange here: Qt would call into Python twice for every block selected or moved, which
+    # costs a select-all or a big move dearly. Whoever moves a block tells the scene
+    # (CanvasScene.node_moved); the scene shows a change of the selection (CanvasScene.selection_settled:
+    # selected blocks draw above the others, and their wires in the active colour).
 
     # --- hover ------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QToolTip
 
+from layerloom.core.gc_pause import paused_gc
 from layerloom.core.graph_parts import Edge, GraphEvent
 from layerloom.gui.canvas import style
 from layerloom.gui.canvas.edge_item import EdgeItem
@@ -20,6 +21,8 @@ from layerloom.gui.canvas.network_frames import NetworkFrames
 from layerloom.gui.canvas.node_item import NodeItem
 from layerloom.gui.canvas.overview import GraphPicture
 
+REPORT_NOW = 1000  # a graph of more blocks shows a new report in the view at once, elsewhere in slices
+REPORT_SLICE = 500  # blocks per slice (a turn of the event loop each)
 BULK_MOVES = 64  # past this many block moves in one turn of the event loop, wires update once, at its end
 SCENE_EXTENT = 200_000.0  # a fixed, generous scene rect: the view pans freely, nothing recomputes bounds
 
@@ -40,6 +43,15 @@ class CanvasScene(QGraphicsScene):
         self.picture = GraphPicture(self)
         self._moves = 0  # block moves in this turn of the event loop
         self._stale: set[EdgeItem] = set()  # wires whose paths wait for the end of a big move
+        self._report_rest: list[NodeItem] = []  # blocks off screen still to be shown the latest report
+        self._report = None
+        self._report_timer = QTimer(self)
+        self._report_timer.setSingleShot(True)
+        self._report_timer.setInterval(0)
+        self._report_timer.timeout.connect(self._report_slice)
+        self.selected: set[NodeItem] = set()  # the selected blocks' items, as last shown (`selection_settled`)
+        # the selected blocks' ids and wires, as of the last selectionChanged (`selection_settled` runs first)
+        self.selection_parts: tuple[list[str], list[Edge]] = ([], [])
         # Zoomed far out, wires are cached as (small) pixmaps too, so a pan runs no Python per wire;
         # close up they are stroked directly (a cached long wire would be a huge pixmap).
         self.edge_cache_mode = QGraphicsItem.CacheMode.NoCache
@@ -50,7 +62,7 @@ class CanvasScene(QGraphicsScene):
         document.graph_changed.connect(self._on_event)
         document.inferred.connect(self.apply_report)
         document.project_replaced.connect(self.rebuild)
-        self.selectionChanged.connect(self.touch)
+        self.selectionChanged.connect(self.selection_settled)
         self.rebuild()
         self.frames = NetworkFrames(self)
         if document.report is not None:
@@ -76,6 +88,54 @@ class CanvasScene(QGraphicsScene):
         else:
             self._stale.update(item.edges)
 
+    def nodes_moved(self, new: dict) -> None:
+        """Several blocks moved at once (one Move of a selection, an auto-layout, their undo; `new`: id →
+        position): the items move (those not there already: a drag moved them), and each wire touching
+        them once: shifted whole when both its blocks moved alike (a selection moved together), made
+        afresh otherwise. The overview picture, if up to date, follows in place."""
+        current = self.picture.current()
+        self.version += 1
+        nodes = self.nodes
+        moved: dict[NodeItem, tuple[float, float]] = {}  # item → how far it moved
+        first, alike = None, True
+        # (loops run for every block of a big move: local names, few calls into Qt)
+        for nid, (x, y) in new.items():
+            item = nodes.get(nid)
+            if item is None:
+                continue
+            dx, dy = x - item.x(), y - item.y()
+            if dx or dy:
+                item.setPos(x, y)
+                moved[item] = d = (dx, dy)
+                if first is None:
+                    first = d
+                elif alike and d != first:
+                    alike = False
+        if self.frames is not None and self.frames.items:
+            for item in moved:
+                self.frames.node_moved(item.node_id)
+        if alike and first is not None and len(moved) == len(nodes):  # everything moved alike: a select-all
+            dx, dy = first
+            for edge in self.edges.values():
+                edge.moveBy(dx, dy)  # EdgeItem.shift, without a call into Python per wire
+            if current:
+                self.picture.shift_all(*first)
+                self.picture.mark_current()
+            return
+        still = (0.0, 0.0)
+        for item, d in moved.items():
+            for edge in item.edges:  # each wire once: from its source's side if that moved, else here
+                if edge.src is item:
+                    if moved.get(edge.dst, still) == d and edge._ends is not None:
+                        edge.moveBy(*d)  # what EdgeItem.shift does, without a call into Python per wire
+                    else:
+                        edge.update_path()
+                elif edge.src not in moved:
+                    edge.update_path()
+        if current:
+            self.picture.nodes_moved(moved)
+            self.picture.mark_current()
+
     def flush_wires(self) -> None:
         """Update the wires a big move left waiting (before a paint, a hit test, or at the turn's end)."""
         self._moves = 0
@@ -84,6 +144,33 @@ class CanvasScene(QGraphicsScene):
             for edge in stale:
                 if edge.scene() is self:
                     edge.update_path()
+
+    def selection_settled(self) -> None:
+        """The selection changed (Qt's selectionChanged, or once after a bulk change made with the scene's
+        signals blocked): the blocks selected or deselected since last time show it."""
+        picture = self.picture
+        current = picture.current()
+        self.version += 1
+        now, ids, edges = set(), [], []
+        for item in self.selectedItems():  # one pass: the set shown here, the lists for the editor
+            if isinstance(item, NodeItem):
+                now.add(item)
+                ids.append(item.node_id)
+            elif isinstance(item, EdgeItem):
+                edges.append(item.edge)
+        self.selection_parts = (ids, edges)
+        changed = now ^ self.selected
+        for item in changed:  # selected blocks draw above the others, their wires in the active colour
+            if item.scene() is not self:
+                continue
+            item.setZValue(2 if item in now else 1)
+            for edge in item.edges:
+                if edge.src is item or edge.src not in changed:  # each wire once
+                    edge.update()
+        self.selected = now
+        if current:
+            picture.selection_changed(now)
+            picture.mark_current()
 
     def touch(self) -> None:
         """Something that shows changed: the overview picture and the minimap redraw."""
@@ -130,6 +217,8 @@ class CanvasScene(QGraphicsScene):
     def rebuild(self) -> None:
         """Throw every item away and mirror the current graph (a new project)."""
         self.clearSelection()
+        self.selected = set()
+        self.selection_parts = ([], [])
         for item in list(self.edges.values()):
             self.removeItem(item)
             item.dispose()
@@ -141,14 +230,23 @@ class CanvasScene(QGraphicsScene):
                 self.removeItem(item)
         self.nodes.clear()
         self.edges.clear()
+        self._report_rest = []
         self.wire = self.hint = None
         graph = self.graph
-        for node in graph:
-            self._add_node(node)
-        for edge in graph.edges:
-            self._add_edge(edge)
-        for nid in self.nodes:
-            self._reslot(nid)
+        with paused_gc():  # thousands of items made at once (gc_pause.py)
+            for node in graph:
+                self._add_node(node)
+            into: dict[tuple[str, str], list[Edge]] = {}  # the wires into each input port, for their slots
+            for edge in graph.edges:
+                into.setdefault((edge.dst, edge.dst_port), []).append(edge)
+            for edge in graph.edges:  # each wire made once, in its slot (not made again by _reslot)
+                group = into[(edge.dst, edge.dst_port)]
+                dst = self.nodes.get(edge.dst)
+                port = dst.inputs.get(edge.dst_port) if dst is not None else None
+                multi = port is not None and port.multi and len(group) > 1
+                self._add_edge(edge, group.index(edge) if multi else 0, len(group) if multi else 1)
+            for nid in self.nodes:
+                self._reslot(nid)
         if self.nodes:
             self.version += 1
             self.ensure_room(self.picture_bounds())
@@ -170,8 +268,13 @@ class CanvasScene(QGraphicsScene):
     # --- graph events -------------------------------------------------------------------------
 
     def _on_event(self, ev: GraphEvent) -> None:
-        self.version += 1
         kind = ev.kind
+        if kind == "nodes_moved":  # (its own version step: the overview picture may follow in place)
+            self.nodes_moved(ev.new)
+            if self.frames is not None:
+                self.frames.on_event(ev)
+            return
+        self.version += 1
         if kind == "node_moved":
             item = self.nodes.get(ev.node)
             if item is not None:
@@ -218,11 +321,11 @@ class CanvasScene(QGraphicsScene):
             item.set_report(report[node.id])
         return item
 
-    def _add_edge(self, edge: Edge) -> EdgeItem | None:
+    def _add_edge(self, edge: Edge, slot: int = 0, slots: int = 1) -> EdgeItem | None:
         src, dst = self.nodes.get(edge.src), self.nodes.get(edge.dst)
         if src is None or dst is None:
             return None
-        item = EdgeItem(edge, src, dst)
+        item = EdgeItem(edge, src, dst, slot, slots)
         if self.edge_cache_mode != QGraphicsItem.CacheMode.NoCache:
             item.setCacheMode(self.edge_cache_mode)
         self.edges[edge] = item
@@ -266,16 +369,63 @@ class CanvasScene(QGraphicsScene):
     # --- inference ------------------------------------------------------------------------------
 
     def apply_report(self, report) -> None:
-        """Show a new inference report: only blocks whose result changed repaint."""
-        get = report.get
-        self.version += 1
-        for nid, item in self.nodes.items():
-            if item.set_report(get(nid)):
+        """Show a new inference report: only blocks whose result changed repaint. In a big graph the blocks
+        in view (and the sources of the wires in view) show it at once, the others in slices of
+        REPORT_SLICE blocks, one per turn of the event loop, so that an edit's badges come without waiting
+        for thousands of blocks off screen."""
+        self._report = report
+        items = list(self.nodes.values())
+        seen = self._on_screen() if len(items) > REPORT_NOW else None
+        if seen is not None:
+            items, rest = [i for i in items if i in seen], [i for i in items if i not in seen]
+            self._report_rest = rest
+            if rest:
+                self._report_timer.start()
+        else:
+            self._report_rest = []
+        self._show_report(items)
+
+    def report_pending(self) -> bool:
+        """Whether blocks off screen still wait to show the latest report (see `apply_report`)."""
+        return bool(self._report_rest)
+
+    def _report_slice(self) -> None:
+        rest = self._report_rest
+        self._report_rest = rest[REPORT_SLICE:]
+        self._show_report(rest[:REPORT_SLICE])
+        if self._report_rest:
+            self._report_timer.start()
+
+    def _on_screen(self) -> set | None:
+        """The block items in any view, with the sources of the wires in view; None when a view shows
+        (nearly) everything anyway."""
+        seen: set = set()
+        for view in self.views():
+            if not view.isVisible():
+                continue
+            rect = view.mapToScene(view.viewport().rect()).boundingRect()
+            for item in self.items(rect):
+                if isinstance(item, NodeItem):
+                    seen.add(item)
+                elif isinstance(item, EdgeItem):
+                    seen.add(item.src)
+        return seen if len(seen) < len(self.nodes) / 2 else None
+
+    def _show_report(self, items) -> None:
+        get, nodes = self._report.get, self.nodes
+        changed = False
+        for item in items:
+            if nodes.get(item.node_id) is not item:  # (removed while waiting for its slice)
+                continue
+            if item.set_report(get(item.node_id)):
+                changed = True
                 label = item.output_label()
                 for edge_item in item.edges:
                     if edge_item.src is item:
                         edge_item.set_label(label)
                     edge_item.update()
+        if changed:  # (the first report of a new project: each item had it already)
+            self.version += 1
 
     # --- tooltips, built when asked for ---------------------------------------------------------
 
@@ -314,6 +464,21 @@ class CanvasScene(QGraphicsScene):
 
     def selected_node_ids(self) -> list[str]:
         return [item.node_id for item in self.selectedItems() if isinstance(item, NodeItem)]
+
+
+    def select_nodes(self, ids) -> None:
+        """Select exactly these blocks, in one change of the selection (one selectionChanged, however many)."""
+        nodes = self.nodes
+        blocked = self.blockSignals(True)  # else Qt emits selectionChanged once per block
+        try:
+            self.clearSelection()
+            for nid in ids:
+                item = nodes.get(nid)
+                if item is not None:
+                    item.setSelected(True)
+        finally:
+            self.blockSignals(blocked)
+        self.selectionChanged.emit()
 
     def selected_edges(self) -> list[Edge]:
         return [item.edge for item in self.selectedItems() if isinstance(item, EdgeItem)]

@@ -91,11 +91,7 @@ class CanvasView(ZoomMixin, QGraphicsView):
         nodes = self.canvas_scene.nodes
         self._bulk_selection = True
         try:
-            self.canvas_scene.clearSelection()
-            for nid in ids:
-                item = nodes.get(nid)
-                if item is not None:
-                    item.setSelected(True)
+            self.canvas_scene.select_nodes(ids)
         finally:
             self._bulk_selection = False
         first = next((nodes[i] for i in ids if i in nodes), None)
@@ -370,8 +366,8 @@ class CanvasView(ZoomMixin, QGraphicsView):
 
     def _on_selection_changed(self) -> None:
         if not self._bulk_selection:
-            scene = self.canvas_scene
-            self.editor.note_selection(scene.selected_node_ids(), scene.selected_edges())
+            ids, edges = self.canvas_scene.selection_parts  # (the scene hears of each change first)
+            self.editor.note_selection(ids, edges)
 
     def _on_project_replaced(self) -> None:
         self.cancel_gesture()

@@ -209,10 +209,11 @@ def test_every_kind_of_change_emits_an_event():
     g.set_frozen(d, True)
     g.disconnect(i, d)
     g.connect(i, d)
+    g.move_many({i: (5, 5), d: (10, 20)})  # d is already there: only i moves
     removed = g.remove(d)
     kinds = [ev.kind for ev in events]
     assert kinds == ["node_added", "node_added", "edge_added", "params_changed", "node_renamed", "node_moved",
-                     "frozen_changed", "edge_removed", "edge_added", "edge_removed", "node_removed"]
+                     "frozen_changed", "edge_removed", "edge_added", "nodes_moved", "edge_removed", "node_removed"]
     assert set(kinds) == set(EVENT_KINDS)
     assert events[0].node == i and events[0].new.type == "Input"
     assert events[2].edge == e == Edge(i, "out", d, "in") and events[2].node == d
@@ -220,13 +221,14 @@ def test_every_kind_of_change_emits_an_event():
                                                                                      "bias": False}
     assert (events[4].old, events[4].new) == ("dense_1", "head")
     assert (events[5].old, events[5].new) == ((0.0, 0.0), (10.0, 20.0))
-    assert events[9].edge == e  # removing a node first removes its edges, each announced
-    assert events[10].node == d and events[10].old is removed and removed.name == "head"
+    assert events[9].node is None and (events[9].old, events[9].new) == ({i: (0.0, 0.0)}, {i: (5.0, 5.0)})
+    assert events[10].edge == e  # removing a node first removes its edges, each announced
+    assert events[11].node == d and events[11].old is removed and removed.name == "head"
     assert g.revision == len(events)
 
     unsubscribe()
     g.add("ReLU")
-    assert len(events) == 11
+    assert len(events) == 12
     unsubscribe()  # twice is harmless
 
 

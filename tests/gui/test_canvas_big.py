@@ -216,12 +216,12 @@ def test_select_all_and_move_moves_every_block_and_undoes(qtbot):
     assert all(g.node(nid).pos == (x + 40, y - 10) for nid, (x, y) in before.items())
     assert all(item.pos() == QPointF(*g.node(nid).pos) for nid, item in view.canvas_scene.nodes.items())
     for edge in view.canvas_scene.edges.values():  # every wire follows its blocks (updated in one batch)
-        assert edge.path().pointAtPercent(0) == edge.src.output_anchor(edge.edge.src_port)
+        assert edge.mapToScene(edge.path().pointAtPercent(0)) == edge.src.output_anchor(edge.edge.src_port)
     doc.undo_stack.undo()
     QApplication.processEvents()
     assert {n.id: n.pos for n in g} == before
     for edge in view.canvas_scene.edges.values():
-        assert edge.path().pointAtPercent(0) == edge.src.output_anchor(edge.edge.src_port)
+        assert edge.mapToScene(edge.path().pointAtPercent(0)) == edge.src.output_anchor(edge.edge.src_port)
 
 
 def test_dragging_every_selected_block_with_the_mouse(qtbot):
