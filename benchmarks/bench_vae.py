@@ -178,7 +178,7 @@ def main() -> int:
           "(other work on the machine makes every figure noisier)")
     results = Results("VAE recipe: throughput against a hand-written VAE loop, what it learns")
     with tempfile.TemporaryDirectory() as root:
-        throughput(results, 2 if args.quick else 10, 3 if args.quick else 11, args.threads, root)
+        throughput(results, 2 if args.quick else 20, 3 if args.quick else 15, args.threads, root)
         learn(results, 5 if args.quick else 30, args.threads, root)
     results.print_table()
     return results.exit_code(args.check)
