@@ -5,10 +5,9 @@ templates, training samples/s of `Trainer` (run_root=None, about STEPS optimizer
 is ("quiet") and beside a CPU hog: one process per core minus one, each spinning in pure Python ("busy").
 Two ways, each in fresh processes (OpenMP reads its wait policy once, when torch loads):
 
-  policy   layerloom as shipped: OMP_WAIT_POLICY=PASSIVE set when layerloom is imported, the thread count
-           chosen at run start from the cores other work leaves free
-  today    torch's defaults: one thread per core, OpenMP's default waiting (torch imported before layerloom,
-           the policy replaced by torch's own count)
+  policy   layerloom as shipped: the thread count chosen at run start from the cores other work leaves free
+           (OpenMP's waiting as torch has it)
+  today    torch's defaults: one thread per core whatever else runs (the policy replaced by torch's own count)
 
 Rounds alternate the two ways; each figure is the median over the rounds. Bars (issue 16, point 1):
   busy / quiet samples/s, policy, every template                ≥ 0.5
@@ -22,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-_ENV = dict(os.environ)  # the environment before layerloom (imported below) adds its OpenMP defaults
+_ENV = dict(os.environ)  # the environment the runs start with
 
 import json  # noqa: E402
 import statistics  # noqa: E402
