@@ -16,6 +16,8 @@ from PySide6.QtWidgets import QWidget
 MAX_W, MAX_H = 220, 150  # the largest the minimap gets, in pixels
 MARGIN = 12  # from the viewport's corner
 PAD = 5  # inside the minimap, around the graph
+LARGER = 2.0  # shown when the graph is this many times wider or taller than the view: a graph a little wider
+# than the window (LeNet-5 at 100 %) keeps its corner free
 
 
 class Minimap(QWidget):
@@ -44,13 +46,13 @@ class Minimap(QWidget):
             self._timer.start()
 
     def needed(self) -> bool:
-        """Whether the graph is larger than what the view shows (then the minimap is shown). While the
-        graph changes (the timer runs), the bounds of the last picture stand."""
+        """Whether the graph is much larger than what the view shows (LARGER times wider or taller: then the
+        minimap is shown). While the graph changes (the timer runs), the bounds of the last picture stand."""
         bounds = self.scene.picture.bounds if self._timer.isActive() else self.scene.picture_bounds()
         if bounds.isEmpty():
             return False
         visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
-        return not visible.contains(bounds)
+        return bounds.width() > LARGER * visible.width() or bounds.height() > LARGER * visible.height()
 
     def view_changed(self) -> None:
         """Show or hide, place in the corner and repaint (the view moved, zoomed or resized)."""
