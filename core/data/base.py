@@ -115,11 +115,13 @@ class TensorSplit:
         chunk = max(1, GATHER_BYTES // max(1, sample_bytes * batch_size)) * batch_size
         order_on = {}  # the order on each device that holds a tensor
         for c0 in range(0, n, chunk):
-            gathered = []
+            gathered, done = [], {}  # a tensor that is both an input and a target (reconstruction) is gathered once
             for t in tensors:
                 if t.device not in order_on:
                     order_on[t.device] = order.to(t.device, torch.int64)
-                gathered.append(t.index_select(0, order_on[t.device][c0:c0 + chunk]))
+                if id(t) not in done:
+                    done[id(t)] = t.index_select(0, order_on[t.device][c0:c0 + chunk])
+                gathered.append(done[id(t)])
             for start in range(0, len(gathered[0]), batch_size):
                 part = [g[start:start + batch_size] for g in gathered]
                 xs = tuple(part[:k])

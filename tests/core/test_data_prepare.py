@@ -278,3 +278,21 @@ def test_shuffled_batches_are_the_samples_of_the_permutation(monkeypatch, gather
     assert [g.tolist() for g in got] == [[7, 3], [41, 0], [19]]
     plain = [y for _, (y,) in split.batches(16)]  # no order: plain slices
     assert torch.equal(torch.cat(plain), labels) and len(plain) == 4
+
+
+def test_a_tensor_that_is_input_and_target_is_gathered_once_per_chunk():
+    import torch
+
+    from layerloom.core.data import TensorSplit
+
+    x = torch.randn(50, 3)
+    split = TensorSplit((x,), (x,))  # a reconstruction task: the target is the input
+    order = torch.randperm(50, generator=torch.Generator().manual_seed(1))
+    seen = []
+    for (xb,), (yb,) in split.batches(8, shuffle=True, generator=torch.Generator().manual_seed(1)):
+        assert torch.equal(xb, yb) and xb.data_ptr() == yb.data_ptr()  # the same gathered memory
+        seen.append(xb)
+    assert torch.equal(torch.cat(seen), x[order])
+    other = TensorSplit((x,), (x.clone(),))  # equal values, another tensor: gathered on its own
+    (xb, ), (yb, ) = next(other.batches(8, shuffle=True, generator=torch.Generator().manual_seed(1)))
+    assert torch.equal(xb, yb) and xb.data_ptr() != yb.data_ptr()
