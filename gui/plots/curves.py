@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
-from layerloom.core.training.events import EpochEnd, RunStarted, Stepped, Steps
+from layerloom.core.training.events import EpochEnd, Failed, Finished, RunStarted, Stepped, Steps
 from layerloom.core.training.metric_text import metric_value
 from layerloom.gui.plots.common import (
     EMA,
@@ -37,6 +37,7 @@ from layerloom.gui.plots.common import (
 )
 from layerloom.gui.plots.curve_history import EpochTable, compact_steps
 from layerloom.gui.plots.decimate import envelope, visible_slice
+from layerloom.gui.plots.follow_range import step_span, value_span
 
 METRIC_TITLES = {"val_accuracy": "validation accuracy", "train_accuracy": "training accuracy (epoch)",
                  "val_mae": "validation MAE", "val_r2": "validation R²", "val_kl": "validation KL term"}
@@ -68,11 +69,19 @@ class CurvesView(PlotView):
         self._sliced = False  # the step curves show only the steps in view (zoomed)
         self.stepped = GrowingArray(np.float64)  # steps trained while paused: each batch of a batch step, an epoch
         self._hover_index: int | None = None
+        # The axes follow the run (follow_range.py) until the user zooms or pans one; pyqtgraph's "A" button
+        # gives it back. _shown: the ranges this view set last, to tell them from the user's.
+        self._follow_x = True
+        self._follow_y: dict[int, bool] = {}
+        self._shown: dict[tuple[int, int], tuple[float, float]] = {}
+        self._applying = False
+        self._ended = False  # the run finished or failed: the step axis ends at the last step
 
         self.readout = QLabel(self)
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setMinimumWidth(120)
         self.readout.setWordWrap(True)  # a narrow view shows the values on two lines rather than cut off
+        self._hold_readout_height()
         self.log_box = QCheckBox("log", self)
         self.log_box.setToolTip("Loss on a logarithmic scale")
         self.log_box.toggled.connect(self._set_log)
@@ -129,7 +138,9 @@ class CurvesView(PlotView):
             line.setZValue(50)
             p.addItem(line, ignoreBounds=True)
             self._cursors.append(line)
-        self.loss_plot.sigXRangeChanged.connect(self._range_moved)
+        self.loss_plot.sigXRangeChanged.connect(lambda vb, r: self._range_moved(vb, 0, r))
+        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
+            p.sigYRangeChanged.connect(lambda vb, r: self._range_moved(vb, 1, r))
         self._mouse = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=60, slot=self._hover)
 
         head = QHBoxLayout()
@@ -160,14 +171,23 @@ class CurvesView(PlotView):
         self.epochs = []
         self.epoch_table.clear()
         self._hover_index = None
+        # The curves this run's task will have stay (emptied) and are made now, not at its first epoch: a legend
+        # entry added or removed re-lays out all three plots (~40 ms of the GUI thread for the next paint)
+        expected = _expected_metrics(run)
         for name, curve in list(self.metric_curves.items()):
+            if name in expected:
+                curve.setData([], [])
+                continue
             (self.loss_plot if name in LOSS_TERMS else self.metric_plot).removeItem(curve)
             del self.metric_curves[name]
+        for name in expected:
+            self._metric_curve(name)
         if self._styled_for != self._title_key():  # restyling costs ~10 ms: only when the labels change
             self._titles()
         self._lr_span.setData([], [])
+        self._follow_x, self._follow_y, self._shown, self._ended = True, {}, {}, False
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
-            p.enableAutoRange()
+            p.disableAutoRange()
         self._changed()
 
     def on_event(self, event) -> None:
@@ -192,6 +212,9 @@ class CurvesView(PlotView):
             rec.update({k: float(v) for k, v in (event.metrics or {}).items() if v is not None})
             self.epochs.append(rec)
             self.epoch_table.add(rec)
+            self._changed()
+        elif isinstance(event, Finished | Failed):
+            self._ended = True  # the step axis ends where the run did
             self._changed()
         elif isinstance(event, Stepped) and event.step_to > event.step_from:
             # a batch step: each of its batches; an epoch step: its last batch
@@ -302,17 +325,87 @@ class CurvesView(PlotView):
         return max(100, int(self.loss_plot.vb.width()))
 
     def _window(self) -> tuple[int, int]:
-        """The steps to draw: all while x follows the data, else those in view (the user zoomed or panned)."""
+        """The steps to draw: all while x follows the run, else those in view (the user zoomed or panned)."""
         n = len(self.step)
-        if self.loss_plot.vb.state["autoRange"][0] or not n:
+        if self._follows_x() or not n:
             return 0, n
         x0, x1 = self.loss_plot.vb.viewRange()[0]
         return visible_slice(self.step.values, x0, x1)
 
-    def _range_moved(self, *_args) -> None:
-        """Zoomed or panned: decimate what is on show; back to auto-range after a zoom: draw everything again."""
-        if not self.loss_plot.vb.state["autoRange"][0] or self._sliced:
+    def _follows_x(self) -> bool:
+        return self._follow_x or bool(self.loss_plot.vb.state["autoRange"][0])
+
+    def _range_moved(self, vb: pg.ViewBox, axis: int, value_range) -> None:
+        """Zoomed or panned by the user (a range this view did not set): that axis stops following, and the step
+        curves show what is in view; pyqtgraph's auto-range back on ("A"): follow again, everything drawn."""
+        if self._applying:
+            return
+        shown = self._shown.get((id(vb), axis))
+        if shown is not None and not vb.state["autoRange"][axis] and not _same_range(tuple(value_range), shown):
+            if axis == 0:
+                self._follow_x = False
+            else:
+                self._follow_y[id(vb)] = False
+        if not self._follows_x() or self._sliced or any(vb.state["autoRange"]):
             self._changed()
+
+    def _follow(self, lo: int, hi: int) -> None:
+        """Set the axes that follow the run: the step axis over the whole run (to the last step once it ended),
+        each value axis from 0 to a round number (follow_range.py). An axis the user zoomed or panned is left
+        alone until pyqtgraph's "A" button turns its auto-range back on."""
+        self._applying = True
+        try:
+            loss_box = self.loss_plot.vb
+            if loss_box.state["autoRange"][0]:
+                self._follow_x = True
+            if self._follow_x and len(self.step):
+                steps = self.step.values
+                running = self.run is not None and not self._ended
+                total = (self.run.start_step + (self.run.epochs - self.run.start_epoch) * self.run.steps_per_epoch
+                         if running else None)
+                if running:
+                    span = step_span(total, float(steps[0]), float(steps[-1]))
+                else:
+                    first, last = float(steps[0]), float(steps[-1])
+                    span = (0.0 if first <= 1 else first, max(last, first + 1.0))
+                self._apply(self.loss_plot, 0, span, 0.01)
+            regression = self._regression()
+            percent = [n for n in self._metric_names() if n in PERCENT]
+            kl_or_error = [self.epoch_table.column(n) for n in self._metric_names()
+                           if n not in PERCENT and n not in LOSS_TERMS]
+            loss_series = [self.loss.values[lo:hi], self.smoothed.values[lo:hi], self.epoch_table.column("val_loss"),
+                           self.epoch_table.column("train_loss")] + \
+                [self.epoch_table.column(n) for n in self._metric_names() if n in LOSS_TERMS]
+            spans = {
+                id(self.loss_plot): value_span(loss_series, log=self.log_box.isChecked()),
+                id(self.metric_plot): (value_span(kl_or_error) if regression or kl_or_error else
+                                       value_span([self.epoch_table.column(n) * 100.0 for n in percent] +
+                                                  [self.acc_value.values * 100.0], fixed=(0.0, 100.0))),
+                id(self.lr_plot): value_span([self.lr.values[lo:hi]], constant_mid=True),
+            }
+            for p in (self.loss_plot, self.metric_plot, self.lr_plot):
+                if p.vb.state["autoRange"][1]:
+                    self._follow_y[id(p.vb)] = True
+                span = spans[id(p)]
+                if self._follow_y.get(id(p.vb), True) and span is not None:
+                    self._apply(p, 1, span, 0.03)
+        finally:
+            self._applying = False
+
+    def _apply(self, plot: pg.PlotItem, axis: int, span: tuple[float, float], padding: float) -> None:
+        """Set one axis to `span` (with `padding`), only when it changed: an unchanged axis keeps its cache."""
+        lo, hi = span
+        pad = (hi - lo) * padding
+        wanted = (lo - pad, hi + pad)
+        vb = plot.vb
+        key = (id(vb), axis)
+        if self._shown.get(key) == wanted and not vb.state["autoRange"][axis]:
+            return
+        if axis == 0:
+            plot.setXRange(*wanted, padding=0)
+        else:
+            plot.setYRange(*wanted, padding=0)
+        self._shown[key] = wanted
 
     def _markers(self, curve: pg.PlotDataItem, symbol: str, count: int) -> None:
         """Markers and antialiasing on an epoch curve of up to SYMBOL_MAX points; past that a plain line (a wide
@@ -343,15 +436,21 @@ class CurvesView(PlotView):
         self._epoch_curve(self.val_curve, "o", ep_step, table.column("val_loss"), buckets)
         self._epoch_curve(self.train_epoch_curve, "s", ep_step, table.column("train_loss"), buckets)
         for name in self._metric_names():
-            curve = self.metric_curves.get(name)
-            if curve is None:
-                plot = self.loss_plot if name in LOSS_TERMS else self.metric_plot
-                curve = plot.plot(name={**METRIC_TITLES, **LOSS_TERMS}[name], antialias=True)
-                self._style_metric(name, curve)
-                self.metric_curves[name] = curve
-                self._fit_legends()
+            curve = self._metric_curve(name)
             self._epoch_curve(curve, "o", ep_step, table.column(name) * (100.0 if name in PERCENT else 1.0), buckets)
+        self._follow(lo, hi)
         self._update_readout()
+
+    def _metric_curve(self, name: str) -> pg.PlotDataItem:
+        """The curve of an epoch metric (made, with its legend entry, the first time it is asked for)."""
+        curve = self.metric_curves.get(name)
+        if curve is None:
+            plot = self.loss_plot if name in LOSS_TERMS else self.metric_plot
+            curve = plot.plot(name={**METRIC_TITLES, **LOSS_TERMS}[name], antialias=True)
+            self._style_metric(name, curve)
+            self.metric_curves[name] = curve
+            self._fit_legends()
+        return curve
 
     def _epoch_curve(self, curve: pg.PlotDataItem, symbol: str, x: np.ndarray, y: np.ndarray, buckets: int) -> None:
         ok = np.isfinite(y)
@@ -375,6 +474,19 @@ class CurvesView(PlotView):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_legends()
+        self._hold_readout_height()
+
+    def _hold_readout_height(self) -> None:
+        """Room for two lines of readout, more only when its text needs it, and never less until the view is
+        resized: a readout that grows or shrinks by a line re-lays out the three plots (~15 ms of CPU for their
+        six axes at the next paint)."""
+        two_lines = 2 * self.readout.fontMetrics().lineSpacing() + 2
+        self.readout.setMinimumHeight(two_lines)
+
+    def _grow_readout(self) -> None:
+        needed = self.readout.heightForWidth(max(1, self.readout.width()))
+        if needed > self.readout.minimumHeight():
+            self.readout.setMinimumHeight(needed)
 
     def _set_log(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)
@@ -441,6 +553,7 @@ class CurvesView(PlotView):
                     title = {**METRIC_TITLES, **LOSS_TERMS}[k].replace("validation ", "val ")
                     parts.append(_dot("accuracy") + _nb(f"{title} {text}"))
         self.readout.setText(" \u00a0 ".join(parts))  # lines break between the parts only
+        self._grow_readout()
 
     # --- export -------------------------------------------------------------------------------------
 
@@ -470,6 +583,18 @@ class CurvesView(PlotView):
             if s not in seen:
                 rows.append([s, r["epoch"] + 1, None, None, r.get("lr"), *[r.get(k) for k in epoch_cols]])
         write_csv(path, header, rows)
+
+
+def _expected_metrics(run: RunStarted | None) -> tuple[str, ...]:
+    """The epoch metrics a run of this task reports, drawn as curves (a VAE's terms come with its first epoch)."""
+    if run is None:
+        return ()
+    return {"classification": ("val_accuracy", "train_accuracy"), "regression": ("val_mae",)}.get(run.task, ())
+
+
+def _same_range(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    scale = max(abs(b[1] - b[0]), 1e-300)
+    return abs(a[0] - b[0]) <= 1e-6 * scale and abs(a[1] - b[1]) <= 1e-6 * scale
 
 
 def _dot(series: str) -> str:

@@ -1,0 +1,83 @@
+"""Axis ranges that follow a live run without moving at every update (MATLAB's training-progress plot): the
+step axis spans the whole run from its first step, and a value axis starts at 0 and ends at a round number
+that changes only when the data outgrows it. A plot whose axes do not move is repainted from its cached
+axes, about a third of the cost of one whose ticks change at every update.
+
+    step_span(run_total=450, last=120)                 # (0, 450): the run's length, known at its start
+    value_span([loss, smoothed], floor_zero=True)       # (0.0, 2.5) for a loss that peaked at 2.31
+    value_span([lr], constant_mid=True)                 # (0.0, 0.002) for a constant 0.001: mid-axis
+    value_span([loss], log=True)                        # (-2.0, 1.0): whole decades, in log10 units
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceil(x: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k at or above `x` (> 0)."""
+    if not x > 0 or not math.isfinite(x):
+        return 1.0
+    decade = 10.0 ** math.floor(math.log10(x))
+    for m in NICE:
+        if m * decade >= x * (1 - 1e-12):
+            return float(f"{m * decade:.12g}")  # 0.3, not 0.30000000000000004
+    return float(f"{10.0 * decade:.12g}")
+
+
+def step_span(run_total: int | None, first: float | None, last: float | None) -> tuple[float, float] | None:
+    """The step axis: 0 (or the first step shown, when it is past 0) to the run's planned last step, or to a
+    round number past the last step when the run has gone further (or its length is unknown). None: no steps."""
+    if last is None:
+        return (0.0, float(run_total)) if run_total else None
+    start = 0.0 if first is None or first <= 1 else float(first)
+    if run_total and last <= run_total:
+        return start, float(run_total)
+    return start, max(start + 1.0, nice_ceil(last))
+
+
+def _finite(arrays: Iterable[np.ndarray], positive: bool = False) -> np.ndarray:
+    parts = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
+    values = np.concatenate(parts) if parts else np.zeros(0)
+    keep = np.isfinite(values) & ((values > 0) if positive else True)
+    return values[keep]
+
+
+def value_span(arrays: Iterable[np.ndarray], *, log: bool = False, constant_mid: bool = False,
+               fixed: tuple[float, float] | None = None) -> tuple[float, float] | None:
+    """A value axis for `arrays` (None when there is nothing finite to show).
+
+    - `fixed`: that range, widened to round numbers if the data leaves it (percentages: 0–100).
+    - `log`: whole decades around the positive values, in log10 units (pyqtgraph's log axis).
+    - otherwise 0 to a round number above the largest value (a round number below the smallest when there are
+      negative values); with `constant_mid`, a series that never changes sits mid-axis (0 to twice it)."""
+    values = _finite(arrays, positive=log)
+    if fixed is not None:
+        if not len(values):
+            return fixed
+        lo, hi = fixed
+        vmin, vmax = float(values.min()), float(values.max())
+        if vmin < lo:
+            lo = -nice_ceil(-vmin) if vmin < 0 else 0.0
+        if vmax > hi:
+            hi = nice_ceil(vmax)
+        return lo, hi
+    if not len(values):
+        return None
+    vmin, vmax = float(values.min()), float(values.max())
+    if log:
+        lo, hi = math.floor(math.log10(vmin)), math.ceil(math.log10(vmax))
+        return float(lo), float(hi if hi > lo else lo + 1)
+    if constant_mid and vmin == vmax:
+        pad = abs(vmax) or 1.0
+        return (0.0, 2.0 * vmax) if vmax > 0 else (vmax - pad, vmax + pad)
+    hi = nice_ceil(vmax) if vmax > 0 else 0.0
+    lo = 0.0 if vmin >= 0 else -nice_ceil(-vmin)
+    if hi == lo:
+        hi = lo + 1.0
+    return lo, hi

@@ -1,0 +1,140 @@
+"""The Curves view's axes follow a run without moving at every update: the step axis spans the whole run from its
+start, the value axes start at 0 and end at round numbers; a zoom or pan by the user stops that axis following,
+pyqtgraph's "A" button gives it back, and a finished run's step axis ends at its last step."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+
+from layerloom.core.training.events import Finished, RunStarted, Steps
+from layerloom.gui.plots import demo
+from layerloom.gui.plots.curves import CurvesView
+from layerloom.gui.plots.follow_range import nice_ceil, step_span, value_span
+
+
+def _view(qtbot, w=900, h=600):
+    view = CurvesView()
+    qtbot.addWidget(view)
+    view.resize(w, h)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def _feed(view, events):
+    """What the training controller does: a RunStarted resets the view, everything else is an event."""
+    for e in events:
+        if isinstance(e, RunStarted):
+            view.reset(e)
+        else:
+            view.on_event(e)
+
+
+def _ranges(view):
+    return [tuple(round(v, 9) for v in p.vb.viewRange()[axis])
+            for p in (view.loss_plot, view.metric_plot, view.lr_plot) for axis in (0, 1)]
+
+
+def test_nice_numbers_and_spans():
+    assert [nice_ceil(x) for x in (2.31, 0.0031, 1.0, 7.2, 95.0, 1e-3)] == pytest.approx(
+        [2.5, 0.004, 1.0, 8.0, 100.0, 1e-3])
+    assert step_span(450, 1.0, 120.0) == (0.0, 450.0)  # the run's length from its first step
+    assert step_span(450, 1.0, 460.0) == (0.0, 500.0)  # past the plan: a round number past the last step
+    assert step_span(None, 301.0, 340.0) == (301.0, 400.0)  # a resumed run's curve starts where it does
+    assert step_span(None, None, None) is None
+    loss = np.array([2.31, 1.2, np.nan, 0.4])
+    assert value_span([loss]) == (0.0, 2.5)
+    assert value_span([np.array([-0.3, 0.7])]) == (-0.3, 0.8)
+    assert value_span([np.array([1e-3, 1e-3])], constant_mid=True) == (0.0, 2e-3)  # a constant rate mid-axis
+    assert value_span([np.array([0.02, 3.0])], log=True) == (-2.0, 1.0)  # whole decades, in log10 units
+    assert value_span([np.array([12.0, 98.0])], fixed=(0.0, 100.0)) == (0.0, 100.0)
+    assert value_span([np.array([12.0, 130.0])], fixed=(0.0, 100.0)) == (0.0, 150.0)  # outgrown: widened
+    assert value_span([np.array([np.nan])]) is None
+
+
+def test_a_live_run_keeps_its_axes_while_the_curves_grow(qtbot):
+    view = _view(qtbot)
+    events = demo.run_events(epochs=6, steps_per_epoch=50, chunk=5)  # 300 steps
+    changes, last = 0, None
+    for e in events:
+        _feed(view, [e])
+        if isinstance(e, Steps):
+            view.refresh()
+            now = _ranges(view)
+            changes += now != last
+            last = now
+    updates = sum(isinstance(e, Steps) for e in events)
+    # The step axis spans the run from its first update; a value axis changes only when the data outgrows it
+    # (here: the first update, the metric plot's first epoch and the learning rate halved after three epochs).
+    assert changes <= 4 and updates == 60
+    x0, x1 = view.loss_plot.vb.viewRange()[0]
+    assert (x0, x1) == pytest.approx((-3.0, 303.0))  # 0 … 300 steps, 1 % either side
+    lo, hi = view.loss_plot.vb.viewRange()[1]
+    peak = max(float(e.loss.max()) for e in events if isinstance(e, Steps))
+    assert lo < 0 < peak < hi <= nice_ceil(peak) * 1.03 + 1e-12  # 0 to a round number over the highest loss
+    lo, hi = view.metric_plot.vb.viewRange()[1]
+    assert lo == pytest.approx(-3.0) and hi == pytest.approx(103.0)  # accuracy: 0–100 %
+    assert not any(view.loss_plot.vb.state["autoRange"])  # the view sets the ranges, not pyqtgraph's auto-range
+    assert view.raw_curve.xData.max() == 300  # every step drawn
+
+
+def test_a_finished_run_ends_its_step_axis_at_the_last_step(qtbot):
+    view = _view(qtbot)
+    events = demo.run_events(epochs=8, steps_per_epoch=50)
+    stop = next(i for i, e in enumerate(events) if isinstance(e, Steps) and e.epoch == 3)
+    _feed(view, events[:stop])
+    view.refresh()
+    assert view.loss_plot.vb.viewRange()[0][1] == pytest.approx(404.0)  # the plan: 8 × 50 steps
+    view.on_event(Finished(status="stopped", reason="stopped", epochs=3, step=150, metric="val_accuracy", best=None,
+                           best_epoch=None))
+    view.refresh()
+    assert view.loss_plot.vb.viewRange()[0] == pytest.approx([-1.5, 151.5])  # stopped at step 150
+
+
+def _wheel(view, plot, delta=240):
+    """A real mouse-wheel turn over the middle of `plot`'s data area."""
+    viewport = view.graphics.viewport()
+    centre = view.graphics.mapFromScene(plot.vb.sceneBoundingRect().center())
+    event = QWheelEvent(QPointF(centre), QPointF(viewport.mapToGlobal(centre)), QPoint(0, 0), QPoint(0, delta),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    view.graphics.wheelEvent(event)
+
+
+def test_a_zoom_stops_following_and_the_auto_button_gives_it_back(qtbot):
+    view = _view(qtbot)
+    events = demo.run_events(epochs=6, steps_per_epoch=50)
+    half = len(events) // 2
+    _feed(view, events[:half])
+    view.refresh()
+    before = view.loss_plot.vb.viewRange()
+    _wheel(view, view.loss_plot)  # zoom in on the loss plot
+    zoomed = view.loss_plot.vb.viewRange()
+    assert zoomed[0][1] - zoomed[0][0] < before[0][1] - before[0][0]
+    _feed(view, events[half:])
+    view.refresh()
+    assert np.allclose(view.loss_plot.vb.viewRange(), zoomed)  # the new data did not move the user's zoom
+    assert view.raw_curve.xData.max() < 300  # only the steps in view are drawn
+    view.loss_plot.autoBtnClicked()  # pyqtgraph's "A" button
+    qtbot.waitUntil(lambda: view.loss_plot.vb.viewRange()[0] == pytest.approx([-3.0, 303.0]), timeout=3000)
+    assert not any(view.loss_plot.vb.state["autoRange"])  # following again, not pyqtgraph's auto-range
+    assert view.raw_curve.xData.max() == 300
+    lo, hi = view.loss_plot.vb.viewRange()[1]
+    assert math.isclose(lo, -0.03 * (hi - lo) / 1.06, rel_tol=1e-6)  # back to 0 … a round number
+
+
+def test_log_scale_follows_in_whole_decades(qtbot):
+    view = _view(qtbot)
+    _feed(view, demo.run_events(epochs=3, steps_per_epoch=50))
+    view.refresh()
+    view.log_box.click()
+    view.refresh()
+    lo, hi = view.loss_plot.vb.viewRange()[1]
+    span = (lo + hi) / 2, (hi - lo) / 1.06
+    low, high = span[0] - span[1] / 2, span[0] + span[1] / 2
+    assert low == pytest.approx(round(low)) and high == pytest.approx(round(high))  # decades
+    assert 10 ** low <= float(np.nanmin(view.loss.values)) and float(np.nanmax(view.loss.values)) <= 10 ** high
