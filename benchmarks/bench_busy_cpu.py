@@ -15,6 +15,10 @@ Rounds alternate the two ways; each figure is the median over the rounds. Bars (
 A run that collapses is stopped after CAP_S seconds (its figure is then what it reached).
 
 Run: .venv/bin/python benchmarks/bench_busy_cpu.py [--check] [--quick]
+
+The quiet bar alone, measured long enough to judge 3 %: `--quiet-only` runs QUIET_ROUNDS alternating pairs of
+rounds of QUIET_STEPS steps each, nothing beside them, and takes the median of the per-pair ratios (a pair runs
+back to back, so the machine's drift over minutes cancels out of each ratio).
 """
 
 from __future__ import annotations
@@ -32,12 +36,13 @@ import time  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = ("lenet5", "lstm_text", "gru_timeseries")
 STEPS = 200
+QUIET_STEPS, QUIET_ROUNDS = 1000, 7
 CAP_S = 30.0
 BUSY_BAR, QUIET_BAR = 0.5, 0.97
 HOG = "while True: pass"
 
 
-def _child(mode: str, steps: int) -> None:
+def _child(mode: str, steps: int, states: tuple[str, ...] = ("quiet", "busy")) -> None:
     """One round in this process: every template quiet, then beside the hog; prints one JSON line."""
     if mode == "today":
         import torch  # before layerloom: libgomp starts with the environment as the user left it
@@ -74,7 +79,7 @@ def _child(mode: str, steps: int) -> None:
         run(1)  # warm-up
         epochs = max(1, round(steps / per_epoch))
         row = {}
-        for state in ("quiet", "busy"):
+        for state in states:
             hogs = []
             if state == "busy":
                 cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -90,9 +95,10 @@ def _child(mode: str, steps: int) -> None:
     print(json.dumps(out), flush=True)
 
 
-def _round(mode: str, steps: int) -> dict:
+def _round(mode: str, steps: int, quiet_only: bool = False) -> dict:
     env = dict(_ENV, PYTHONUNBUFFERED="1")
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", mode, "--steps", str(steps)],
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", mode, "--steps", str(steps)] +
+                          (["--quiet-only"] if quiet_only else []),
                           env=env, capture_output=True, text=True, cwd=os.path.dirname(HERE))
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -104,8 +110,10 @@ def main() -> int:
     if "--child" in sys.argv:
         i = sys.argv.index("--child")
         steps = int(sys.argv[sys.argv.index("--steps") + 1]) if "--steps" in sys.argv else STEPS
-        _child(sys.argv[i + 1], steps)
+        _child(sys.argv[i + 1], steps, ("quiet",) if "--quiet-only" in sys.argv else ("quiet", "busy"))
         return 0
+    if "--quiet-only" in sys.argv:
+        return quiet_only("--check" in sys.argv)
     sys.path.insert(0, HERE)
     from common import Results, environment_line, parse_args
 
@@ -138,6 +146,39 @@ def main() -> int:
                     lower_is_better=False)
     results.print_table()
     return results.exit_code(args.check)
+
+
+def quiet_only(check: bool) -> int:
+    """The quiet bar: policy quiet / today quiet, the median of QUIET_ROUNDS back-to-back pairs."""
+    sys.path.insert(0, HERE)
+    from common import Results, environment_line
+
+    print(environment_line())
+    print(f"--quiet-only: {QUIET_ROUNDS} pairs of rounds, about {QUIET_STEPS} steps per figure, nothing beside them; "
+          f"1-minute load average at the start {os.getloadavg()[0]:.2f}")
+    ratios: dict[str, list[float]] = {t: [] for t in TEMPLATES}
+    rates: dict[str, dict[str, list[float]]] = {t: {"policy": [], "today": []} for t in TEMPLATES}
+    for r in range(QUIET_ROUNDS):
+        pair = {}
+        for mode in (("policy", "today") if r % 2 == 0 else ("today", "policy")):
+            pair[mode] = _round(mode, QUIET_STEPS, quiet_only=True)
+        for t in TEMPLATES:
+            p, d = pair["policy"][t]["quiet"][0], pair["today"][t]["quiet"][0]
+            rates[t]["policy"].append(p)
+            rates[t]["today"].append(d)
+            ratios[t].append(p / d)
+        print(f"  pair {r + 1}: " + "; ".join(
+            f"{t} {pair['policy'][t]['quiet'][0]:,.0f} / {pair['today'][t]['quiet'][0]:,.0f} "
+            f"({pair['policy'][t]['quiet'][1]} / {pair['today'][t]['quiet'][1]} thr)" for t in TEMPLATES), flush=True)
+    results = Results("A quiet machine: the thread policy against torch's defaults (median of per-pair ratios)")
+    for t in TEMPLATES:
+        results.add(f"{t}: policy quiet / today quiet", figure=statistics.median(ratios[t]), bar=QUIET_BAR, unit="×",
+                    lower_is_better=False,
+                    extra=" ".join(f"{x:.3f}" for x in ratios[t]) +
+                    f"  (medians {statistics.median(rates[t]['policy']):,.0f} / "
+                    f"{statistics.median(rates[t]['today']):,.0f} samples/s)")
+    results.print_table()
+    return results.exit_code(check)
 
 
 if __name__ == "__main__":

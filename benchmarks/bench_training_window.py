@@ -102,7 +102,7 @@ CASES = {
     "gradients": ("lenet5", None, "gradients", 30),
     "confusion": ("lenet5", None, "confusion", 30),
     "recurrent": ("lstm_text", "lstm", "recurrent", None),
-    "generative": ("vae_digits", None, "generative", 10),
+    "generative": ("vae_digits", None, "generative", 30),
 }
 
 

@@ -76,6 +76,8 @@ class CurvesView(PlotView):
         self._shown: dict[tuple[int, int], tuple[float, float]] = {}
         self._applying = False
         self._ended = False  # the run finished or failed: the step axis ends at the last step
+        self._drawn: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(item) → the data it was last given
+        self._readout_chars = 0  # the longest readout text the current height was checked for
 
         self.readout = QLabel(self)
         self.readout.setTextFormat(Qt.TextFormat.RichText)
@@ -185,6 +187,7 @@ class CurvesView(PlotView):
         if self._styled_for != self._title_key():  # restyling costs ~10 ms: only when the labels change
             self._titles()
         self._lr_span.setData([], [])
+        self._drawn.clear()
         self._follow_x, self._follow_y, self._shown, self._ended = True, {}, {}, False
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             p.disableAutoRange()
@@ -316,9 +319,9 @@ class CurvesView(PlotView):
         lr, steps = self.lr.values, self.step.values
         if len(lr) and float(np.nanmin(lr)) == float(np.nanmax(lr)) and math.isfinite(float(lr[0])):
             pad = abs(float(lr[0])) or 1.0
-            self._lr_span.setData([steps[0], steps[0]], [float(lr[0]) - pad, float(lr[0]) + pad])
+            self._put(self._lr_span, [steps[0], steps[0]], [float(lr[0]) - pad, float(lr[0]) + pad])
         else:
-            self._lr_span.setData([], [])
+            self._put(self._lr_span, [], [])
 
     def _buckets(self) -> int:
         """Display buckets along x: one per pixel of the loss plot (two points each at most)."""
@@ -423,14 +426,14 @@ class CurvesView(PlotView):
         self._sliced = (lo, hi) != (0, len(self.step))
         buckets = self._buckets()
         steps = self.step.values[lo:hi]
-        self.raw_curve.setData(*envelope(steps, self.loss.values[lo:hi], buckets))
-        self.smooth_curve.setData(*envelope(steps, self.smoothed.values[lo:hi], buckets))
-        self.lr_curve.setData(*envelope(steps, self.lr.values[lo:hi], buckets))
+        self._put(self.raw_curve, *envelope(steps, self.loss.values[lo:hi], buckets))
+        self._put(self.smooth_curve, *envelope(steps, self.smoothed.values[lo:hi], buckets))
+        self._put(self.lr_curve, *envelope(steps, self.lr.values[lo:hi], buckets))
         self._lr_range()
-        self.stepped_marks.setData(*self.stepped_points())
+        self._put(self.stepped_marks, *self.stepped_points())
         scale = 100.0 if self.run is None or self.run.task == "classification" else 1.0
         # markers: one per ~4 pixels at most (a scatter costs per spot)
-        self.acc_sample_curve.setData(*envelope(self.acc_step.values, self.acc_value.values * scale, buckets // 4))
+        self._put(self.acc_sample_curve, *envelope(self.acc_step.values, self.acc_value.values * scale, buckets // 4))
         table = self.epoch_table
         ep_step = table.column("step")
         self._epoch_curve(self.val_curve, "o", ep_step, table.column("val_loss"), buckets)
@@ -456,7 +459,18 @@ class CurvesView(PlotView):
         ok = np.isfinite(y)
         xs, ys = envelope(x[ok], y[ok], buckets)
         self._markers(curve, symbol, len(xs))
-        curve.setData(xs, ys)
+        self._put(curve, xs, ys)
+
+    def _put(self, item, xs, ys) -> None:
+        """item.setData(xs, ys), skipped when it already shows exactly that: an epoch curve between two epochs,
+        the stepped marks of a run without steps (each setData re-makes a curve's path and its markers)."""
+        xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+        last = self._drawn.get(id(item))
+        if last is not None and last[0].shape == xs.shape and np.array_equal(last[0], xs) and \
+                np.array_equal(last[1], ys, equal_nan=True):
+            return
+        self._drawn[id(item)] = (xs.copy(), ys.copy())
+        item.setData(xs, ys)
 
     def stepped_points(self) -> tuple[np.ndarray, np.ndarray]:
         """(step, loss) of the stepped batches whose losses have come."""
@@ -482,8 +496,13 @@ class CurvesView(PlotView):
         six axes at the next paint)."""
         two_lines = 2 * self.readout.fontMetrics().lineSpacing() + 2
         self.readout.setMinimumHeight(two_lines)
+        self._readout_chars = 0
 
     def _grow_readout(self) -> None:
+        chars = len(self.readout.text())
+        if chars <= self._readout_chars:  # no longer than a text the height was checked for
+            return
+        self._readout_chars = chars
         needed = self.readout.heightForWidth(max(1, self.readout.width()))
         if needed > self.readout.minimumHeight():
             self.readout.setMinimumHeight(needed)

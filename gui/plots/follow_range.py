@@ -7,6 +7,7 @@ axes, about a third of the cost of one whose ticks change at every update.
     value_span([loss, smoothed], floor_zero=True)       # (0.0, 2.5) for a loss that peaked at 2.31
     value_span([lr], constant_mid=True)                 # (0.0, 0.002) for a constant 0.001: mid-axis
     value_span([loss], log=True)                        # (-2.0, 1.0): whole decades, in log10 units
+    symmetric_span([z0, z1])                            # (-3.0, 3.0) for latent means out to 2.7
 """
 
 from __future__ import annotations
@@ -81,3 +82,54 @@ def value_span(arrays: Iterable[np.ndarray], *, log: bool = False, constant_mid:
     if hi == lo:
         hi = lo + 1.0
     return lo, hi
+
+
+def symmetric_span(arrays: Iterable[np.ndarray]) -> tuple[float, float] | None:
+    """−m … m, m the round number at or above the largest magnitude (a latent space centred on 0)."""
+    values = _finite(arrays)
+    if not len(values):
+        return None
+    m = nice_ceil(float(np.abs(values).max()))
+    return -m, m
+
+
+class AxisFollower:
+    """Holds a pyqtgraph ViewBox's axes on ranges a view chooses (pyqtgraph's own auto-range off), setting an
+    axis only when its range changes, so the axis keeps its cached picture. A zoom or pan with the mouse stops
+    that axis following; pyqtgraph's "A" button (auto-range back on) gives it back.
+
+        follower = AxisFollower(plot.vb)
+        follower.apply(0, value_span([x]))            # x: 0 … a round number (or a round number … 0 … one)
+    """
+
+    def __init__(self, vb, padding: float = 0.04):
+        self.vb = vb
+        self.padding = padding
+        self.following = [True, True]
+        self._shown: list[tuple[float, float] | None] = [None, None]
+        vb.disableAutoRange()
+        vb.sigRangeChangedManually.connect(self._moved_by_user)
+
+    def _moved_by_user(self, mask) -> None:
+        for axis in (0, 1):
+            if mask[axis]:
+                self.following[axis] = False
+
+    def apply(self, axis: int, span: tuple[float, float] | None) -> None:
+        if span is None:
+            return
+        if self.vb.state["autoRange"][axis]:  # the "A" button: follow again
+            self.following[axis] = True
+            self._shown[axis] = None
+        if not self.following[axis]:
+            return
+        lo, hi = span
+        pad = (hi - lo) * self.padding
+        wanted = (lo - pad, hi + pad)
+        if self._shown[axis] == wanted:
+            return
+        self._shown[axis] = wanted
+        if axis == 0:
+            self.vb.setXRange(*wanted, padding=0)
+        else:
+            self.vb.setYRange(*wanted, padding=0)

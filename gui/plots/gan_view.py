@@ -13,10 +13,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from layerloom.gui.colors import WARNING_COLOR
 from layerloom.gui.plots.common import graphics_widget, plot_colors, series_color, style_plot
+from layerloom.gui.plots.follow_range import AxisFollower, step_span, value_span
 from layerloom.gui.plots.mosaic import mosaic
 
 STRIP_ROWS = 12  # looks kept in the strip over time
@@ -73,6 +74,13 @@ class GANPanels(QWidget):
         for key, plot in (("d_loss", self.loss_plot), ("g_loss", self.loss_plot), ("val_d_loss", self.loss_plot),
                           ("val_g_loss", self.loss_plot), ("d_real", self.d_plot), ("d_fake", self.d_plot)):
             self.curves[key] = plot.plot([], [])
+        for plot in (self.loss_plot, self.d_plot):  # an axis is painted again only when it changed
+            for side in ("left", "bottom"):
+                plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # the step axes run from 0 to a round number and the loss axis from 0 to one: they move only when the
+        # curves outgrow them (follow_range.py), not at every look
+        self.loss_axes = AxisFollower(self.loss_plot.vb, padding=0.02)
+        self.d_axes = AxisFollower(self.d_plot.vb, padding=0.02)
         self.d_plot.setYRange(0, 1, padding=0.02)
         self.d_plot.setMouseEnabled(True, False)
         self.half = pg.InfiniteLine(pos=0.5, angle=0)
@@ -195,3 +203,15 @@ class GANPanels(QWidget):
         for key in ("val_d_loss", "val_g_loss"):
             have = [(s, m[key]) for s, m in self.epochs if key in m]
             self.curves[key].setData([s for s, _ in have], [v for _, v in have])
+        self._follow()
+
+    def _follow(self) -> None:
+        data = [self.curves[k].getData() for k in ("d_loss", "g_loss", "val_d_loss", "val_g_loss")]
+        xs = [np.asarray(x, dtype=np.float64) for x, _y in data if x is not None and len(x)]
+        ys = [np.asarray(y, dtype=np.float64) for _x, y in data if y is not None and len(y)]
+        if xs:
+            last = max(float(np.nanmax(x)) for x in xs)
+            span = step_span(None, 0.0, last)
+            self.loss_axes.apply(0, span)
+            self.d_axes.apply(0, span)
+        self.loss_axes.apply(1, value_span(ys))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from layerloom.gui.plots.common import graphics_widget, plot_colors, style_legend, style_plot
+from layerloom.gui.plots.follow_range import AxisFollower, symmetric_span
 from layerloom.gui.plots.mosaic import mosaic
 
 MAX_LEGEND = 20  # classes named in the legend at most (more share a few colours, unnamed)
@@ -45,6 +46,12 @@ class VAEPanels(QWidget):
             plot.setMouseEnabled(False, False)
         self.traversal_plot.addItem(self.traversal_image)
         self.traversal_plot.setAspectLocked(True)
+        for plot in (self.latent_plot, self.traversal_plot):  # an axis is painted again only when it changed
+            for side in ("left", "bottom"):
+                plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # the latent axes move only when the points outgrow them (each look re-ranging them cost ~7 ms a paint)
+        self.latent_axes = AxisFollower(self.latent_plot.vb, padding=0.05)
+        self.traversal_axes = AxisFollower(self.traversal_plot.vb, padding=0.0)
         self.legend = self.latent_plot.addLegend(offset=(-4, 4), labelTextSize="8pt", colCount=2)
         self.scatters: list[pg.ScatterPlotItem] = []  # one per class (or one for unlabelled points)
         self._scatter_key: tuple | None = None  # the classes the scatters were made for
@@ -104,6 +111,9 @@ class VAEPanels(QWidget):
             self._scatter_key = key
         for item, (_label, rows) in zip(self.scatters, groups, strict=True):
             item.setData(latent[rows, 0], latent[rows, 1])
+        span = symmetric_span([latent])  # the same scale on both latent axes, centred on the prior's 0
+        self.latent_axes.apply(0, span)
+        self.latent_axes.apply(1, span)
 
     def _make_scatters(self, groups) -> None:
         for item in self.scatters:
@@ -134,6 +144,8 @@ class VAEPanels(QWidget):
         dx = (x1 - x0) / max(cols - 1, 1)
         dy = (y1 - y0) / max(rows - 1, 1) if rows > 1 else dx
         self.traversal_image.setRect(QRectF(x0 - dx / 2, y0 - dy / 2, x1 - x0 + dx, y1 - y0 + dy))
+        self.traversal_axes.apply(0, (x0 - dx / 2, x1 + dx / 2))
+        self.traversal_axes.apply(1, (y0 - dy / 2, y1 + dy / 2))
 
     def csv_rows(self) -> tuple[list[str], list[list]]:
         """The latent means and their classes."""

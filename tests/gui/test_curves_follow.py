@@ -14,7 +14,7 @@ from PySide6.QtGui import QWheelEvent
 from layerloom.core.training.events import Finished, RunStarted, Steps
 from layerloom.gui.plots import demo
 from layerloom.gui.plots.curves import CurvesView
-from layerloom.gui.plots.follow_range import nice_ceil, step_span, value_span
+from layerloom.gui.plots.follow_range import nice_ceil, step_span, symmetric_span, value_span
 
 
 def _view(qtbot, w=900, h=600):
@@ -55,6 +55,7 @@ def test_nice_numbers_and_spans():
     assert value_span([np.array([12.0, 98.0])], fixed=(0.0, 100.0)) == (0.0, 100.0)
     assert value_span([np.array([12.0, 130.0])], fixed=(0.0, 100.0)) == (0.0, 150.0)  # outgrown: widened
     assert value_span([np.array([np.nan])]) is None
+    assert symmetric_span([np.array([[0.4, -2.7], [1.0, 0.2]])]) == (-3.0, 3.0)
 
 
 def test_a_live_run_keeps_its_axes_while_the_curves_grow(qtbot):
@@ -138,3 +139,50 @@ def test_log_scale_follows_in_whole_decades(qtbot):
     low, high = span[0] - span[1] / 2, span[0] + span[1] / 2
     assert low == pytest.approx(round(low)) and high == pytest.approx(round(high))  # decades
     assert 10 ** low <= float(np.nanmin(view.loss.values)) and float(np.nanmax(view.loss.values)) <= 10 ** high
+
+
+def _vae_look(rng, scale=1.0):
+    from layerloom.core.training.events import VAELook
+
+    latent = (rng.normal(size=(200, 2)) * scale).clip(-2.9 * scale, 2.9 * scale)
+    latent[0] = (2.9 * scale, -1.0)  # the farthest point
+    return VAELook(step=1, epoch=0, inputs=rng.random((8, 1, 28, 28), np.float32),
+                   reconstructions=rng.random((8, 1, 28, 28), np.float32),
+                   samples=rng.random((16, 1, 28, 28), np.float32),
+                   latent=latent.astype(np.float32),
+                   labels=rng.integers(0, 10, 200), traversal=rng.random((8, 8, 1, 28, 28), np.float32),
+                   traversal_extent=(-2.5, 2.5, -2.5, 2.5))
+
+
+def test_the_latent_scatter_keeps_its_axes_until_the_points_outgrow_them_or_the_user_zooms(qtbot):
+    from layerloom.gui.plots.vae_view import VAEPanels
+
+    panels = VAEPanels()
+    qtbot.addWidget(panels)
+    panels.resize(800, 700)
+    panels.show()
+    qtbot.waitExposed(panels)
+    rng = np.random.default_rng(3)
+    box = panels.latent_plot.vb
+    panels.show_look(_vae_look(rng))
+    first = box.viewRange()
+    assert first[0] == pytest.approx([-3.3, 3.3]) and first[1] == pytest.approx([-3.3, 3.3])  # ±3, 5 % padding
+    panels.show_look(_vae_look(rng))  # other points inside ±3: the axes stay
+    assert np.allclose(box.viewRange(), first)
+    panels.show_look(_vae_look(rng, scale=2.0))  # points out to ±5.8: round numbers past them
+    assert box.viewRange()[0] == pytest.approx([-6.6, 6.6]) and box.viewRange()[1] == pytest.approx([-6.6, 6.6])
+    _wheel_at(panels.graphics, box)  # the user zooms: the next look leaves the zoom alone
+    zoomed = box.viewRange()
+    panels.show_look(_vae_look(rng, scale=3.0))
+    assert np.allclose(box.viewRange(), zoomed)
+    panels.latent_plot.autoBtnClicked()  # "A": following again
+    panels.show_look(_vae_look(rng))
+    assert box.viewRange()[0] == pytest.approx([-3.3, 3.3])
+
+
+def _wheel_at(graphics, vb, delta=240):
+    viewport = graphics.viewport()
+    centre = graphics.mapFromScene(vb.sceneBoundingRect().center())
+    event = QWheelEvent(QPointF(centre), QPointF(viewport.mapToGlobal(centre)), QPoint(0, 0), QPoint(0, delta),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    graphics.wheelEvent(event)
