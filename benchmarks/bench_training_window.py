@@ -36,15 +36,23 @@ from common import Results, print_header
 SETTLE_S = 1.0  # a pause before each measured run
 
 
-def cli_rate(project_file: str, runs: str) -> float:
-    """samples/s of `layerloom train FILE --json`, the real command in a process of its own."""
+def _threads(device_name: str) -> int | None:
+    """The thread count in a run's device name ("CPU (2 threads)")."""
+    import re
+
+    found = re.search(r"\((\d+) threads?\)", device_name or "")
+    return int(found.group(1)) if found else None
+
+
+def cli_rate(project_file: str, runs: str) -> tuple[float, int | None]:
+    """(samples/s, torch threads) of `layerloom train FILE --json`, the real command in a process of its own."""
     code = "import sys; from layerloom.app.cli import main; sys.exit(main())"
     done = subprocess.run([sys.executable, "-c", code, "train", project_file, "--out", runs, "--json"],
                           capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise SystemExit(f"layerloom train failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return float(result["samples_per_s"])
+    return float(result["samples_per_s"]), _threads(done.stderr + done.stdout)
 
 
 def settle(app, seconds: float = SETTLE_S) -> None:
@@ -56,9 +64,9 @@ def settle(app, seconds: float = SETTLE_S) -> None:
         time.sleep(0.02)
 
 
-def window_run(app, window, timeout_s: float = 300.0, probe_ms: int = 10) -> tuple[float, list[float]]:
+def window_run(app, window, timeout_s: float = 300.0, probe_ms: int = 10) -> tuple[float, list[float], int | None]:
     """Train from the window's action inside a Qt event loop, as the app runs; returns (samples/s, lateness
-    of a `probe_ms` timer in ms)."""
+    of a `probe_ms` timer in ms, torch threads)."""
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
     late: list[float] = []
@@ -90,7 +98,7 @@ def window_run(app, window, timeout_s: float = 300.0, probe_ms: int = 10) -> tup
     app.processEvents()
     last_event = window.training.last
     assert last_event is not None and last_event.kind == "finished", getattr(last_event, "message", last_event)
-    return last_event.samples_per_s, late
+    return last_event.samples_per_s, late, _threads(window.training.run.device_name if window.training.run else "")
 
 
 # key → (template, block to select or None, view on show, epochs or None for the template's own). lenet5 runs 30
@@ -139,16 +147,18 @@ def run_case(app, window, key: str, tmp: str, repeats: int, quick: bool):
         window.editor.select([window.document.graph.find(block)])
     window.live_views.show_view(view)
     app.processEvents()
-    cli, gui, lateness = [], [], []
+    cli, gui, lateness, threads = [], [], [], []
     window_run(app, window)  # warm-up: the live views' first paint, the first data load
     for _ in range(repeats):
         settle(app)
-        cli.append(cli_rate(project_file, os.path.join(tmp, "runs-cli")))
+        rate, cli_threads = cli_rate(project_file, os.path.join(tmp, "runs-cli"))
+        cli.append(rate)
         settle(app)
-        rate, late = window_run(app, window)
+        rate, late, gui_threads = window_run(app, window)
         gui.append(rate)
         lateness.extend(late)
-    return project.training.epochs, cli, gui, lateness
+        threads.append(f"{cli_threads}/{gui_threads}")
+    return project.training.epochs, cli, gui, lateness, threads
 
 
 def main() -> int:
@@ -170,7 +180,7 @@ def main() -> int:
     window.show()
     code = 0
     for key in [k.strip() for k in args.views.split(",") if k.strip()]:
-        epochs, cli, gui, lateness = run_case(app, window, key, tmp, repeats, args.quick)
+        epochs, cli, gui, lateness, threads = run_case(app, window, key, tmp, repeats, args.quick)
         template, _block, view, _ = CASES[key]
         ratios = [g / c for g, c in zip(gui, cli, strict=True)]
         results = Results(f"{template}, {view} on show: {epochs} epochs × {repeats} runs, torch's default threads "
@@ -181,6 +191,9 @@ def main() -> int:
                     lower_is_better=False, extra=" ".join(f"{g:.0f}" for g in gui))
         results.add("window / command line", statistics.median(ratios), 0.95, "×", lower_is_better=False,
                     extra=" ".join(f"{r:.3f}" for r in ratios))
+        same = sum(a == b for a, b in (t.split("/") for t in threads))
+        results.add("pairs whose runs chose the same torch threads", same, None, f"of {repeats}", lower_is_better=False,
+                    extra="command line/window: " + " ".join(threads))
         results.add("10 ms GUI timer lateness p99", percentile(lateness, 0.99), 16.0, "ms",
                     extra=f"median {statistics.median(lateness):.2f} ms, n={len(lateness)}")
         results.add("10 ms GUI timer lateness, worst", max(lateness), 50.0, "ms")

@@ -130,6 +130,12 @@ def devices_section() -> dict[str, Any]:
         choice = choice_for_run(None)  # what a run on the CPU would take now, with no `threads` setting
         out["training threads"] = f"{choice.threads} ({choice.reason})"
         out["OpenMP wait policy"] = choice.wait_policy
+        from layerloom.core.training.threads import BACKGROUND_NICE
+
+        linux = sys.platform.startswith("linux")
+        out["window training priority"] = (f"nice +{BACKGROUND_NICE} for the training thread and its OpenMP "
+                                           "threads, so that the window's drawing comes first" if linux else
+                                           "as the window's (per-thread priorities are Linux's)")
     except Exception as err:
         out["training threads"] = f"cannot be chosen ({type(err).__name__}: {err})"
     try:

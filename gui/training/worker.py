@@ -69,8 +69,10 @@ class TrainWorker:
     def run(self) -> None:
         from layerloom.core.errors import LayerloomError
         from layerloom.core.training.events import Failed
+        from layerloom.core.training.threads import run_in_background
 
         result = None
+        run_in_background()  # the window's GUI thread comes first when it has work (and the run's OpenMP threads)
         try:
             if self.prepared is None:
                 data = self.project.data

@@ -152,3 +152,4 @@ def test_doctor_shows_the_choice_and_the_wait_policy(monkeypatch, capsys):
     lines = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip() for line in out.splitlines() if ":" in line}
     assert lines["training threads"] == "1 (2 cores, 1.0 busy with other work: 1 thread so as not to fight it)"
     assert lines["OpenMP wait policy"] == wait_policy()
+    assert lines["window training priority"].startswith("nice +5 for the training thread")
