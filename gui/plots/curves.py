@@ -10,7 +10,6 @@ curve ("stepped"); the mouse wheel zooms, dragging pans, right-click has pyqtgra
 
 from __future__ import annotations
 
-import html
 import math
 
 import numpy as np
@@ -19,31 +18,25 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
 from layerloom.core.training.events import EpochEnd, Failed, Finished, RunStarted, Stepped, Steps
-from layerloom.core.training.metric_text import metric_value
 from layerloom.gui.plots.common import (
     EMA,
     GrowingArray,
     PlotView,
     fast_curve,
     fit_legend,
-    fmt,
     graphics_widget,
     legend_above,
     plot_colors,
     series_color,
     style_legend,
     style_plot,
-    write_csv,
 )
+from layerloom.gui.plots.curve_axes import RunAxes
 from layerloom.gui.plots.curve_history import EpochTable, compact_steps
+from layerloom.gui.plots.curve_readout import LOSS_TERMS, METRIC_TITLES, PERCENT, Readout, curves_csv, readout_html
 from layerloom.gui.plots.decimate import envelope, visible_slice
 from layerloom.gui.plots.follow_range import step_span, value_span
 
-METRIC_TITLES = {"val_accuracy": "validation accuracy", "train_accuracy": "training accuracy (epoch)",
-                 "val_mae": "validation MAE", "val_r2": "validation R²", "val_kl": "validation KL term"}
-# a VAE's loss terms: the reconstruction term on the loss plot (the loss is mostly that), the KL on the metric plot
-LOSS_TERMS = {"val_reconstruction": "validation reconstruction"}
-PERCENT = ("val_accuracy", "train_accuracy")
 AXIS_WIDTH = 64  # the left axes of the three plots, so their data lines up
 SYMBOL_MAX = 120  # epoch curves show a marker per epoch up to this many points on show, plain lines past it
 
@@ -69,21 +62,10 @@ class CurvesView(PlotView):
         self._sliced = False  # the step curves show only the steps in view (zoomed)
         self.stepped = GrowingArray(np.float64)  # steps trained while paused: each batch of a batch step, an epoch
         self._hover_index: int | None = None
-        # The axes follow the run (follow_range.py) until the user zooms or pans one; pyqtgraph's "A" button
-        # gives it back. _shown: the ranges this view set last, to tell them from the user's.
-        self._follow_x = True
-        self._follow_y: dict[int, bool] = {}
-        self._shown: dict[tuple[int, int], tuple[float, float]] = {}
-        self._applying = False
         self._ended = False  # the run finished or failed: the step axis ends at the last step
         self._drawn: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(item) → the data it was last given
-        self._readout_chars = 0  # the longest readout text the current height was checked for
 
-        self.readout = QLabel(self)
-        self.readout.setTextFormat(Qt.TextFormat.RichText)
-        self.readout.setMinimumWidth(120)
-        self.readout.setWordWrap(True)  # a narrow view shows the values on two lines rather than cut off
-        self._hold_readout_height()
+        self.readout = Readout(self)
         self.log_box = QCheckBox("log", self)
         self.log_box.setToolTip("Loss on a logarithmic scale")
         self.log_box.toggled.connect(self._set_log)
@@ -140,9 +122,8 @@ class CurvesView(PlotView):
             line.setZValue(50)
             p.addItem(line, ignoreBounds=True)
             self._cursors.append(line)
-        self.loss_plot.sigXRangeChanged.connect(lambda vb, r: self._range_moved(vb, 0, r))
-        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
-            p.sigYRangeChanged.connect(lambda vb, r: self._range_moved(vb, 1, r))
+        # the axes follow the run until the user zooms or pans one (curve_axes.py)
+        self.axes = RunAxes(self.loss_plot, (self.loss_plot, self.metric_plot, self.lr_plot), self._range_moved)
         self._mouse = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=60, slot=self._hover)
 
         head = QHBoxLayout()
@@ -188,9 +169,8 @@ class CurvesView(PlotView):
             self._titles()
         self._lr_span.setData([], [])
         self._drawn.clear()
-        self._follow_x, self._follow_y, self._shown, self._ended = True, {}, {}, False
-        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
-            p.disableAutoRange()
+        self._ended = False
+        self.axes.reset()
         self._changed()
 
     def on_event(self, event) -> None:
@@ -336,79 +316,37 @@ class CurvesView(PlotView):
         return visible_slice(self.step.values, x0, x1)
 
     def _follows_x(self) -> bool:
-        return self._follow_x or bool(self.loss_plot.vb.state["autoRange"][0])
+        return self.axes.follows_x()
 
-    def _range_moved(self, vb: pg.ViewBox, axis: int, value_range) -> None:
-        """Zoomed or panned by the user (a range this view did not set): that axis stops following, and the step
-        curves show what is in view; pyqtgraph's auto-range back on ("A"): follow again, everything drawn."""
-        if self._applying:
-            return
-        shown = self._shown.get((id(vb), axis))
-        if shown is not None and not vb.state["autoRange"][axis] and not _same_range(tuple(value_range), shown):
-            if axis == 0:
-                self._follow_x = False
-            else:
-                self._follow_y[id(vb)] = False
+    def _range_moved(self, vb: pg.ViewBox) -> None:
+        """An axis moved by the user: the step curves show what is in view; back to following ("A"): all of them."""
         if not self._follows_x() or self._sliced or any(vb.state["autoRange"]):
             self._changed()
 
     def _follow(self, lo: int, hi: int) -> None:
-        """Set the axes that follow the run: the step axis over the whole run (to the last step once it ended),
-        each value axis from 0 to a round number (follow_range.py). An axis the user zoomed or panned is left
-        alone until pyqtgraph's "A" button turns its auto-range back on."""
-        self._applying = True
-        try:
-            loss_box = self.loss_plot.vb
-            if loss_box.state["autoRange"][0]:
-                self._follow_x = True
-            if self._follow_x and len(self.step):
-                steps = self.step.values
-                running = self.run is not None and not self._ended
-                total = (self.run.start_step + (self.run.epochs - self.run.start_epoch) * self.run.steps_per_epoch
-                         if running else None)
-                if running:
-                    span = step_span(total, float(steps[0]), float(steps[-1]))
-                else:
-                    first, last = float(steps[0]), float(steps[-1])
-                    span = (0.0 if first <= 1 else first, max(last, first + 1.0))
-                self._apply(self.loss_plot, 0, span, 0.01)
-            regression = self._regression()
-            percent = [n for n in self._metric_names() if n in PERCENT]
-            kl_or_error = [self.epoch_table.column(n) for n in self._metric_names()
-                           if n not in PERCENT and n not in LOSS_TERMS]
-            loss_series = [self.loss.values[lo:hi], self.smoothed.values[lo:hi], self.epoch_table.column("val_loss"),
-                           self.epoch_table.column("train_loss")] + \
-                [self.epoch_table.column(n) for n in self._metric_names() if n in LOSS_TERMS]
-            spans = {
-                id(self.loss_plot): value_span(loss_series, log=self.log_box.isChecked()),
-                id(self.metric_plot): (value_span(kl_or_error) if regression or kl_or_error else
-                                       value_span([self.epoch_table.column(n) * 100.0 for n in percent] +
-                                                  [self.acc_value.values * 100.0], fixed=(0.0, 100.0))),
-                id(self.lr_plot): value_span([self.lr.values[lo:hi]], constant_mid=True),
-            }
-            for p in (self.loss_plot, self.metric_plot, self.lr_plot):
-                if p.vb.state["autoRange"][1]:
-                    self._follow_y[id(p.vb)] = True
-                span = spans[id(p)]
-                if self._follow_y.get(id(p.vb), True) and span is not None:
-                    self._apply(p, 1, span, 0.03)
-        finally:
-            self._applying = False
-
-    def _apply(self, plot: pg.PlotItem, axis: int, span: tuple[float, float], padding: float) -> None:
-        """Set one axis to `span` (with `padding`), only when it changed: an unchanged axis keeps its cache."""
-        lo, hi = span
-        pad = (hi - lo) * padding
-        wanted = (lo - pad, hi + pad)
-        vb = plot.vb
-        key = (id(vb), axis)
-        if self._shown.get(key) == wanted and not vb.state["autoRange"][axis]:
-            return
-        if axis == 0:
-            plot.setXRange(*wanted, padding=0)
-        else:
-            plot.setYRange(*wanted, padding=0)
-        self._shown[key] = wanted
+        """The spans the axes follow (follow_range.py): the step axis over the whole run (to the last step once it
+        ended), the loss from 0 to a round number (decades on a log scale), accuracy 0–100 %, errors and the KL
+        term from 0, the learning rate from 0 (a constant one mid-axis)."""
+        x_span = None
+        if len(self.step):
+            first, last = float(self.step.values[0]), float(self.step.values[-1])
+            run = self.run
+            if run is not None and not self._ended:
+                total = run.start_step + (run.epochs - run.start_epoch) * run.steps_per_epoch
+                x_span = step_span(total, first, last)
+            else:
+                x_span = (0.0 if first <= 1 else first, max(last, first + 1.0))
+        names = self._metric_names()
+        percent = [n for n in names if n in PERCENT]
+        kl_or_error = [self.epoch_table.column(n) for n in names if n not in PERCENT and n not in LOSS_TERMS]
+        table = self.epoch_table
+        loss_series = [self.loss.values[lo:hi], self.smoothed.values[lo:hi], table.column("val_loss"),
+                       table.column("train_loss")] + [table.column(n) for n in names if n in LOSS_TERMS]
+        metric_span = (value_span(kl_or_error) if self._regression() or kl_or_error else
+                       value_span([table.column(n) * 100.0 for n in percent] + [self.acc_value.values * 100.0],
+                                  fixed=(0.0, 100.0)))
+        self.axes.apply(x_span, [value_span(loss_series, log=self.log_box.isChecked()), metric_span,
+                                 value_span([self.lr.values[lo:hi]], constant_mid=True)])
 
     def _markers(self, curve: pg.PlotDataItem, symbol: str, count: int) -> None:
         """Markers and antialiasing on an epoch curve of up to SYMBOL_MAX points; past that a plain line (a wide
@@ -488,24 +426,7 @@ class CurvesView(PlotView):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_legends()
-        self._hold_readout_height()
-
-    def _hold_readout_height(self) -> None:
-        """Room for two lines of readout, more only when its text needs it, and never less until the view is
-        resized: a readout that grows or shrinks by a line re-lays out the three plots (~15 ms of CPU for their
-        six axes at the next paint)."""
-        two_lines = 2 * self.readout.fontMetrics().lineSpacing() + 2
-        self.readout.setMinimumHeight(two_lines)
-        self._readout_chars = 0
-
-    def _grow_readout(self) -> None:
-        chars = len(self.readout.text())
-        if chars <= self._readout_chars:  # no longer than a text the height was checked for
-            return
-        self._readout_chars = chars
-        needed = self.readout.heightForWidth(max(1, self.readout.width()))
-        if needed > self.readout.minimumHeight():
-            self.readout.setMinimumHeight(needed)
+        self.readout.hold_height()
 
     def _set_log(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)
@@ -544,35 +465,7 @@ class CurvesView(PlotView):
         self._update_readout()
 
     def _update_readout(self) -> None:
-        n = len(self.step)
-        if n == 0 and not self.epochs:
-            self.readout.setText("<span style='color:gray'>Waiting for the first training steps…</span>")
-            return
-        i = self._hover_index if self._hover_index is not None and self._hover_index < n else n - 1
-        parts = []
-        if n:
-            step = int(self.step.values[i])
-            epoch = int(self.epoch_of_step.values[i])
-            stepped = " · stepped" if step in self.stepped.values else ""
-            parts.append(f"<b>{_nb(f'step {step:,}')}</b>{_nb(f' · epoch {epoch + 1}{stepped}')}")
-            loss, smoothed = fmt(self.loss.values[i]), fmt(self.smoothed.values[i])
-            parts.append(_dot("loss") + _nb(f"loss {loss} (smoothed {smoothed})"))
-            parts.append(_dot("lr") + _nb(f"lr {fmt(self.lr.values[i], 3)}"))
-        else:
-            step, epoch = None, None
-        row = self.epoch_table.latest_at(step)  # the last epoch ended at or before the hovered step
-        rec = self.epochs[row] if row is not None and row < len(self.epochs) else None
-        if rec is not None:
-            if rec.get("val_loss") is not None:
-                parts.append(_dot("val") + _nb(f"val loss {fmt(rec['val_loss'])}"))
-            for k in ("val_accuracy", "val_mae", "val_r2", "val_reconstruction", "val_kl"):
-                if k in rec:
-                    v = rec[k]
-                    text = metric_value(k, v) if k in PERCENT else fmt(v)
-                    title = {**METRIC_TITLES, **LOSS_TERMS}[k].replace("validation ", "val ")
-                    parts.append(_dot("accuracy") + _nb(f"{title} {text}"))
-        self.readout.setText(" \u00a0 ".join(parts))  # lines break between the parts only
-        self._grow_readout()
+        self.readout.show_text(readout_html(self))
 
     # --- export -------------------------------------------------------------------------------------
 
@@ -580,28 +473,9 @@ class CurvesView(PlotView):
         return self.graphics
 
     def export_csv(self, path: str) -> None:
-        """One row per kept step (every step up to STEP_CAP; past it the kept envelope, the run folder's steps.csv
-        has them all): step, epoch (1-based), loss, loss_smoothed, lr; at the last step of each epoch
-        also the epoch's train_loss, val_loss and metrics (empty elsewhere). Epochs without steps (none in
-        a normal run) get a row of their own."""
-        metric_keys = sorted({k for r in self.epochs for k in r} - {"epoch", "step", "train_loss", "val_loss", "lr"})
-        epoch_cols = ["train_loss", "val_loss", *metric_keys]
-        header = ["step", "epoch", "loss", "loss_smoothed", "lr", *epoch_cols]
-        by_step: dict[int, dict] = {}
-        for r in self.epochs:
-            by_step[int(r["step"])] = r
-        rows = []
-        seen = set()
-        for s, e, v, sm, lr in zip(self.step.values.tolist(), self.epoch_of_step.values.tolist(),
-                                   self.loss.values.tolist(), self.smoothed.values.tolist(), self.lr.values.tolist()):
-            r = by_step.get(int(s))
-            if r is not None:
-                seen.add(int(s))
-            rows.append([int(s), e + 1, v, sm, lr, *[(r.get(k) if r else None) for k in epoch_cols]])
-        for s, r in by_step.items():
-            if s not in seen:
-                rows.append([s, r["epoch"] + 1, None, None, r.get("lr"), *[r.get(k) for k in epoch_cols]])
-        write_csv(path, header, rows)
+        """One row per kept step: step, epoch (1-based), loss, loss_smoothed, lr, then the epoch columns
+        (curve_readout.curves_csv)."""
+        curves_csv(self, path)
 
 
 def _expected_metrics(run: RunStarted | None) -> tuple[str, ...]:
@@ -609,19 +483,3 @@ def _expected_metrics(run: RunStarted | None) -> tuple[str, ...]:
     if run is None:
         return ()
     return {"classification": ("val_accuracy", "train_accuracy"), "regression": ("val_mae",)}.get(run.task, ())
-
-
-def _same_range(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    scale = max(abs(b[1] - b[0]), 1e-300)
-    return abs(a[0] - b[0]) <= 1e-6 * scale and abs(a[1] - b[1]) <= 1e-6 * scale
-
-
-def _dot(series: str) -> str:
-    from layerloom.gui.plots.common import series_color as sc
-
-    return f"<span style='color:{html.escape(sc(series).name())}'>●</span>\u00a0"
-
-
-def _nb(text: str) -> str:
-    """Escaped text whose words stay on one line."""
-    return html.escape(text).replace(" ", "\u00a0")
