@@ -93,7 +93,10 @@ class CurvesView(PlotView):
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             p.getAxis("left").setWidth(AXIS_WIDTH)
             p.setClipToView(True)
-            p.setDownsampling(auto=True, mode="peak")
+            # no pyqtgraph downsampling: every curve here is decimated to ~2 points a pixel (decimate.envelope),
+            # and pyqtgraph's own would empty a sparse series (the stepped marks) on a step axis that spans the
+            # whole run while only its start is trained
+            p.setDownsampling(ds=1, auto=False)
             for side in ("left", "bottom"):  # an axis (and its grid) is painted again only when it changed
                 p.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
@@ -103,7 +106,6 @@ class CurvesView(PlotView):
         # Step curves are drawn without antialiasing: a wide antialiased pen over thousands of (peak-
         # downsampled, zigzag) points costs Qt's raster engine 20-500 ms a frame; epoch curves keep it.
         self.smooth_curve = fast_curve(self.loss_plot.plot(name="loss (smoothed)"))
-        self.smooth_curve.setDownsampling(auto=True, method="mean")
         self.val_curve = self.loss_plot.plot(name="validation loss", antialias=True)
         self.train_epoch_curve = self.loss_plot.plot(name="training loss (epoch mean)", antialias=True)
         self.stepped_marks = pg.PlotDataItem(pen=None, symbol="t1")  # in the legend once a step is marked
@@ -112,6 +114,8 @@ class CurvesView(PlotView):
         self.metric_curves: dict[str, pg.PlotDataItem] = {}  # also LOSS_TERMS' curves (on the loss plot)
         self.acc_sample_curve = fast_curve(self.metric_plot.plot())
         self.lr_curve = fast_curve(self.lr_plot.plot(name="learning rate"))
+        for curve in (self.raw_curve, self.smooth_curve, self.acc_sample_curve, self.lr_curve):
+            curve.setDownsampling(ds=1, auto=False)
         self._lr_span = pg.PlotCurveItem(pen=pg.mkPen(None))  # widens the lr axis (see _lr_range)
         self._styled_for: bool | None = None  # the _regression() the titles were drawn for
         self.lr_plot.addItem(self._lr_span)
