@@ -95,7 +95,7 @@ class CurvesView(PlotView):
             p.setClipToView(True)
             # no pyqtgraph downsampling: every curve here is decimated to ~2 points a pixel (decimate.envelope),
             # and pyqtgraph's own would empty a sparse series (the stepped marks) on a step axis that spans the
-            # whole run while only its start is trained
+            # whole stretch ahead while only its start is trained
             p.setDownsampling(ds=1, auto=False)
             for side in ("left", "bottom"):  # an axis (and its grid) is painted again only when it changed
                 p.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
@@ -328,18 +328,20 @@ class CurvesView(PlotView):
             self._changed()
 
     def _follow(self, lo: int, hi: int) -> None:
-        """The spans the axes follow (follow_range.py): the step axis over the whole run (to the last step once it
-        ended), the loss from 0 to a round number (decades on a log scale), accuracy 0–100 %, errors and the KL
-        term from 0, the learning rate from 0 (a constant one mid-axis)."""
-        x_span = None
+        """The spans the axes follow (follow_range.py): the step axis to a round number past the last step, never
+        past the run's planned end (to the last step once the run ended); the loss from 0 to a round number
+        (decades on a log scale); accuracy 0–100 %; errors and the KL term from 0; the learning rate from 0 (a
+        constant one mid-axis)."""
+        x_span, run = None, self.run
+        total = run.start_step + (run.epochs - run.start_epoch) * run.steps_per_epoch if run is not None else None
         if len(self.step):
             first, last = float(self.step.values[0]), float(self.step.values[-1])
-            run = self.run
             if run is not None and not self._ended:
-                total = run.start_step + (run.epochs - run.start_epoch) * run.steps_per_epoch
                 x_span = step_span(total, first, last)
             else:
                 x_span = (0.0 if first <= 1 else first, max(last, first + 1.0))
+        elif run is not None:  # waiting for the first steps: the first epoch's stretch, not pyqtgraph's 0…1
+            x_span = step_span(total, float(run.start_step + 1), float(run.start_step + run.steps_per_epoch))
         names = self._metric_names()
         percent = [n for n in names if n in PERCENT]
         kl_or_error = [self.epoch_table.column(n) for n in names if n not in PERCENT and n not in LOSS_TERMS]

@@ -1,9 +1,10 @@
-"""Axis ranges that follow a live run without moving at every update (MATLAB's training-progress plot): the
-step axis spans the whole run from its first step, and a value axis starts at 0 and ends at a round number
-that changes only when the data outgrows it. A plot whose axes do not move is repainted from its cached
+"""Axis ranges that follow a live run without moving at every update: the step axis widens in a few jumps of
+2–2.5× up to the run's planned end, and a value axis starts at 0 and ends at a round number that changes only
+when the data outgrows it. A plot whose axes do not move is repainted from its cached
 axes, about a third of the cost of one whose ticks change at every update.
 
-    step_span(run_total=450, last=120)                 # (0, 450): the run's length, known at its start
+    step_span(450, 1, 120)                              # (0, 200): widens 2–2.5× when the curve nears its end
+    step_span(450, 1, 400)                              # (0, 450): the run's last stretch ends at its last step
     value_span([loss, smoothed], floor_zero=True)       # (0.0, 2.5) for a loss that peaked at 2.31
     value_span([lr], constant_mid=True)                 # (0.0, 0.002) for a constant 0.001: mid-axis
     value_span([loss], log=True)                        # (-2.0, 1.0): whole decades, in log10 units
@@ -31,15 +32,29 @@ def nice_ceil(x: float) -> float:
     return float(f"{10.0 * decade:.12g}")
 
 
+def coarse_ceil(x: float) -> float:
+    """The smallest of 1, 2, 5 × 10^k at or above `x` (> 0): steps of 2–2.5×."""
+    if not x > 0 or not math.isfinite(x):
+        return 1.0
+    decade = 10.0 ** math.floor(math.log10(x))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * decade >= x * (1 - 1e-12):
+            return float(f"{m * decade:.12g}")
+    return float(f"{10.0 * decade:.12g}")
+
+
 def step_span(run_total: int | None, first: float | None, last: float | None) -> tuple[float, float] | None:
-    """The step axis: 0 (or the first step shown, when it is past 0) to the run's planned last step, or to a
-    round number past the last step when the run has gone further (or its length is unknown). None: no steps."""
+    """The step axis: from 0 (or the first step shown, when it is past 0) to a round number 10 % or more past the
+    last step (1, 2, 5 × 10^k: the axis widens a few times over a run, by 2–2.5× each time, and the curve fills
+    40–90 % of it), and never past the run's planned last step: its last stretch ends exactly there. None: no
+    steps and no plan."""
     if last is None:
         return (0.0, float(run_total)) if run_total else None
     start = 0.0 if first is None or first <= 1 else float(first)
-    if run_total and last <= run_total:
-        return start, float(run_total)
-    return start, max(start + 1.0, nice_ceil(last))
+    end = coarse_ceil(max(float(last), 1.0) * 1.1)
+    if run_total and run_total >= last:
+        end = min(end, float(run_total))
+    return start, max(end, start + 1.0)
 
 
 def _finite(arrays: Iterable[np.ndarray], positive: bool = False) -> np.ndarray:

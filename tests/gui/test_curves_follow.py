@@ -1,5 +1,5 @@
-"""The Curves view's axes follow a run without moving at every update: the step axis spans the whole run from its
-start, the value axes start at 0 and end at round numbers; a zoom or pan by the user stops that axis following,
+"""The Curves view's axes follow a run without moving at every update: the step axis widens in a few jumps up to
+the run's end, the value axes start at 0 and end at round numbers; a zoom or pan by the user stops that axis following,
 pyqtgraph's "A" button gives it back, and a finished run's step axis ends at its last step."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from PySide6.QtGui import QWheelEvent
 from layerloom.core.training.events import Finished, RunStarted, Steps
 from layerloom.gui.plots import demo
 from layerloom.gui.plots.curves import CurvesView
-from layerloom.gui.plots.follow_range import nice_ceil, step_span, symmetric_span, value_span
+from layerloom.gui.plots.follow_range import coarse_ceil, nice_ceil, step_span, symmetric_span, value_span
 
 
 def _view(qtbot, w=900, h=600):
@@ -43,9 +43,11 @@ def _ranges(view):
 def test_nice_numbers_and_spans():
     assert [nice_ceil(x) for x in (2.31, 0.0031, 1.0, 7.2, 95.0, 1e-3)] == pytest.approx(
         [2.5, 0.004, 1.0, 8.0, 100.0, 1e-3])
-    assert step_span(450, 1.0, 120.0) == (0.0, 450.0)  # the run's length from its first step
-    assert step_span(450, 1.0, 460.0) == (0.0, 500.0)  # past the plan: a round number past the last step
-    assert step_span(None, 301.0, 340.0) == (301.0, 400.0)  # a resumed run's curve starts where it does
+    assert step_span(450, 1.0, 120.0) == (0.0, 200.0)  # a round number 10 % or more past the last step
+    assert step_span(450, 1.0, 190.0) == (0.0, 450.0)  # the last stretch: to the run's planned end
+    assert step_span(450, 1.0, 460.0) == (0.0, 1000.0)  # past the plan: round numbers again
+    assert step_span(None, 301.0, 340.0) == (301.0, 500.0)  # a resumed run's curve starts where it does
+    assert [coarse_ceil(x) for x in (3.0, 11.0, 180.0, 0.4)] == [5.0, 20.0, 200.0, 0.5]
     assert step_span(None, None, None) is None
     loss = np.array([2.31, 1.2, np.nan, 0.4])
     assert value_span([loss]) == (0.0, 2.5)
@@ -70,9 +72,9 @@ def test_a_live_run_keeps_its_axes_while_the_curves_grow(qtbot):
             changes += now != last
             last = now
     updates = sum(isinstance(e, Steps) for e in events)
-    # The step axis spans the run from its first update; a value axis changes only when the data outgrows it
-    # (here: the first update, the metric plot's first epoch and the learning rate halved after three epochs).
-    assert changes <= 4 and updates == 60
+    # The step axis widens in jumps of 2–2.5× (10, 20, 50, 100, 200, then the run's 300); a value axis changes only
+    # when the data outgrows it (the metric plot's first epoch, the learning rate halved after three epochs).
+    assert changes <= 9 and updates == 60
     x0, x1 = view.loss_plot.vb.viewRange()[0]
     assert (x0, x1) == pytest.approx((-3.0, 303.0))  # 0 … 300 steps, 1 % either side
     lo, hi = view.loss_plot.vb.viewRange()[1]
@@ -90,7 +92,7 @@ def test_a_finished_run_ends_its_step_axis_at_the_last_step(qtbot):
     stop = next(i for i, e in enumerate(events) if isinstance(e, Steps) and e.epoch == 3)
     _feed(view, events[:stop])
     view.refresh()
-    assert view.loss_plot.vb.viewRange()[0][1] == pytest.approx(404.0)  # the plan: 8 × 50 steps
+    assert view.loss_plot.vb.viewRange()[0][1] == pytest.approx(202.0)  # 150 steps of 400: to 200, 1 % padding
     view.on_event(Finished(status="stopped", reason="stopped", epochs=3, step=150, metric="val_accuracy", best=None,
                            best_epoch=None))
     view.refresh()
