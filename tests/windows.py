@@ -44,3 +44,13 @@ class Windows:
             w.document.undo_stack.setClean()
             w.close()
             w.deleteLater()
+
+
+def shown(qtbot, cls, w: int = 1000, h: int = 800):
+    """A widget of class `cls`, `w`×`h`, shown and exposed; closed with the test."""
+    view = cls()
+    qtbot.addWidget(view)
+    view.resize(w, h)
+    view.show()
+    qtbot.waitExposed(view)
+    return view

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
+from windows import shown
 
 from layerloom.core.training.events import Finished, RunStarted, Steps
 from layerloom.gui.plots import demo
@@ -17,13 +18,8 @@ from layerloom.gui.plots.curves import CurvesView
 from layerloom.gui.plots.follow_range import coarse_ceil, nice_ceil, step_span, symmetric_span, value_span
 
 
-def _view(qtbot, w=900, h=600):
-    view = CurvesView()
-    qtbot.addWidget(view)
-    view.resize(w, h)
-    view.show()
-    qtbot.waitExposed(view)
-    return view
+def _view(qtbot):
+    return shown(qtbot, CurvesView, 900, 600)
 
 
 def _feed(view, events):
@@ -159,11 +155,7 @@ def _vae_look(rng, scale=1.0):
 def test_the_latent_scatter_keeps_its_axes_until_the_points_outgrow_them_or_the_user_zooms(qtbot):
     from layerloom.gui.plots.vae_view import VAEPanels
 
-    panels = VAEPanels()
-    qtbot.addWidget(panels)
-    panels.resize(800, 700)
-    panels.show()
-    qtbot.waitExposed(panels)
+    panels = shown(qtbot, VAEPanels, 800, 700)
     rng = np.random.default_rng(3)
     box = panels.latent_plot.vb
     panels.show_look(_vae_look(rng))

@@ -14,6 +14,7 @@ import pytestqt  # noqa: F401  (a hard test dependency: fail loudly if missing)
 import torch
 from PySide6.QtCore import QPointF, Qt
 from torch import nn
+from windows import shown
 
 from layerloom.core.recurrent.inside import look_inside
 from layerloom.core.recurrent.trace import unit_lines
@@ -47,13 +48,6 @@ def inside(kind="lstm", layers=2, bidirectional=True, block="rnn", seed=0) -> Re
                            time_labels=look.time_labels, label=1, gradient_note=look.gradient_note)
 
 
-def shown(qtbot, cls, w=1000, h=800):
-    view = cls()
-    qtbot.addWidget(view)
-    view.resize(w, h)
-    view.show()
-    qtbot.waitExposed(view)
-    return view
 
 
 def fed(qtbot, event, block_type="LSTM") -> RecurrentView:
