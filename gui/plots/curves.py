@@ -371,8 +371,10 @@ class CurvesView(PlotView):
         buckets = self._buckets()
         steps = self.step.values[lo:hi]
         self._put(self.raw_curve, *envelope(steps, self.loss.values[lo:hi], buckets))
-        self._put(self.smooth_curve, *envelope(steps, self.smoothed.values[lo:hi], buckets))
-        self._put(self.lr_curve, *envelope(steps, self.lr.values[lo:hi], buckets))
+        # the wide pens (smoothed loss, learning rate, the epoch curves) cost the raster engine per point: a smooth
+        # series keeps one bucket per 2–3 pixels, the raw loss (1 px) its full envelope
+        self._put(self.smooth_curve, *envelope(steps, self.smoothed.values[lo:hi], buckets // 2))
+        self._put(self.lr_curve, *envelope(steps, self.lr.values[lo:hi], buckets // 3))
         self._lr_range()
         self._put(self.stepped_marks, *self.stepped_points())
         scale = 100.0 if self.run is None or self.run.task == "classification" else 1.0
@@ -380,11 +382,12 @@ class CurvesView(PlotView):
         self._put(self.acc_sample_curve, *envelope(self.acc_step.values, self.acc_value.values * scale, buckets // 4))
         table = self.epoch_table
         ep_step = table.column("step")
-        self._epoch_curve(self.val_curve, "o", ep_step, table.column("val_loss"), buckets)
-        self._epoch_curve(self.train_epoch_curve, "s", ep_step, table.column("train_loss"), buckets)
+        self._epoch_curve(self.val_curve, "o", ep_step, table.column("val_loss"), buckets // 3)
+        self._epoch_curve(self.train_epoch_curve, "s", ep_step, table.column("train_loss"), buckets // 3)
         for name in self._metric_names():
             curve = self._metric_curve(name)
-            self._epoch_curve(curve, "o", ep_step, table.column(name) * (100.0 if name in PERCENT else 1.0), buckets)
+            self._epoch_curve(curve, "o", ep_step, table.column(name) * (100.0 if name in PERCENT else 1.0),
+                              buckets // 3)
         self._follow(lo, hi)
         self._update_readout()
 
