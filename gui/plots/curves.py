@@ -10,8 +10,6 @@ curve ("stepped"); the mouse wheel zooms, dragging pans, right-click has pyqtgra
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -116,9 +114,7 @@ class CurvesView(PlotView):
         self.lr_curve = fast_curve(self.lr_plot.plot(name="learning rate"))
         for curve in (self.raw_curve, self.smooth_curve, self.acc_sample_curve, self.lr_curve):
             curve.setDownsampling(ds=1, auto=False)
-        self._lr_span = pg.PlotCurveItem(pen=pg.mkPen(None))  # widens the lr axis (see _lr_range)
         self._styled_for: bool | None = None  # the _regression() the titles were drawn for
-        self.lr_plot.addItem(self._lr_span)
         self._cursors = []
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             line = pg.InfiniteLine(angle=90, movable=False)
@@ -171,7 +167,6 @@ class CurvesView(PlotView):
             self._metric_curve(name)
         if self._styled_for != self._title_key():  # restyling costs ~10 ms: only when the labels change
             self._titles()
-        self._lr_span.setData([], [])
         self._drawn.clear()
         self._ended = False
         self.axes.reset()
@@ -297,16 +292,6 @@ class CurvesView(PlotView):
         names = [k for k in self.epoch_table.names() if k in METRIC_TITLES or k in LOSS_TERMS]
         return [k for k in names if k != "val_r2"]  # R²: readout only
 
-    def _lr_range(self) -> None:
-        """A constant learning rate sits in the middle of 0…2·lr (pyqtgraph would draw it at 0 of a ±0.4
-        axis): an invisible two-point curve widens the auto-range; when the rate varies it goes away."""
-        lr, steps = self.lr.values, self.step.values
-        if len(lr) and float(np.nanmin(lr)) == float(np.nanmax(lr)) and math.isfinite(float(lr[0])):
-            pad = abs(float(lr[0])) or 1.0
-            self._put(self._lr_span, [steps[0], steps[0]], [float(lr[0]) - pad, float(lr[0]) + pad])
-        else:
-            self._put(self._lr_span, [], [])
-
     def _buckets(self) -> int:
         """Display buckets along x: one per pixel of the loss plot (two points each at most)."""
         return max(100, int(self.loss_plot.vb.width()))
@@ -375,7 +360,6 @@ class CurvesView(PlotView):
         # series keeps one bucket per 2–3 pixels, the raw loss (1 px) its full envelope
         self._put(self.smooth_curve, *envelope(steps, self.smoothed.values[lo:hi], buckets // 2))
         self._put(self.lr_curve, *envelope(steps, self.lr.values[lo:hi], buckets // 3))
-        self._lr_range()
         self._put(self.stepped_marks, *self.stepped_points())
         scale = 100.0 if self.run is None or self.run.task == "classification" else 1.0
         # markers: one per ~4 pixels at most (a scatter costs per spot)

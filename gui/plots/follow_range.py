@@ -5,7 +5,7 @@ axes, about a third of the cost of one whose ticks change at every update.
 
     step_span(450, 1, 120)                              # (0, 200): widens 2–2.5× when the curve nears its end
     step_span(450, 1, 400)                              # (0, 450): the run's last stretch ends at its last step
-    value_span([loss, smoothed], floor_zero=True)       # (0.0, 2.5) for a loss that peaked at 2.31
+    value_span([loss, smoothed])                        # (0.0, 2.5) for a loss that peaked at 2.31
     value_span([lr], constant_mid=True)                 # (0.0, 0.002) for a constant 0.001: mid-axis
     value_span([loss], log=True)                        # (-2.0, 1.0): whole decades, in log10 units
     symmetric_span([z0, z1])                            # (-3.0, 3.0) for latent means out to 2.7
@@ -18,29 +18,22 @@ from collections.abc import Iterable
 
 import numpy as np
 
-NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)  # value axes: the next round number is close
+COARSE = (1.0, 2.0, 5.0, 10.0)  # the step axis: it widens 2–2.5× at a time
 
 
-def nice_ceil(x: float) -> float:
-    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k at or above `x` (> 0)."""
+def nice_ceil(x: float, mantissas: tuple[float, ...] = NICE) -> float:
+    """The smallest of `mantissas` × 10^k at or above `x` (> 0): 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 by default."""
     if not x > 0 or not math.isfinite(x):
         return 1.0
     decade = 10.0 ** math.floor(math.log10(x))
-    for m in NICE:
-        if m * decade >= x * (1 - 1e-12):
-            return float(f"{m * decade:.12g}")  # 0.3, not 0.30000000000000004
-    return float(f"{10.0 * decade:.12g}")
+    m = next(m for m in mantissas if m * decade >= x * (1 - 1e-12))  # the last mantissa is 10: always found
+    return float(f"{m * decade:.12g}")  # 0.3, not 0.30000000000000004
 
 
 def coarse_ceil(x: float) -> float:
     """The smallest of 1, 2, 5 × 10^k at or above `x` (> 0): steps of 2–2.5×."""
-    if not x > 0 or not math.isfinite(x):
-        return 1.0
-    decade = 10.0 ** math.floor(math.log10(x))
-    for m in (1.0, 2.0, 5.0, 10.0):
-        if m * decade >= x * (1 - 1e-12):
-            return float(f"{m * decade:.12g}")
-    return float(f"{10.0 * decade:.12g}")
+    return nice_ceil(x, COARSE)
 
 
 def step_span(run_total: int | None, first: float | None, last: float | None) -> tuple[float, float] | None:
