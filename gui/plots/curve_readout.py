@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
-
 from layerloom.core.training.metric_text import metric_value
 from layerloom.gui.plots.common import fmt, series_color, write_csv
+from layerloom.gui.quiet_text import QuietText
 
 METRIC_TITLES = {"val_accuracy": "validation accuracy", "train_accuracy": "training accuracy (epoch)",
                  "val_mae": "validation MAE", "val_r2": "validation R²", "val_kl": "validation KL term"}
@@ -22,32 +20,16 @@ LOSS_TERMS = {"val_reconstruction": "validation reconstruction"}
 PERCENT = ("val_accuracy", "train_accuracy")
 
 
-class Readout(QLabel):
-    """A rich-text label with room for two lines, more only when its text needs it, and never less until the view
-    is resized: a readout that grows or shrinks by a line re-lays out the three plots (~15 ms of CPU for their six
-    axes at the next paint)."""
+class Readout(QuietText):
+    """The readout above the plots: room for two lines, more only when its text needs it, and never less until the
+    view is resized (a readout that grows or shrinks by a line re-lays out the three plots, ~15 ms of CPU for their
+    six axes at the next paint). Its updates repaint it alone (gui/quiet_text.py)."""
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setTextFormat(Qt.TextFormat.RichText)
-        self.setMinimumWidth(120)
-        self.setWordWrap(True)  # a narrow view shows the values on two lines rather than cut off
-        self._checked_chars = 0  # the longest text the current height was checked for
-        self.hold_height()
-
-    def hold_height(self) -> None:
-        """Back to two lines (after a resize); the next texts grow it again if they need more."""
-        self.setMinimumHeight(2 * self.fontMetrics().lineSpacing() + 2)
-        self._checked_chars = 0
+        super().__init__(parent, lines=2, min_width=120)
 
     def show_text(self, text: str) -> None:
         self.setText(text)
-        if len(text) <= self._checked_chars:  # no longer than a text the height was checked for
-            return
-        self._checked_chars = len(text)
-        needed = self.heightForWidth(max(1, self.width()))
-        if needed > self.minimumHeight():
-            self.setMinimumHeight(needed)
 
 
 def readout_html(view) -> str:

@@ -418,8 +418,7 @@ class CurvesView(PlotView):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self._fit_legends()
-        self.readout.hold_height()
+        self._fit_legends()  # (the readout fits its own height to a new width: gui/quiet_text.py)
 
     def _set_log(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)

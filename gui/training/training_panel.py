@@ -10,7 +10,7 @@ import time
 from dataclasses import fields
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from layerloom.core import settings as settings_mod
 from layerloom.core.settings import TrainingSettings, setting_help
 from layerloom.core.training.metric_text import metric_text
+from layerloom.gui.quiet_text import QuietText
 from layerloom.gui.training.controller import IDLE, LOADING, PAUSED, RUNNING, STOPPING
 
 CHOICES = {"optimizer": settings_mod.OPTIMIZERS, "scheduler": settings_mod.SCHEDULERS, "init": settings_mod.INITS,
@@ -99,9 +100,9 @@ class TrainingPanel(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setFormat("Not started")
         outer.addWidget(self.progress)
-        self.status = QLabel("", self)
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.progress.setAutoFillBackground(True)  # opaque: its many updates do not repaint the panel behind it
+        # the epoch line changes many times a run: QuietText repaints itself alone (a QLabel re-laid out the window)
+        self.status = QuietText(self, lines=2)
         outer.addWidget(self.status)
         self.device_label = QLabel("Device: auto (chosen when training starts)", self)
         self.device_label.setWordWrap(True)
