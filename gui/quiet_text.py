@@ -73,7 +73,8 @@ class QuietText(QWidget):
 
     def hold_height(self) -> None:
         """Back to the lines it was made with (after a resize); later texts grow it again if they need to."""
-        self._set_height(self._lines * self.fontMetrics().lineSpacing() + 2)
+        m = self.contentsMargins()
+        self._set_height(self._lines * self.fontMetrics().lineSpacing() + 2 + m.top() + m.bottom())
         self._checked_chars = 0
         self._fit()
 
@@ -91,8 +92,9 @@ class QuietText(QWidget):
             self._set_height(needed)
 
     def _needed_height(self, width: int) -> int:
-        self._doc.setTextWidth(width)
-        return int(self._doc.size().height() + 0.999) + 2
+        m = self.contentsMargins()
+        self._doc.setTextWidth(max(1, width - m.left() - m.right()))
+        return int(self._doc.size().height() + 0.999) + 2 + m.top() + m.bottom()
 
     def _set_height(self, h: int) -> None:
         if self.minimumHeight() != h or self.maximumHeight() != h:
@@ -115,9 +117,9 @@ class QuietText(QWidget):
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
-        self._doc.setTextWidth(self.width())
-        top = max(0.0, (self.height() - self._doc.size().height()) / 2)
-        painter.translate(0, top)
+        inside = self.contentsRect()
+        self._doc.setTextWidth(max(1, inside.width()))
+        painter.translate(inside.left(), inside.top() + max(0.0, (inside.height() - self._doc.size().height()) / 2))
         context = QAbstractTextDocumentLayout.PaintContext()
         palette = QPalette(self.palette())
         palette.setColor(QPalette.ColorRole.Text, self.palette().color(self.foregroundRole()))

@@ -179,7 +179,7 @@ QStatusBar {{ border-top: 1px solid {c['border']}; }}
 QStatusBar::item {{ border: none; }}
 QLabel#statusChip {{ padding: 1px 8px; color: {c['subtle_text']}; }}
 QLabel#fieldError {{ color: #e5484d; }}
-QLabel#subtle {{ color: {c['subtle_text']}; }}
+QLabel#subtle, QuietText#subtle {{ color: {c['subtle_text']}; }}
 QLabel#sectionTitle {{ color: {c['subtle_text']}; font-weight: 600; padding-top: 6px; }}
 QFrame#inspectorHeader {{ border: none; border-bottom: 1px solid {c['border']}; }}
 QTreeView, QListView, QTextBrowser {{ border: none; }}

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from layerloom.core.training.events import EpochEnd, RunStarted
 from layerloom.gui.plots.common import PlotView, graphics_widget, plot_colors, ramp_lut, style_plot, write_csv
+from layerloom.gui.quiet_text import QuietText
 
 MAX_TEXT_CLASSES = 20  # counts are written in the cells up to this many classes
 TEXTS_PER_FRAME = 10  # count labels made per redraw at most (the first matrix of a run comes in slices)
@@ -61,8 +62,7 @@ class ConfusionView(PlotView):
         self._text_pool: list[pg.TextItem] = []  # every count label made so far (shown: _texts)
         self._made = 0  # labels made by the redraw under way
 
-        self.title = QLabel(self)
-        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title = QuietText(self)  # changes every epoch: repaints itself alone (gui/quiet_text.py)
         self.normalize_box = QCheckBox("row %", self)
         self.normalize_box.setToolTip("Write each row's share (recall) instead of counts")
         self.normalize_box.toggled.connect(lambda *_: self._changed())

@@ -29,6 +29,7 @@ from layerloom.gui.plots.common import (
     write_csv,
 )
 from layerloom.gui.plots.offthread import LatestJob
+from layerloom.gui.quiet_text import QuietText
 
 RECURRENT = ("RNN", "LSTM", "GRU")
 MAP_LUT = "inferno"
@@ -98,8 +99,7 @@ class FeatureMapView(SelectedBlockView):
         self._jobs = LatestJob(self)
         self._generation = 0  # counts redraws: a picture made in the worker for an older one is dropped
 
-        self.title = QLabel(self)
-        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title = QuietText(self)  # changes with every look: repaints itself alone (gui/quiet_text.py)
         self.hint = QLabel(HINT, self)
         self.hint.setObjectName("subtle")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -19,6 +19,7 @@ from layerloom.gui.colors import WARNING_COLOR
 from layerloom.gui.plots.common import graphics_widget, plot_colors, series_color, style_plot
 from layerloom.gui.plots.follow_range import AxisFollower, step_span, value_span
 from layerloom.gui.plots.mosaic import mosaic
+from layerloom.gui.quiet_text import QuietText
 
 STRIP_ROWS = 12  # looks kept in the strip over time
 STRIP_SAMPLES = 8  # samples of each look in the strip
@@ -49,9 +50,8 @@ class GANPanels(QWidget):
         self.banner.setWordWrap(True)
         self.banner.setContentsMargins(10, 6, 10, 6)
         self.banner.hide()
-        self.info = QLabel(self)
+        self.info = QuietText(self)  # changes with every look: repaints itself alone (gui/quiet_text.py)
         self.info.setObjectName("subtle")
-        self.info.setWordWrap(True)
         self.info.setContentsMargins(8, 0, 8, 0)
         self.graphics = graphics_widget()
         g = self.graphics

@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from layerloom.gui.plots.common import PlotView, write_csv
+from layerloom.gui.quiet_text import QuietText
 
 PANELS = {
     "vae_look": "layerloom.gui.plots.vae_view:VAEPanels",
@@ -43,9 +44,8 @@ class GenerativeView(PlotView):
         self.message.setObjectName("generativeMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
-        self.status = QLabel(self)
+        self.status = QuietText(self)  # changes with every look: repaints itself alone (gui/quiet_text.py)
         self.status.setObjectName("subtle")
-        self.status.setWordWrap(True)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.message)
         head = QHBoxLayout()

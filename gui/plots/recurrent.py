@@ -33,6 +33,7 @@ from layerloom.gui.plots.common import (
     write_csv,
 )
 from layerloom.gui.plots.heat_panel import HeatPanel, time_ticks
+from layerloom.gui.quiet_text import QuietText
 
 RECURRENT = ("RNN", "LSTM", "GRU")
 NOT_RECURRENT = ("Select an RNN, LSTM or GRU block on the canvas to see inside it: its hidden state over time, "
@@ -72,8 +73,7 @@ class RecurrentView(SelectedBlockView):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._unit_range, self._unit_ticks, self._unit_title = 0, [], ""  # what the unit plot shows now
 
-        self.title = QLabel(self)
-        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title = QuietText(self)  # changes with every look: repaints itself alone (gui/quiet_text.py)
         self.layer_box = QComboBox(self)
         self.layer_box.setToolTip("Which layer of the stacked block to show")
         self.direction_box = QComboBox(self)
@@ -269,10 +269,11 @@ class RecurrentView(SelectedBlockView):
         self.layer_box.setVisible(trace.layers > 1)
         self.direction_box.setVisible(trace.directions > 1)
         self.unit_box.setVisible(True)
-        self.unit_box.blockSignals(True)
-        self.unit_box.setRange(0, trace.hidden_size - 1)
+        if self.unit_box.maximum() != trace.hidden_size - 1:  # (a new range re-lays out the view's whole dock)
+            self.unit_box.blockSignals(True)
+            self.unit_box.setRange(0, trace.hidden_size - 1)
+            self.unit_box.blockSignals(False)
         self.unit = self.unit_box.value()
-        self.unit_box.blockSignals(False)
 
     def _draw_lines(self) -> None:
         trace = self.frame.trace
