@@ -9,7 +9,7 @@ control (pause, resume, stop, live learning rate, feature-map block), and the pr
 
 The trainer never touches Qt: it writes typed events into an `EventBuffer` from the worker thread, and a
 QTimer on the GUI thread drains it about 30 times a second (a handful of appends per frame however fast
-training runs). Feature maps are captured only for the block on show (the canvas selection), at most
+training runs), less often, down to once a second, when the updates would take more than GUI_CPU_BUDGET of a core. Feature maps are captured only for the block on show (the canvas selection), at most
 twice a second; the inside of a recurrent block (set_recurrent_capture) only while a view shows it, at the same
 rate paced by its cost. With no run going, gui/training/idle_probe.py computes both with the trained model.
 
@@ -37,7 +37,10 @@ from layerloom.gui.training.idle_probe import RECURRENT_TYPES, IdleProbe
 from layerloom.gui.training.worker import TrainWorker, data_key
 
 DRAIN_INTERVAL_MS = 33  # the fastest: ~30 Hz
-DRAIN_INTERVAL_MAX_MS = 500  # the slowest while training: 2 Hz
+# the slowest while training: once a second. On a 2-core machine one drain and the repaints it causes (Curves: the
+# three plots, the readout, the progress bar) cost ~12 ms of the GUI thread, so 2 Hz took ~5 % of a core from a run
+# that uses both cores, and 1 Hz ~3 % (lenet5 on digits, benchmarks/README.md "The GUI thread while training")
+DRAIN_INTERVAL_MAX_MS = 1000
 # The share of one core the window's live updates (drains and the repaints they cause) may take while training.
 # Every bit of Python on the GUI thread holds the GIL, and the training thread's step waits for it with all its
 # cores idle: the drain slows down when the updates cost more than this (a big model's plots on a slow machine).
