@@ -37,9 +37,7 @@ from layerloom.gui.training.idle_probe import RECURRENT_TYPES, IdleProbe
 from layerloom.gui.training.worker import TrainWorker, data_key
 
 DRAIN_INTERVAL_MS = 33  # the fastest: ~30 Hz
-# the slowest while training: once a second. On a 2-core machine one drain and the repaints it causes (Curves: the
-# three plots, the readout, the progress bar) cost ~12 ms of the GUI thread, so 2 Hz took ~5 % of a core from a run
-# that uses both cores, and 1 Hz ~3 % (lenet5 on digits, benchmarks/README.md "The GUI thread while training")
+# the slowest while training, 1 Hz: a drain and its repaints cost ~12 ms on 2 cores (2 Hz took ~5 % of a core)
 DRAIN_INTERVAL_MAX_MS = 1000
 # The share of one core the window's live updates (drains and the repaints they cause) may take while training.
 # Every bit of Python on the GUI thread holds the GIL, and the training thread's step waits for it with all its
