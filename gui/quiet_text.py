@@ -2,10 +2,10 @@
 
 A QLabel's setText always asks its parent layouts to lay out again, and that request climbs from layout to
 layout up to the main window; a QTabWidget on the way repaints itself whole, and a label with no background of
-its own has every widget behind it repainted too. While training, a readout updated a few times a second cost
-the window ~1 ms of CPU per update that way (its tab bar, the controls beside it, two docks and the main window
-repainted each time). QuietText paints its text itself (a QTextDocument) on a background of its own, and asks
-for a new layout only when its text needs more lines than it has room for:
+its own has every widget behind it repainted too: in a 30-epoch LeNet-5 run with the Curves view on show, 803
+paints covering 50 Mpx, against 239 covering 13.5 Mpx with QuietText (its tab bar, the controls beside it, two docks
+and the main window had repainted at each update). QuietText paints its text itself (a QTextDocument) on a
+background of its own, and asks for a new layout only when its text needs more lines than it has room for:
 
     text = QuietText(lines=2)      # room for two lines from the start
     text.setText("<b>step 1,234</b> · loss 0.12")   # repaints this widget only
