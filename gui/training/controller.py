@@ -7,11 +7,11 @@ control (pause, resume, stop, live learning rate, feature-map block), and the pr
     controller.pause(); controller.resume(); controller.stop()
     controller.step(); controller.step_epoch()   # while paused: one batch / the rest of the epoch
 
-The trainer never touches Qt: it writes typed events into an `EventBuffer` from the worker thread, and a
-QTimer on the GUI thread drains it about 30 times a second (a handful of appends per frame however fast
-training runs), less often, down to once a second, when the updates would take more than GUI_CPU_BUDGET of a core. Feature maps are captured only for the block on show (the canvas selection), at most
-twice a second; the inside of a recurrent block (set_recurrent_capture) only while a view shows it, at the same
-rate paced by its cost. With no run going, gui/training/idle_probe.py computes both with the trained model.
+The trainer never touches Qt: it writes typed events into an `EventBuffer` from the worker thread, and a QTimer on
+the GUI thread drains it 1–30 times a second (a handful of appends per frame however fast training runs; slower when
+the updates would take more than GUI_CPU_BUDGET of a core). Feature maps are captured only for the block on show
+(the canvas selection), at most twice a second; the inside of a recurrent block (set_recurrent_capture) only while a
+view shows it, at the same rate paced by its cost. With no run going, gui/training/idle_probe.py computes both.
 
 Threads: the run takes the cores other work leaves free, unless the project says otherwise (the `threads`
 setting), as on the command line (core/training/thread_policy.py): the GUI thread needs little CPU (30 drains

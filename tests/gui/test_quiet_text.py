@@ -19,7 +19,7 @@ class _Events(QObject):
         self.count, self.kind = 0, kind
         widget.installEventFilter(self)
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt)
+    def eventFilter(self, obj, event) -> bool:
         if event.type() == self.kind:
             self.count += 1
         return False
@@ -65,7 +65,7 @@ def test_new_texts_reach_no_layout_above_it_while_a_label_s_do(qtbot):
 def test_it_is_opaque_so_what_lies_behind_is_not_repainted(qtbot):
     paints = {}
     for make in (lambda parent: QLabel("step 0", parent), lambda parent: QuietText(parent)):
-        outer, child = _host(qtbot, make)
+        _outer, child = _host(qtbot, make)
         child.setText("step 0")
         qtbot.wait(30)
         behind, itself = _Events(child.parentWidget(), QEvent.Type.Paint), _Events(child, QEvent.Type.Paint)
@@ -94,7 +94,7 @@ def test_height_grows_for_a_long_text_and_fits_again_when_wider(qtbot):
 
 
 def test_text_is_painted_in_the_foreground_colour(qtbot):
-    outer, text = _host(qtbot, lambda parent: QuietText(parent))
+    _outer, text = _host(qtbot, lambda parent: QuietText(parent))
     text.setStyleSheet("color: #d9534f")
     text.setText("<b>Training failed</b>")
     qtbot.wait(20)
@@ -105,7 +105,7 @@ def test_text_is_painted_in_the_foreground_colour(qtbot):
 
 
 def test_copy_text_from_the_right_click_menu(qtbot):
-    outer, text = _host(qtbot, lambda parent: QuietText(parent))
+    _outer, text = _host(qtbot, lambda parent: QuietText(parent))
     text.setText("Finished after 3 epochs; <b>checkpoint:</b> runs/x/last.pt")
     assert text.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
     (copy,) = [a for a in text.actions() if a.text() == "Copy text"]
