@@ -108,11 +108,8 @@ def window_run(app, window, timeout_s: float = 300.0, probe_ms: int = 10,
     timer.start()
     loop.exec()
     timer.stop()
-    app.processEvents()
-    window_run.gui_share = (time.thread_time() - cpu0) / max(1e-9, time.perf_counter() - wall0)
-    last_event = window.training.last
-    assert last_event is not None and last_event.kind == "finished", getattr(last_event, "message", last_event)
-    return last_event.samples_per_s, late, _threads(window.training.run.device_name if window.training.run else "")
+    rate, threads = _run_ended(app, window, cpu0, wall0)
+    return rate, late, threads
 
 
 window_run.gui_share = 0.0  # the GUI thread's CPU over the last run's wall time (a share of one core)
@@ -133,12 +130,18 @@ def _window_run_unprobed(app, window, timeout_s: float) -> tuple[float, list[flo
             loop.exec()
     finally:
         window.training.run_finished.disconnect(loop.quit)
+    assert window.training.last is not before, f"the run did not end within {timeout_s:.0f} s"
+    rate, threads = _run_ended(app, window, cpu0, wall0)
+    return rate, [], threads
+
+
+def _run_ended(app, window, cpu0: float, wall0: float) -> tuple[float, int | None]:
+    """(samples/s, torch threads) of the run that just ended; sets window_run.gui_share from the start's clocks."""
     app.processEvents()
     window_run.gui_share = (time.thread_time() - cpu0) / max(1e-9, time.perf_counter() - wall0)
     last_event = window.training.last
-    assert last_event is not before, f"the run did not end within {timeout_s:.0f} s"
     assert last_event is not None and last_event.kind == "finished", getattr(last_event, "message", last_event)
-    return last_event.samples_per_s, [], _threads(window.training.run.device_name if window.training.run else "")
+    return last_event.samples_per_s, _threads(window.training.run.device_name if window.training.run else "")
 
 
 # key → (template, block to select or None, view on show, epochs or None for the template's own). lenet5 runs 30

@@ -1,7 +1,7 @@
 """What the Curves view says in words and tables: the readout above its plots (the values at the hovered step,
 or at the last one) and its CSV export.
 
-    view.readout.show_text(readout_html(view))     # "step 1,234 · epoch 3 ● loss 0.12 (smoothed 0.13) ● lr …"
+    view.readout.setText(readout_html(view))       # "step 1,234 · epoch 3 ● loss 0.12 (smoothed 0.13) ● lr …"
     curves_csv(view, "curves.csv")                 # one row per step, the epochs' figures at their last step
 """
 
@@ -11,25 +11,12 @@ import html
 
 from layerloom.core.training.metric_text import metric_value
 from layerloom.gui.plots.common import fmt, series_color, write_csv
-from layerloom.gui.quiet_text import QuietText
 
 METRIC_TITLES = {"val_accuracy": "validation accuracy", "train_accuracy": "training accuracy (epoch)",
                  "val_mae": "validation MAE", "val_r2": "validation R²", "val_kl": "validation KL term"}
 # a VAE's loss terms: the reconstruction term on the loss plot (the loss is mostly that), the KL on the metric plot
 LOSS_TERMS = {"val_reconstruction": "validation reconstruction"}
 PERCENT = ("val_accuracy", "train_accuracy")
-
-
-class Readout(QuietText):
-    """The readout above the plots: room for two lines, more only when its text needs it, and never less until the
-    view is resized (a readout that grows or shrinks by a line re-lays out the three plots, ~15 ms of CPU for their
-    six axes at the next paint). Its updates repaint it alone (gui/quiet_text.py)."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent, lines=2, min_width=120)
-
-    def show_text(self, text: str) -> None:
-        self.setText(text)
 
 
 def readout_html(view) -> str:

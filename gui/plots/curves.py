@@ -31,9 +31,10 @@ from layerloom.gui.plots.common import (
 )
 from layerloom.gui.plots.curve_axes import RunAxes
 from layerloom.gui.plots.curve_history import EpochTable, compact_steps
-from layerloom.gui.plots.curve_readout import LOSS_TERMS, METRIC_TITLES, PERCENT, Readout, curves_csv, readout_html
+from layerloom.gui.plots.curve_readout import LOSS_TERMS, METRIC_TITLES, PERCENT, curves_csv, readout_html
 from layerloom.gui.plots.decimate import envelope, visible_slice
 from layerloom.gui.plots.follow_range import step_span, value_span
+from layerloom.gui.quiet_text import QuietText
 
 AXIS_WIDTH = 64  # the left axes of the three plots, so their data lines up
 SYMBOL_MAX = 120  # epoch curves show a marker per epoch up to this many points on show, plain lines past it
@@ -63,7 +64,9 @@ class CurvesView(PlotView):
         self._ended = False  # the run finished or failed: the step axis ends at the last step
         self._drawn: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(item) → the data it was last given
 
-        self.readout = Readout(self)
+        # room for two lines from the start, more only when a text needs it: a readout that grows or shrinks by a
+        # line re-lays out the three plots (~15 ms for their six axes); its updates repaint it alone
+        self.readout = QuietText(self, lines=2)
         self.log_box = QCheckBox("log", self)
         self.log_box.setToolTip("Loss on a logarithmic scale")
         self.log_box.toggled.connect(self._set_log)
@@ -457,7 +460,7 @@ class CurvesView(PlotView):
         self._update_readout()
 
     def _update_readout(self) -> None:
-        self.readout.show_text(readout_html(self))
+        self.readout.setText(readout_html(self))
 
     # --- export -------------------------------------------------------------------------------------
 
