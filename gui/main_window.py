@@ -310,19 +310,29 @@ class MainWindow(WindowFiles, QMainWindow):
         return self.training.start()
 
     def _training_started(self) -> None:
-        self.views_dock.show()
-        self.views_dock.raise_()
+        moved = self._bring_forward(self.views_dock)
         if self.views_dock.height() < self.height() * 0.35 and not self.views_dock.isFloating():
             self.resizeDocks([self.views_dock], [int(self.height() * 0.45)], Qt.Orientation.Vertical)
-        self.training_dock.show()
-        self.training_dock.raise_()
-        QTimer.singleShot(0, self._hide_stray_tab_bars)  # once the docks are laid out
+            moved = True
+        moved = self._bring_forward(self.training_dock) or moved
+        if moved:
+            QTimer.singleShot(0, self._hide_stray_tab_bars)  # once the docks are laid out
         if self.training.feature_block is None:  # the first block with weights, so feature maps show at once
             for node in self.document.graph.topological_order():
                 n = self.document.graph.node(node) if isinstance(node, str) else node
                 if n.type in FEATURE_TYPES:
                     self.training.set_feature_block(n.name, n.type)
                     break
+
+    @staticmethod
+    def _bring_forward(dock: QDockWidget) -> bool:
+        """Show `dock` with its tab in front; True when that changed anything. A dock already in view is left
+        alone: raising it anyway repaints the whole window (~35 ms at the start of every run)."""
+        if dock.isVisible() and not dock.visibleRegion().isEmpty():
+            return False
+        dock.show()
+        dock.raise_()
+        return True
 
     def _locked_changed(self, reason: str) -> None:
         if reason:  # (the editor turns the structural commands off and on again by itself)

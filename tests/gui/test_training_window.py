@@ -292,3 +292,27 @@ def test_live_updates_slow_down_when_the_gui_thread_is_busy_and_speed_up_again(q
             break
     assert c._timer.interval() < ctl.DRAIN_INTERVAL_MAX_MS / 2
     c._set_state(ctl.IDLE)
+
+
+def test_training_brings_the_live_views_forward_and_leaves_docks_in_view_alone(qtbot, window):
+    """The Problems tab in front of Live views and the Inspector in front of Training: a run brings both
+    forward. Once they are in front, the next run raises nothing, so the window is not repainted whole."""
+    w = window
+    w.show_problems()
+    w.inspector_dock.raise_()
+    qtbot.waitUntil(lambda: w.views_dock.visibleRegion().isEmpty() and w.training_dock.visibleRegion().isEmpty())
+    qtbot.mouseClick(w.training_panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not w.views_dock.visibleRegion().isEmpty(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not w.training_dock.visibleRegion().isEmpty(), timeout=TIMEOUT)
+    assert w.problems_dock.visibleRegion().isEmpty() and w.inspector_dock.visibleRegion().isEmpty()
+    wait_idle(qtbot, w)
+
+    raised = []
+    for dock in (w.views_dock, w.training_dock):
+        original = dock.raise_
+        dock.raise_ = lambda d=dock, o=original: (raised.append(d.objectName()), o())[1]
+    w.commands["train"].trigger()
+    wait_idle(qtbot, w)
+    assert w.training.last.kind == "finished" and w.recorder.resets == 2
+    assert raised == []
+    assert not w.views_dock.visibleRegion().isEmpty() and not w.training_dock.visibleRegion().isEmpty()
