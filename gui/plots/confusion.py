@@ -60,7 +60,11 @@ class ConfusionView(PlotView):
         self.shown = -1  # index into matrices (-1: the latest)
         self._texts: list[pg.TextItem] = []
         self._text_pool: list[pg.TextItem] = []  # every count label made so far (shown: _texts)
+        self._text_shows: list[tuple | None] = []  # per pooled label: what it shows (text, colour, size, bold, x, y)
         self._made = 0  # labels made by the redraw under way
+        self._ticks: list | None = None  # the class names on both axes (set again only when they change)
+        self._gallery_shows: tuple | None = None  # what the gallery lists (filled again only when it changes)
+        self._thumbs: dict[int, QIcon | None] = {}  # validation sample → its gallery picture, made once
 
         self.title = QuietText(self)  # changes every epoch: repaints itself alone (gui/quiet_text.py)
         self.normalize_box = QCheckBox("row %", self)
@@ -137,6 +141,8 @@ class ConfusionView(PlotView):
             self._changed()
 
     def set_validation_samples(self, images, labels=None, class_names=None, texts=None) -> None:
+        self._gallery_shows = None
+        self._thumbs = {}
         self.images = images
         self.labels = labels
         self.texts = list(texts) if texts else None
@@ -193,6 +199,7 @@ class ConfusionView(PlotView):
         style_plot(self.plot, left="true class", bottom="predicted class", grid=False)
         start = QColor(c["background"])
         self._lut = ramp_lut(start, c["highlight"])
+        self._text_shows = [None] * len(self._text_pool)  # the colours change with the theme
 
     def _names(self, n: int) -> list[str]:
         names = list(self.class_names or [])
@@ -208,15 +215,51 @@ class ConfusionView(PlotView):
             item = pg.TextItem("", anchor=(0.5, 0.5))
             self.plot.addItem(item)
             self._text_pool.append(item)
+            self._text_shows.append(None)
         return self._text_pool[k]
 
+    def _put_text(self, k: int, text: str, color: QColor, size: int, bold: bool, x: int, y: int) -> None:
+        """Show pooled label k: only what differs from what it shows is set (each setter re-lays out the item)."""
+        item, old = self._text_pool[k], self._text_shows[k]
+        new = (text, color.rgba(), size, bold, x, y)
+        if old != new:
+            if old is None or old[1] != new[1]:
+                item.setColor(color)
+            if old is None or old[2:4] != new[2:4]:
+                f = item.textItem.font()
+                if f.pointSize() != size or f.bold() != bold:
+                    f.setPointSize(size)
+                    f.setBold(bold)
+                    item.setFont(f)
+            if old is None or old[0] != text:
+                item.setText(text)
+            if old is None or old[4:] != new[4:]:
+                item.setPos(x, y)
+            self._text_shows[k] = new
+        if not item.isVisible():
+            item.setVisible(True)
+
+    def _hide_texts_from(self, k: int) -> None:
+        for item in self._text_pool[k:]:
+            if item.isVisible():
+                item.setVisible(False)
+        self._texts = self._text_pool[:k]
+
+    def _set_ticks(self, ticks: list) -> None:
+        if ticks != self._ticks:  # new ticks redraw the axis (~1 ms each)
+            self.plot.getAxis("left").setTicks(ticks)
+            self.plot.getAxis("bottom").setTicks(ticks)
+            self._ticks = ticks
+
     def _redraw(self) -> None:
+        """The matrix on show, its count labels and the gallery; a label or the gallery is changed only where
+        it differs from what it shows (the matrix is redrawn at every epoch end, and again when the gallery's
+        predictions come)."""
         self._made = 0
-        for t in self._texts:
-            t.setVisible(False)
-        self._texts = []
         m = self.counts
         if m is None:
+            self._hide_texts_from(0)
+            self._gallery_shows = None
             self.image.clear()
             note = self.unavailable or "The confusion matrix appears at the end of the first epoch (classifiers " \
                 "with validation data)."
@@ -232,10 +275,9 @@ class ConfusionView(PlotView):
         self.image.setImage(np.sqrt(share), autoLevels=False, levels=(0.0, 1.0))  # sqrt: small errors show
         self.image.setRect(-0.5, -0.5, n, n)
         names = self._names(n)
-        ticks = [[(i, _clip(names[i])) for i in range(n)]]
-        self.plot.getAxis("left").setTicks(ticks)
-        self.plot.getAxis("bottom").setTicks(ticks)
+        self._set_ticks([[(i, _clip(names[i])) for i in range(n)]])
         total, correct = int(m.sum()), int(np.trace(m))
+        used = 0
         if n <= MAX_TEXT_CLASSES:
             fg = plot_colors()["foreground"]
             size = 9 if n <= 10 else 7
@@ -247,20 +289,15 @@ class ConfusionView(PlotView):
                         continue
                     text = f"{share[i, j] * 100:.0f}" if percent else str(v)
                     color = QColor("#ffffff") if share[i, j] > 0.45 else fg
-                    item = self._cell_text(len(self._texts))
-                    if item is None:  # drawing in slices: the other labels at the next redraw
+                    if self._cell_text(used) is None:  # drawing in slices: the other labels at the next redraw
                         self._changed()
                         break
-                    item.setColor(color)
-                    f = item.textItem.font()
-                    if f.pointSize() != size or f.bold() != (i == j):
-                        f.setPointSize(size)
-                        f.setBold(i == j)
-                        item.setFont(f)
-                    item.setText(text)
-                    item.setPos(j, i)
-                    item.setVisible(True)
-                    self._texts.append(item)
+                    self._put_text(used, text, color, size, i == j, j, i)
+                    used += 1
+                else:
+                    continue
+                break
+        self._hide_texts_from(used)
         self.plot.setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0.02)
         acc = correct / total * 100 if total else 0.0
         self.title.setText(f"<b>Epoch {epoch + 1}</b> · {acc:.1f} % right ({correct:,} of {total:,} validation "
@@ -268,16 +305,22 @@ class ConfusionView(PlotView):
         self._gallery()
 
     def _gallery(self) -> None:
-        self.gallery.clear()
         wrong = self.misclassified[self.shown] if self.misclassified else None
         if wrong is None or not len(wrong):
+            self._gallery_shows = None
+            self.gallery.clear()
             self.gallery_title.setText("No misclassified samples" if wrong is not None else "")
             return
-        self.gallery_title.setText(f"Misclassified ({len(wrong)} shown)")
         pred = self.predicted[self.shown] if self.predicted else None
         if pred is None and self.predictor is not None and self.images is not None:
             pred = self._predict(wrong, self.shown % len(self.predicted))
         names = self._names(self.counts.shape[0])
+        shows = (wrong.tobytes(), None if pred is None else np.asarray(pred).tobytes(), tuple(names))
+        if shows == self._gallery_shows:  # the same samples, labels and predictions: nothing to fill again
+            return
+        self._gallery_shows = shows
+        self.gallery.clear()
+        self.gallery_title.setText(f"Misclassified ({len(wrong)} shown)")
         for k, idx in enumerate(wrong.tolist()):
             true = self._label(idx, names)
             text = f"#{idx}\ntrue {true}"
@@ -316,6 +359,11 @@ class ConfusionView(PlotView):
         return a if a.ndim in (2, 3) else None
 
     def _thumb(self, idx: int) -> QIcon | None:
+        if idx not in self._thumbs:
+            self._thumbs[idx] = self._make_thumb(idx)
+        return self._thumbs[idx]
+
+    def _make_thumb(self, idx: int) -> QIcon | None:
         a = self._image(idx)
         if a is None:
             return None

@@ -6,6 +6,7 @@ import csv
 import types
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
@@ -387,6 +388,45 @@ def test_confusion_view_shows_counts_and_gallery(qtbot, tmp_path):
     view.epoch_slider.setValue(0)
     view.refresh()
     assert int(view.counts[2, 2]) == 9
+
+
+def test_confusion_view_changes_only_the_labels_and_gallery_that_differ(qtbot, monkeypatch):
+    """A redraw with the same matrix sets no label and fills no gallery again; a new matrix changes what differs
+    and hides the labels of cells that became empty; row % rewrites every label."""
+    view = _view(qtbot, ConfusionView, 900, 500)
+    view.reset(demo.run_started())
+    view.set_validation_samples(demo.demo_images(10, size=8), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0], ["cat", "dog", "eel"])
+
+    def epoch_end(epoch, conf, wrong):
+        view.on_event(EpochEnd(epoch=epoch, epochs=3, step=10 * (epoch + 1), train_loss=1.0, val_loss=0.9,
+                               metrics={}, confusion=np.array(conf, np.int64), misclassified=np.array(wrong),
+                               lr=1e-3, seconds=1.0, samples_per_s=10.0, best=0.9, is_best=True))
+        view.refresh()
+
+    def shown():
+        return sorted((round(t.pos().y()), round(t.pos().x()), t.textItem.toPlainText())
+                      for t in view._text_pool if t.isVisible())
+
+    epoch_end(0, [[5, 1, 0], [2, 7, 0], [0, 0, 9]], [1, 3, 4])
+    assert shown() == [(0, 0, "5"), (0, 1, "1"), (1, 0, "2"), (1, 1, "7"), (2, 2, "9")]
+    set_texts, cleared = [], []
+    monkeypatch.setattr(pg.TextItem, "setText", lambda item, text, *a: set_texts.append(text))
+    monkeypatch.setattr(view.gallery, "clear", lambda: cleared.append(1))
+    view._changed()
+    view.refresh()
+    assert set_texts == [] and cleared == [] and view.gallery.count() == 3
+    monkeypatch.undo()
+
+    epoch_end(1, [[6, 0, 0], [2, 7, 0], [0, 1, 8]], [3, 4])  # (0, 1) is empty now, (2, 1) is new
+    assert shown() == [(0, 0, "6"), (1, 0, "2"), (1, 1, "7"), (2, 1, "1"), (2, 2, "8")]
+    assert view.gallery.count() == 2 and "#3" in view.gallery.item(0).text()
+    bold = {(round(t.pos().y()), round(t.pos().x())): t.textItem.font().bold() for t in view._text_pool
+            if t.isVisible()}
+    assert bold == {(0, 0): True, (1, 0): False, (1, 1): True, (2, 1): False, (2, 2): True}
+
+    view.normalize_box.setChecked(True)
+    view.refresh()
+    assert [text for *_, text in shown()] == ["100", "0", "0", "22", "78", "0", "0", "11", "89"]
 
 
 def test_views_follow_a_palette_change(qtbot):
