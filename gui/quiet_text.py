@@ -10,7 +10,7 @@ background of its own, and asks for a new layout only when its text needs more l
     text = QuietText(lines=2)      # room for two lines from the start
     text.setText("<b>step 1,234</b> · loss 0.12")   # repaints this widget only
 
-A right click offers "Copy text" (the plain text).
+A right click offers "Copy text" (the plain text). A percentage never breaks before its sign ("92.8 %").
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from PySide6.QtGui import (
     QTextOption,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+NO_BREAK = "\u00a0"  # a space no line breaks at
 
 
 class QuietText(QWidget):
@@ -61,13 +63,13 @@ class QuietText(QWidget):
         if text == self._text:
             return
         self._text = text
-        self._doc.setHtml(text)
+        self._doc.setHtml(text.replace(" %", NO_BREAK + "%"))  # "92.8 %" stays on one line
         self._fit()
         self.update()
 
     def plain_text(self) -> str:
         """The text as shown, without markup."""
-        return self._doc.toPlainText()
+        return self._doc.toPlainText().replace(NO_BREAK, " ")
 
     # --- its height -------------------------------------------------------------------------------------
 

@@ -112,3 +112,39 @@ def test_copy_text_from_the_right_click_menu(qtbot):
     QGuiApplication.clipboard().clear()
     copy.trigger()
     assert QGuiApplication.clipboard().text() == "Finished after 3 epochs; checkpoint: runs/x/last.pt"
+
+
+def _line_starts(doc) -> list[str]:
+    """The first character of every laid-out line of a QTextDocument."""
+    doc.size()  # lays the document out
+    starts = []
+    block = doc.begin()
+    while block.isValid():
+        layout, text = block.layout(), block.text()
+        for i in range(layout.lineCount()):
+            line = layout.lineAt(i)
+            starts.append(text[line.textStart():line.textStart() + 1])
+        block = block.next()
+    return starts
+
+
+def test_a_percentage_never_wraps_before_its_sign(qtbot):
+    from PySide6.QtGui import QTextDocument
+
+    words = "Finished after 3 epochs (0:02, 6,745 samples/s); val accuracy 92.8 %; checkpoint: /tmp/runs/last"
+    _outer, text = _host(qtbot, lambda parent: QuietText(parent, lines=2), width=300)
+    text.setText(words)
+    plain = QTextDocument()  # the same text in a plain document breaks before "%" at some width
+    plain.setDefaultFont(text.font())
+    plain.setDocumentMargin(0)
+    plain.setHtml(words)
+    widths = range(120, 420, 2)
+    plain_starts = []
+    for width in widths:
+        plain.setTextWidth(width)
+        plain_starts += _line_starts(plain)
+        text._doc.setTextWidth(width)
+        starts = _line_starts(text._doc)
+        assert starts and "%" not in starts, width
+    assert "%" in plain_starts
+    assert text.text() == words and text.plain_text() == words  # copied with a plain space
