@@ -20,8 +20,11 @@ The window's process runs no tensor work of its own on the GUI thread beyond wha
 thread with an OpenMP pool would halve the training thread's speed on a small CPU (core/training/threads.py),
 which is also why the command line runs in its own process.
 
+With --control no window runs: each case's seven pairs are two runs of the same `layerloom train` (an A/A control),
+so the spread of their medians shows what this machine's noise alone does to the ratio and its 0.95 bar.
+
     QT_QPA_PLATFORM=offscreen python benchmarks/bench_training_window.py [--quick] [--check] [--views features,curves]
-        [--repeats 7]
+        [--repeats 7] [--control]
 """
 
 from __future__ import annotations
@@ -166,6 +169,8 @@ def arguments():
     parser.add_argument("--views", default=",".join(CASES),
                         help="the cases to run, comma-separated: " + ", ".join(CASES))
     parser.add_argument("--repeats", type=int, default=None, help="runs of each per case (default 7, --quick 2)")
+    parser.add_argument("--control", action="store_true",
+                        help="no window: command line ÷ command line pairs (the machine's noise alone)")
     return parser.parse_args()
 
 
@@ -176,14 +181,10 @@ def percentile(values: list[float], q: float) -> float:
 
 def run_case(app, window, key: str, tmp: str, repeats: int, quick: bool):
     """(command line samples/s, window samples/s, lateness ms) of one case."""
-    from layerloom.core.project import Project, save_project
-    from layerloom.core.templates import load_template
+    from layerloom.core.project import Project
 
-    template, block, view, epochs = CASES[key]
-    project = load_template(template)
-    project.training.epochs = 2 if quick else epochs or project.training.epochs
-    project_file = os.path.join(tmp, f"{key}.json")
-    save_project(project, project_file)
+    _template, block, view, _epochs = CASES[key]
+    project, project_file = case_project(key, tmp, quick)
     window.document.undo_stack.setClean()
     window.set_project(Project.from_dict(project.to_dict()), None)
     if block:
@@ -213,9 +214,50 @@ def run_case(app, window, key: str, tmp: str, repeats: int, quick: bool):
     return project.training.epochs, cli, gui, lateness, threads, shares, probed
 
 
+def case_project(key: str, tmp: str, quick: bool):
+    """(the case's project, its file): the template with the case's epochs, saved for `layerloom train`."""
+    from layerloom.core.project import save_project
+    from layerloom.core.templates import load_template
+
+    template, _block, _view, epochs = CASES[key]
+    project = load_template(template)
+    project.training.epochs = 2 if quick else epochs or project.training.epochs
+    project_file = os.path.join(tmp, f"{key}.json")
+    save_project(project, project_file)
+    return project, project_file
+
+
+def control(keys: list[str], repeats: int, quick: bool) -> int:
+    """An A/A control: per case, `repeats` pairs of the same `layerloom train` run twice (second ÷ first)."""
+    tmp = tempfile.mkdtemp(prefix="layerloom-bench-")
+    medians = []
+    for key in keys:
+        project, project_file = case_project(key, tmp, quick)
+        ratios = []
+        for _pair in range(repeats):
+            rates = []
+            for _side in range(2):
+                time.sleep(SETTLE_S)
+                rates.append(cli_rate(project_file, os.path.join(tmp, "runs-cli"))[0])
+            ratios.append(rates[1] / rates[0])
+        medians.append(statistics.median(ratios))
+        results = Results(f"control, {key}: {CASES[key][0]}, {project.training.epochs} epochs, one command twice")
+        results.add("command line ÷ the same command line", medians[-1], None, "×", lower_is_better=False,
+                    extra=" ".join(f"{r:.3f}" for r in ratios))
+        results.print_table()
+    results = Results(f"the control's {len(medians)} medians of {repeats}")
+    results.add("medians at 0.95 or above", sum(m >= 0.95 for m in medians), None, f"of {len(medians)}",
+                lower_is_better=False, extra=" ".join(f"{m:.3f}" for m in medians))
+    results.print_table()
+    return 0
+
+
 def main() -> int:
     args = arguments()
     print_header("Training in the window vs layerloom train, each live view")
+    keys = [k.strip() for k in args.views.split(",") if k.strip()]
+    if args.control:
+        return control(keys, args.repeats or (2 if args.quick else 7), args.quick)
     from PySide6.QtCore import QSettings
 
     from layerloom.gui.app import create_app
@@ -232,7 +274,7 @@ def main() -> int:
     window.show()
     code = 0
     pooled: list[float] = []
-    for key in [k.strip() for k in args.views.split(",") if k.strip()]:
+    for key in keys:
         epochs, cli, gui, lateness, threads, shares, probed = run_case(app, window, key, tmp, repeats, args.quick)
         template, _block, view, _ = CASES[key]
         ratios = [g / c for g, c in zip(gui, cli, strict=True)]
