@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import NamedTuple
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("LAYERLOOM_NO_PRELOAD", "1")
@@ -74,11 +75,18 @@ def settle(app, seconds: float = SETTLE_S) -> None:
         time.sleep(0.02)
 
 
-def window_run(app, window, timeout_s: float = 300.0, probe_ms: int = 10,
-               probe: bool = True) -> tuple[float, list[float], int | None]:
-    """Train from the window's action inside a Qt event loop, as the app runs; returns (samples/s, lateness
-    of a `probe_ms` timer in ms, torch threads). With probe=False no timer of the benchmark's runs beside the
-    app's own (the run ends the loop): the lateness list is empty."""
+class WindowRun(NamedTuple):
+    """One run from the window's Train action."""
+
+    rate: float  # samples/s
+    late: list[float]  # lateness of the probe timer's ticks in ms (empty without the probe)
+    threads: int | None  # torch threads the run chose
+    gui_share: float  # the GUI thread's CPU over the run's wall time (a share of one core)
+
+
+def window_run(app, window, timeout_s: float = 300.0, probe_ms: int = 10, probe: bool = True) -> WindowRun:
+    """Train from the window's action inside a Qt event loop, as the app runs. With probe=False no timer of the
+    benchmark's runs beside the app's own (the run ends the loop): the lateness list is empty."""
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
     if not probe:
@@ -111,14 +119,10 @@ def window_run(app, window, timeout_s: float = 300.0, probe_ms: int = 10,
     timer.start()
     loop.exec()
     timer.stop()
-    rate, threads = _run_ended(app, window, cpu0, wall0)
-    return rate, late, threads
+    return _run_ended(app, window, cpu0, wall0, late)
 
 
-window_run.gui_share = 0.0  # the GUI thread's CPU over the last run's wall time (a share of one core)
-
-
-def _window_run_unprobed(app, window, timeout_s: float) -> tuple[float, list[float], int | None]:
+def _window_run_unprobed(app, window, timeout_s: float) -> WindowRun:
     """window_run without the probe: the window's Train action, the event loop until the run's end."""
     from PySide6.QtCore import QEventLoop, QTimer
 
@@ -134,17 +138,17 @@ def _window_run_unprobed(app, window, timeout_s: float) -> tuple[float, list[flo
     finally:
         window.training.run_finished.disconnect(loop.quit)
     assert window.training.last is not before, f"the run did not end within {timeout_s:.0f} s"
-    rate, threads = _run_ended(app, window, cpu0, wall0)
-    return rate, [], threads
+    return _run_ended(app, window, cpu0, wall0, [])
 
 
-def _run_ended(app, window, cpu0: float, wall0: float) -> tuple[float, int | None]:
-    """(samples/s, torch threads) of the run that just ended; sets window_run.gui_share from the start's clocks."""
+def _run_ended(app, window, cpu0: float, wall0: float, late: list[float]) -> WindowRun:
+    """The run that just ended, its GUI thread share from the clocks read at its start."""
     app.processEvents()
-    window_run.gui_share = (time.thread_time() - cpu0) / max(1e-9, time.perf_counter() - wall0)
+    gui_share = (time.thread_time() - cpu0) / max(1e-9, time.perf_counter() - wall0)
     last_event = window.training.last
     assert last_event is not None and last_event.kind == "finished", getattr(last_event, "message", last_event)
-    return last_event.samples_per_s, _threads(window.training.run.device_name if window.training.run else "")
+    threads = _threads(window.training.run.device_name if window.training.run else "")
+    return WindowRun(last_event.samples_per_s, late, threads, gui_share)
 
 
 # key → (template, block to select or None, view on show, epochs or None for the template's own). lenet5 runs 30
@@ -201,16 +205,16 @@ def run_case(app, window, key: str, tmp: str, repeats: int, quick: bool):
                 got["cli"] = cli_rate(project_file, os.path.join(tmp, "runs-cli"))
             else:
                 got["window"] = window_run(app, window, probe=False)
-                shares.append(window_run.gui_share)
-        (cli_rate_, cli_threads), (rate, _late, gui_threads) = got["cli"], got["window"]
+        (cli_rate_, cli_threads), run = got["cli"], got["window"]
         cli.append(cli_rate_)
-        gui.append(rate)
-        threads.append(f"{cli_threads}/{gui_threads}")
+        gui.append(run.rate)
+        shares.append(run.gui_share)
+        threads.append(f"{cli_threads}/{run.threads}")
     for _ in range(PROBED_RUNS if not quick else 1):  # the timer's lateness, in runs of their own
         settle(app)
-        rate, late, _ = window_run(app, window)
-        probed.append(rate)
-        lateness.extend(late)
+        run = window_run(app, window)
+        probed.append(run.rate)
+        lateness.extend(run.late)
     return project.training.epochs, cli, gui, lateness, threads, shares, probed
 
 

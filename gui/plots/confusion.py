@@ -282,21 +282,14 @@ class ConfusionView(PlotView):
             fg = plot_colors()["foreground"]
             size = 9 if n <= 10 else 7
             percent = self.normalize_box.isChecked()
-            for i in range(n):
-                for j in range(n):
-                    v = int(m[i, j])
-                    if v == 0 and not percent:
-                        continue
-                    text = f"{share[i, j] * 100:.0f}" if percent else str(v)
-                    color = QColor("#ffffff") if share[i, j] > 0.45 else fg
-                    if self._cell_text(used) is None:  # drawing in slices: the other labels at the next redraw
-                        self._changed()
-                        break
-                    self._put_text(used, text, color, size, i == j, j, i)
-                    used += 1
-                else:
-                    continue
-                break
+            for i, j in ((i, j) for i in range(n) for j in range(n) if percent or m[i, j]):
+                if self._cell_text(used) is None:  # drawing in slices: the other labels at the next redraw
+                    self._changed()
+                    break
+                text = f"{share[i, j] * 100:.0f}" if percent else str(int(m[i, j]))
+                color = QColor("#ffffff") if share[i, j] > 0.45 else fg
+                self._put_text(used, text, color, size, i == j, j, i)
+                used += 1
         self._hide_texts_from(used)
         self.plot.setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0.02)
         acc = correct / total * 100 if total else 0.0
