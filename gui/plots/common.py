@@ -270,6 +270,7 @@ class PlotView(QWidget):
         self._timer.timeout.connect(self._timed_refresh)
         self.redraws = 0
         self._last_cost = 0.0  # seconds the last redraw took
+        self._redraw_gap_ms = 0  # while training: at least this long between two redraws (the controller's pace)
 
     # --- the contract -----------------------------------------------------------------------------
 
@@ -287,6 +288,14 @@ class PlotView(QWidget):
         self._redraw()
         self._last_draw = time.monotonic()
         self._last_cost = self._last_draw - start
+
+    def set_redraw_gap(self, ms: int) -> None:
+        """At least `ms` between two redraws from now on (the training controller's pace, gui/training/pacing.py;
+        0: as soon as MIN_INTERVAL_MS allows). A redraw waiting for a longer gap comes sooner when it shrinks."""
+        self._redraw_gap_ms = ms
+        self._timer.stop()
+        if self._dirty:
+            self._changed()
 
     def export_png(self, path: str) -> bool:
         if self._dirty:
@@ -311,7 +320,7 @@ class PlotView(QWidget):
         self._dirty = True
         if not self._timer.isActive():
             # a redraw at most every MIN_INTERVAL_MS, and never more than ~20 % of the GUI thread's time
-            gap = max(self.MIN_INTERVAL_MS, 4000.0 * self._last_cost)
+            gap = max(self.MIN_INTERVAL_MS, 4000.0 * self._last_cost, self._redraw_gap_ms)
             wait = gap - (time.monotonic() - self._last_draw) * 1000.0
             self._timer.start(max(0, int(wait)))
 

@@ -247,6 +247,8 @@ class CurvesView(PlotView):
         style_plot(self.lr_plot, left="lr", bottom="optimizer step")
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             p.showGrid(x=False, y=True, alpha=0.16)  # an alpha-blended grid is a third of the paint time
+        for p in (self.loss_plot, self.metric_plot):  # the shared step axis is numbered once, under the lr plot
+            p.getAxis("bottom").setStyle(showValues=False)
         self.smooth_label.setText(f"{self.smoothing:.2f}")
         for line in self._cursors:
             line.setPen(pg.mkPen(c["subtle"], width=1, style=Qt.PenStyle.DashLine))

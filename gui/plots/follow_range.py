@@ -1,10 +1,12 @@
-"""Axis ranges that follow a live run without moving at every update: the step axis widens in a few jumps of
-2–2.5× up to the run's planned end, and a value axis starts at 0 and ends at a round number that changes only
-when the data outgrows it. A plot whose axes do not move is repainted from its cached
-axes, about a third of the cost of one whose ticks change at every update.
+"""Axis ranges that follow a live run without moving at every update: the step axis spans a short run's whole plan
+from its first step (as MATLAB's training-progress plot does) and widens a long one's in a few jumps of 2–2.5× up
+to its planned end; a value axis starts at 0 and ends at a round number that changes only when the data outgrows
+it. A plot whose axes do not move is repainted from its cached axes, about a third of the cost of one whose ticks
+change (each jump of the step axis cost the Curves view ~10 ms of the GUI thread).
 
-    step_span(450, 1, 120)                              # (0, 200): widens 2–2.5× when the curve nears its end
-    step_span(450, 1, 400)                              # (0, 450): the run's last stretch ends at its last step
+    step_span(450, 1, 120)                              # (0, 450): a short run's whole plan from the start
+    step_span(4500, 1, 1200)                            # (0, 2000): a long one widens 2–2.5× near its end
+    step_span(4500, 1, 1900)                            # (0, 4500): its last stretch ends at its last step
     value_span([loss, smoothed])                        # (0.0, 2.5) for a loss that peaked at 2.31
     value_span([lr], constant_mid=True)                 # (0.0, 0.002) for a constant 0.001: mid-axis
     value_span([loss], log=True)                        # (-2.0, 1.0): whole decades, in log10 units
@@ -20,6 +22,7 @@ import numpy as np
 
 NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)  # value axes: the next round number is close
 COARSE = (1.0, 2.0, 5.0, 10.0)  # the step axis: it widens 2–2.5× at a time
+WHOLE_PLAN_STEPS = 2000  # a run planned for at most this many steps shows them all from its first step
 
 
 def nice_ceil(x: float, mantissas: tuple[float, ...] = NICE) -> float:
@@ -37,13 +40,16 @@ def coarse_ceil(x: float) -> float:
 
 
 def step_span(run_total: int | None, first: float | None, last: float | None) -> tuple[float, float] | None:
-    """The step axis: from 0 (or the first step shown, when it is past 0) to a round number 10 % or more past the
-    last step (1, 2, 5 × 10^k: the axis widens a few times over a run, by 2–2.5× each time, and the curve fills
-    40–90 % of it), and never past the run's planned last step: its last stretch ends exactly there. None: no
-    steps and no plan."""
+    """The step axis: from 0 (or the first step shown, when it is past 0) to the run's planned last step
+    `run_total` when the plan is WHOLE_PLAN_STEPS or fewer; for a longer plan to a round number 10 % or more past
+    the last step (1, 2, 5 × 10^k: the axis widens a few times over a run, by 2–2.5× each time, and the curve fills
+    40–90 % of it), never past the planned end: its last stretch ends exactly there. Past the plan (a run asked for
+    more), round numbers again. None: no steps and no plan."""
     if last is None:
         return (0.0, float(run_total)) if run_total else None
     start = 0.0 if first is None or first <= 1 else float(first)
+    if run_total and run_total >= last and run_total - start <= WHOLE_PLAN_STEPS:
+        return start, max(float(run_total), start + 1.0)
     end = coarse_ceil(max(float(last), 1.0) * 1.1)
     if run_total and run_total >= last:
         end = min(end, float(run_total))

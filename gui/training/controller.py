@@ -9,9 +9,10 @@ control (pause, resume, stop, live learning rate, feature-map block), and the pr
 
 The trainer never touches Qt: it writes typed events into an `EventBuffer` from the worker thread, and a QTimer on
 the GUI thread drains it 1–30 times a second (a handful of appends per frame however fast training runs; slower when
-the updates would take more than GUI_CPU_BUDGET of a core). Feature maps are captured only for the block on show
-(the canvas selection), at most twice a second; the inside of a recurrent block (set_recurrent_capture) only while a
-view shows it, at the same rate paced by its cost. With no run going, gui/training/idle_probe.py computes both.
+the updates would take more than GUI_CPU_BUDGET of a core, and heavy pictures then redraw less often: pacing.py).
+Feature maps are captured only for the block on show (the canvas selection), at most twice a second; the inside of
+a recurrent block (set_recurrent_capture) only while a view shows it, at the same rate paced by its cost. With no
+run going, gui/training/idle_probe.py computes both.
 
 Threads: the run takes the cores other work leaves free, unless the project says otherwise (the `threads`
 setting), as on the command line (core/training/thread_policy.py): the GUI thread needs little CPU (30 drains
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -34,15 +34,9 @@ from layerloom.core.training.metric_text import metric_text
 from layerloom.gui.gc_guard import guard_thread
 from layerloom.gui.training.generative_probe import GenerativeProbe
 from layerloom.gui.training.idle_probe import RECURRENT_TYPES, IdleProbe
+from layerloom.gui.training.pacing import DRAIN_INTERVAL_MS, UpdatePacer
 from layerloom.gui.training.worker import TrainWorker, data_key
 
-DRAIN_INTERVAL_MS = 33  # the fastest: ~30 Hz
-# the slowest while training, 1 Hz: a drain and its repaints cost ~12 ms on 2 cores (2 Hz took ~5 % of a core)
-DRAIN_INTERVAL_MAX_MS = 1000
-# The share of one core the window's live updates (drains and the repaints they cause) may take while training.
-# Every bit of Python on the GUI thread holds the GIL, and the training thread's step waits for it with all its
-# cores idle: the drain slows down when the updates cost more than this (a big model's plots on a slow machine).
-GUI_CPU_BUDGET = 0.03
 # None: the thread policy's choice (core/training/thread_policy.py). A number is the trainer's thread count when
 # the project leaves `threads` unset.
 TRAIN_THREADS: int | None = None
@@ -96,8 +90,7 @@ class TrainingController(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
         self._timer.timeout.connect(self.drain)
-        self._gui_clock: tuple[float, float] | None = None  # (wall, GUI-thread CPU) at the last drain
-        self._gui_share = 0.0  # smoothed share of a core the GUI thread used between drains
+        self.pacer = UpdatePacer()  # how often the drain and the views' redraws come while training (pacing.py)
         from layerloom.gui.training.predictor import Predictor
 
         self.predictor = Predictor(self)
@@ -192,8 +185,9 @@ class TrainingController(QObject):
         self._thread, self._worker = thread, worker
         doc.set_locked("The network is training: stop training to change its structure (moving blocks is fine).")
         self._set_state(LOADING)
-        self._timer.setInterval(DRAIN_INTERVAL_MS)
-        self._gui_clock, self._gui_share = None, 0.0
+        self.pacer.start()
+        self._timer.setInterval(self.pacer.drain_interval_ms)
+        self._each_view("set_redraw_gap", 0)
         self._timer.start()
         guard_thread(thread)  # no garbage collection in the worker (gc_guard.py)
         thread.start()
@@ -331,20 +325,11 @@ class TrainingController(QObject):
             self._finish()
 
     def _pace(self) -> None:
-        """Keep the GUI thread's share of a core near GUI_CPU_BUDGET while training: the drain interval
-        grows (up to DRAIN_INTERVAL_MAX_MS) when the updates cost more, and shrinks back when they cost less."""
-        now = (time.monotonic(), time.thread_time())
-        last, self._gui_clock = self._gui_clock, now
-        if last is None or self.state not in (RUNNING, PAUSED):
-            return
-        wall = now[0] - last[0]
-        if wall <= 0:
-            return
-        self._gui_share = 0.7 * self._gui_share + 0.3 * (now[1] - last[1]) / wall
-        interval = self._timer.interval()
-        wanted = min(DRAIN_INTERVAL_MAX_MS, max(DRAIN_INTERVAL_MS, interval * self._gui_share / GUI_CPU_BUDGET))
-        if abs(wanted - interval) >= 0.2 * interval:
-            self._timer.setInterval(round(wanted))
+        """The live updates' pace while training (pacing.py): slower when they cost the GUI thread more than its
+        budget, faster when less."""
+        if self.pacer.tick(self.state in (RUNNING, PAUSED)):
+            self._timer.setInterval(self.pacer.drain_interval_ms)
+            self._each_view("set_redraw_gap", self.pacer.redraw_gap_ms)
 
     def _dispatch(self, events: list) -> None:
         for e in events:
@@ -380,6 +365,7 @@ class TrainingController(QObject):
         self._thread, self._worker = None, None
         self.drain()
         self._timer.stop()
+        self._each_view("set_redraw_gap", 0)  # the run's last pictures now, not a paced redraw later
         last = self.last
         if last is None:  # should not happen: the worker always ends with one
             from layerloom.core.training.events import Failed

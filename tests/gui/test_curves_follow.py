@@ -39,9 +39,11 @@ def _ranges(view):
 def test_nice_numbers_and_spans():
     assert [nice_ceil(x) for x in (2.31, 0.0031, 1.0, 7.2, 95.0, 1e-3)] == pytest.approx(
         [2.5, 0.004, 1.0, 8.0, 100.0, 1e-3])
-    assert step_span(450, 1.0, 120.0) == (0.0, 200.0)  # a round number 10 % or more past the last step
-    assert step_span(450, 1.0, 190.0) == (0.0, 450.0)  # the last stretch: to the run's planned end
+    assert step_span(450, 1.0, 120.0) == (0.0, 450.0)  # a short run: its whole plan from the start
     assert step_span(450, 1.0, 460.0) == (0.0, 1000.0)  # past the plan: round numbers again
+    assert step_span(4500, 1.0, 1200.0) == (0.0, 2000.0)  # a long run: a round number 10 % or more past the last step
+    assert step_span(4500, 1.0, 1900.0) == (0.0, 4500.0)  # its last stretch: to the planned end
+    assert step_span(2300, 301.0, 340.0) == (301.0, 2300.0)  # a resumed run's plan: 2,000 steps from where it starts
     assert step_span(None, 301.0, 340.0) == (301.0, 500.0)  # a resumed run's curve starts where it does
     assert [coarse_ceil(x) for x in (3.0, 11.0, 180.0, 0.4)] == [5.0, 20.0, 200.0, 0.5]
     assert step_span(None, None, None) is None
@@ -59,7 +61,7 @@ def test_nice_numbers_and_spans():
 def test_a_live_run_keeps_its_axes_while_the_curves_grow(qtbot):
     view = _view(qtbot)
     events = demo.run_events(epochs=6, steps_per_epoch=50, chunk=5)  # 300 steps
-    changes, last = 0, None
+    changes, last, step_axes = 0, None, set()
     for e in events:
         _feed(view, [e])
         if isinstance(e, Steps):
@@ -67,10 +69,12 @@ def test_a_live_run_keeps_its_axes_while_the_curves_grow(qtbot):
             now = _ranges(view)
             changes += now != last
             last = now
+            step_axes.add(now[0])
     updates = sum(isinstance(e, Steps) for e in events)
-    # The step axis widens in jumps of 2–2.5× (10, 20, 50, 100, 200, then the run's 300); a value axis changes only
-    # when the data outgrows it (the metric plot's first epoch, the learning rate halved after three epochs).
-    assert changes <= 9 and updates == 60
+    # The step axis spans the run's 300 planned steps from the first update on; a value axis changes only when the
+    # data outgrows it (the metric plot's first epoch, the learning rate halved after three epochs).
+    assert step_axes == {(-3.0, 303.0)}
+    assert changes <= 5 and updates == 60
     x0, x1 = view.loss_plot.vb.viewRange()[0]
     assert (x0, x1) == pytest.approx((-3.0, 303.0))  # 0 … 300 steps, 1 % either side
     lo, hi = view.loss_plot.vb.viewRange()[1]
@@ -82,13 +86,29 @@ def test_a_live_run_keeps_its_axes_while_the_curves_grow(qtbot):
     assert view.raw_curve.xData.max() == 300  # every step drawn
 
 
+def test_a_long_run_widens_its_step_axis_in_a_few_jumps_and_numbers_it_once(qtbot):
+    view = _view(qtbot)
+    events = demo.run_events(epochs=25, steps_per_epoch=100, chunk=50)  # 2,500 steps: more than a whole-plan axis
+    ends = []
+    for e in events:
+        _feed(view, [e])
+        if isinstance(e, Steps):
+            view.refresh()
+            end = round(view.loss_plot.vb.viewRange()[0][1] / 1.01, 6)
+            if not ends or ends[-1] != end:
+                ends.append(end)
+    assert ends == [100.0, 200.0, 500.0, 1000.0, 2000.0, 2500.0]  # 2–2.5× at a time, then the planned end
+    shown = [p.getAxis("bottom").style["showValues"] for p in (view.loss_plot, view.metric_plot, view.lr_plot)]
+    assert shown == [False, False, True]  # the shared step axis is numbered under the lowest plot only
+
+
 def test_a_finished_run_ends_its_step_axis_at_the_last_step(qtbot):
     view = _view(qtbot)
     events = demo.run_events(epochs=8, steps_per_epoch=50)
     stop = next(i for i, e in enumerate(events) if isinstance(e, Steps) and e.epoch == 3)
     _feed(view, events[:stop])
     view.refresh()
-    assert view.loss_plot.vb.viewRange()[0][1] == pytest.approx(202.0)  # 150 steps of 400: to 200, 1 % padding
+    assert view.loss_plot.vb.viewRange()[0][1] == pytest.approx(404.0)  # 150 steps of 400: the plan, 1 % padding
     view.on_event(Finished(status="stopped", reason="stopped", epochs=3, step=150, metric="val_accuracy", best=None,
                            best_epoch=None))
     view.refresh()

@@ -146,6 +146,23 @@ def test_a_constant_learning_rate_sits_mid_axis_and_a_changing_one_is_followed(q
     assert x0 == pytest.approx(-1.0) and x1 == pytest.approx(101.0)
 
 
+def test_a_paced_view_waits_for_its_redraw_gap_and_redraws_soon_when_the_gap_shrinks(qtbot):
+    """While training, the controller's pace (gui/training/pacing.py) spaces a heavy view's redraws; at the run's
+    end the gap goes back to 0 and the last data is drawn at once."""
+    view = _view(qtbot, CurvesView)
+    events = demo.run_events(epochs=1, steps_per_epoch=20)
+    view.reset(events[0])
+    view.refresh()
+    before = view.redraws
+    view.set_redraw_gap(3000)
+    view.on_event(next(e for e in events if isinstance(e, Steps)))
+    qtbot.wait(400)
+    assert view.redraws == before and len(view.step) == 10  # taken in, not drawn yet (the curves' least gap: 0.1 s)
+    view.set_redraw_gap(0)
+    qtbot.waitUntil(lambda: view.redraws == before + 1, timeout=500)
+    assert view.raw_curve.xData.max() == 10
+
+
 def test_curves_hold_the_data_fed(qtbot):
     view = _view(qtbot, CurvesView)
     events = demo.run_events(epochs=3, steps_per_epoch=50)

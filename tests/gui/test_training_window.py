@@ -269,28 +269,33 @@ def test_training_settings_form_edits_the_project(qtbot, window):
 
 
 def test_live_updates_slow_down_when_the_gui_thread_is_busy_and_speed_up_again(qtbot, window):
-    """The drain timer keeps the GUI thread's share of a core near GUI_CPU_BUDGET while training."""
+    """The pace keeps the GUI thread's share of a core near GUI_CPU_BUDGET while training: the drain slows to once
+    a second, then the views' redraws spread further apart; an idle GUI thread brings both back."""
     import time
 
     from layerloom.gui.training import controller as ctl
+    from layerloom.gui.training import pacing
 
     c = window.training
+    curves = window.live_views.view("curves")
     c._set_state(ctl.RUNNING)  # as while a run trains
-    c._timer.setInterval(ctl.DRAIN_INTERVAL_MS)
-    c._gui_clock, c._gui_share = None, 0.0
+    c.pacer.start()
+    c._timer.setInterval(c.pacer.drain_interval_ms)
     c._pace()
-    for _ in range(3):
+    for _ in range(4):
         end = time.thread_time() + 0.03
         while time.thread_time() < end:  # 30 ms of GUI-thread work between two drains
             pass
         c._pace()
-    assert c._timer.interval() == ctl.DRAIN_INTERVAL_MAX_MS
-    for _ in range(40):  # an idle GUI thread: back to ~30 Hz
-        time.sleep(0.02)
+    assert c._timer.interval() == pacing.DRAIN_INTERVAL_MAX_MS
+    assert curves._redraw_gap_ms == c.pacer.period_ms == pacing.REDRAW_GAP_MAX_MS
+    for _ in range(40):  # an idle GUI thread (drains of well under a millisecond): back to ~30 Hz
+        time.sleep(0.1)
         c._pace()
-        if c._timer.interval() == ctl.DRAIN_INTERVAL_MS:
+        if c._timer.interval() == pacing.DRAIN_INTERVAL_MS:
             break
-    assert c._timer.interval() < ctl.DRAIN_INTERVAL_MAX_MS / 2
+    assert c._timer.interval() < pacing.DRAIN_INTERVAL_MAX_MS / 2
+    assert curves._redraw_gap_ms == 0
     c._set_state(ctl.IDLE)
 
 
