@@ -6,6 +6,7 @@ feature maps to capture, and predictions on the live model.
     control.set_feature_blocks(["conv2d_1"])    # start capturing that block's maps (≤ 2 per second)
     control.set_recurrent_block("lstm")         # look inside that recurrent block at the same rate (None: off)
     control.set_generative_looks(True)          # a VAE's / GAN's look on a fixed batch, paced by its cost
+    control.set_look_interval(3.0)              # the window redraws them every 3 s: no look sooner than that
     control.pause(); control.resume()
     control.step(); control.step_epoch()        # while paused: one batch / the rest of the epoch, paused again
     future = control.request_prediction((image,))   # served between two steps; future.result() → outputs
@@ -30,6 +31,7 @@ class TrainControl:
         self._recurrent_block: str | None = None
         self._generative_looks = False
         self._probe_index = 0
+        self._look_interval = 0.0  # seconds: no feature maps or look sooner than this after the last (0: no floor)
         self._lr: float | None = None
         self._predictions: list[tuple[tuple, Future]] = []
         self._step_batches = 0  # batches asked for by step(), not yet taken by the trainer
@@ -105,6 +107,12 @@ class TrainControl:
         self._generative_looks = bool(on)
         self.pending = True
 
+    def set_look_interval(self, seconds: float) -> None:
+        """At least `seconds` between two captures of feature maps, two recurrent looks, two generative looks (on
+        top of their own pace): the window sets how often it redraws them, so that the run computes no look it
+        would not show. 0: their own pace alone."""
+        self._look_interval = max(0.0, float(seconds))
+
     def set_probe_index(self, index: int) -> None:
         """Which validation sample the feature maps are computed on (default 0)."""
         with self._lock:
@@ -151,6 +159,10 @@ class TrainControl:
     @property
     def generative_looks(self) -> bool:
         return self._generative_looks
+
+    @property
+    def look_interval(self) -> float:
+        return self._look_interval
 
     @property
     def probe_index(self) -> int:

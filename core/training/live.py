@@ -215,13 +215,18 @@ class LiveServices:
     def at_check(self, now: float, step: int, epoch: int) -> None:
         """At a check between steps: the feature maps, the recurrent look and the generative look asked for, when
         each is due."""
+        interval = max(self.feature_interval, self.control.look_interval)  # the window's redraws: no look sooner
         if self.tap is not None and now >= self.next_feature and self.control.feature_blocks:
             self.capture_features(step, epoch)
         block = self.control.recurrent_block
-        if self.looks is not None and self.looks.due(now, block):
-            self.look_inside(block, step, epoch)
-        if self.generative is not None and self.generative.due(now, self.control.generative_looks):
-            self.emit(self.generative.look(self.model, step, epoch))
+        if self.looks is not None:
+            self.looks.interval = interval
+            if self.looks.due(now, block):
+                self.look_inside(block, step, epoch)
+        if self.generative is not None:
+            self.generative.interval = interval
+            if self.generative.due(now, self.control.generative_looks):
+                self.emit(self.generative.look(self.model, step, epoch))
 
     def look_inside(self, block: str, step: int, epoch: int) -> None:
         """A RecurrentInside event of `block` on the probe sample (or a RecurrentNote once, when it has none)."""
@@ -229,7 +234,7 @@ class LiveServices:
 
     def capture_features(self, step: int, epoch: int) -> None:
         blocks = self.control.feature_blocks
-        self.next_feature = time.perf_counter() + self.feature_interval
+        self.next_feature = time.perf_counter() + max(self.feature_interval, self.control.look_interval)
         blocks = self.tap.known(blocks)
         if not blocks:
             return

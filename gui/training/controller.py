@@ -10,9 +10,9 @@ control (pause, resume, stop, live learning rate, feature-map block), and the pr
 The trainer never touches Qt: it writes typed events into an `EventBuffer` from the worker thread, and a QTimer on
 the GUI thread drains it 1–30 times a second (a handful of appends per frame however fast training runs; slower when
 the updates would take more than GUI_CPU_BUDGET of a core, and heavy pictures then redraw less often: pacing.py).
-Feature maps are captured only for the block on show (the canvas selection), at most twice a second; the inside of
-a recurrent block (set_recurrent_capture) only while a view shows it, at the same rate paced by its cost. With no
-run going, gui/training/idle_probe.py computes both.
+Feature maps are captured only for the block on show (the canvas selection), at most twice a second and no sooner
+than the views redraw them; the inside of a recurrent block (set_recurrent_capture) only while a view shows it, at
+the same rate paced by its cost. With no run going, gui/training/idle_probe.py computes both.
 
 Threads: the run takes the cores other work leaves free, unless the project says otherwise (the `threads`
 setting), as on the command line (core/training/thread_policy.py): the GUI thread needs little CPU (30 drains
@@ -330,6 +330,8 @@ class TrainingController(QObject):
         if self.pacer.tick(self.state in (RUNNING, PAUSED)):
             self._timer.setInterval(self.pacer.drain_interval_ms)
             self._each_view("set_redraw_gap", self.pacer.redraw_gap_ms)
+            if self._control is not None:
+                self._control.set_look_interval(self.pacer.look_interval_s)
 
     def _dispatch(self, events: list) -> None:
         for e in events:

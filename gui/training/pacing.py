@@ -12,6 +12,7 @@ curve plots on a small machine) is redrawn less often than that when a redraw a 
     pacer.start()                      # a run starts: ~30 Hz until the costs are measured
     if pacer.tick(pacing=True):        # at each drain; True when the pace changed
         timer.setInterval(pacer.drain_interval_ms); views.set_redraw_gap(pacer.redraw_gap_ms)
+        control.set_look_interval(pacer.look_interval_s)   # the run computes no look the views would not show
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ class UpdatePacer:
     def redraw_gap_ms(self) -> int:
         """The least time between two redraws of a view while training (0: as soon as the drain brings data)."""
         return self.period_ms if self.period_ms > DRAIN_INTERVAL_MAX_MS else 0
+
+    @property
+    def look_interval_s(self) -> float:
+        """The least time between two looks the run computes for the views (feature maps, the inside of a
+        recurrent block, a VAE's looks): no sooner than the views show them."""
+        return self.period_ms / 1000.0
 
     def tick(self, pacing: bool) -> bool:
         """Called on the GUI thread at each drain; `pacing` False (loading, idle) only restarts the clock. True

@@ -4,6 +4,7 @@ and for gradient norms, without running a loop."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import torch
@@ -76,3 +77,24 @@ def test_gradient_norms_are_emitted_and_throttled_by_the_clock():
     (stats,) = emitted
     assert isinstance(stats, ev.GradientStats) and stats.step == 5 and len(stats.grad_norms) == len(stats.layers)
     assert live.next_grad_time == pytest.approx(100.1)
+
+
+def test_looks_come_no_sooner_than_the_window_shows_them():
+    """The control's look interval (the window's redraw pace) spaces the feature-map captures and a recurrent or
+    generative look's schedule; 0 leaves them at their own rate (0.5 s here)."""
+    control, emitted = TrainControl(), []
+    live, _model, _opt = _services(control, emitted)
+    assert live.tap.known(["dense_1"]) == ("dense_1",)
+    control.set_feature_blocks(["dense_1"])
+    now = time.perf_counter()
+    live.at_check(now, 1, 0)
+    assert [type(e) for e in emitted] == [ev.FeatureMaps] and live.next_feature <= time.perf_counter() + 0.5
+    control.set_look_interval(3.0)
+    live.at_check(live.next_feature, 2, 0)  # due by its own rate: captured, the next one 3 s on
+    assert len(emitted) == 2 and live.next_feature >= time.perf_counter() + 2.9
+    live.at_check(time.perf_counter() + 1.0, 3, 0)  # a second later: the window would not show it yet
+    assert len(emitted) == 2
+    assert live.looks.interval == 3.0  # a recurrent look's schedule too
+    control.set_look_interval(0.0)
+    live.at_check(live.next_feature, 4, 0)
+    assert len(emitted) == 3 and live.looks.interval == 0.5

@@ -273,11 +273,13 @@ def test_live_updates_slow_down_when_the_gui_thread_is_busy_and_speed_up_again(q
     a second, then the views' redraws spread further apart; an idle GUI thread brings both back."""
     import time
 
+    from layerloom.core.training import TrainControl
     from layerloom.gui.training import controller as ctl
     from layerloom.gui.training import pacing
 
     c = window.training
     curves = window.live_views.view("curves")
+    c._control = TrainControl()
     c._set_state(ctl.RUNNING)  # as while a run trains
     c.pacer.start()
     c._timer.setInterval(c.pacer.drain_interval_ms)
@@ -289,14 +291,16 @@ def test_live_updates_slow_down_when_the_gui_thread_is_busy_and_speed_up_again(q
         c._pace()
     assert c._timer.interval() == pacing.DRAIN_INTERVAL_MAX_MS
     assert curves._redraw_gap_ms == c.pacer.period_ms == pacing.REDRAW_GAP_MAX_MS
+    assert c._control.look_interval == 3.0  # the run computes no look the views would not show
     for _ in range(40):  # an idle GUI thread (drains of well under a millisecond): back to ~30 Hz
         time.sleep(0.1)
         c._pace()
         if c._timer.interval() == pacing.DRAIN_INTERVAL_MS:
             break
     assert c._timer.interval() < pacing.DRAIN_INTERVAL_MAX_MS / 2
-    assert curves._redraw_gap_ms == 0
+    assert curves._redraw_gap_ms == 0 and c._control.look_interval < 0.5
     c._set_state(ctl.IDLE)
+    c._control = None
 
 
 def test_training_brings_the_live_views_forward_and_leaves_docks_in_view_alone(qtbot, window):
