@@ -186,8 +186,9 @@ class TrainingController(QObject):
         doc.set_locked("The network is training: stop training to change its structure (moving blocks is fine).")
         self._set_state(LOADING)
         self.pacer.start()
-        self._timer.setInterval(self.pacer.drain_interval_ms)
-        self._each_view("set_redraw_gap", 0)
+        self._timer.setInterval(DRAIN_INTERVAL_MS)  # while the data loads; the pace once the run trains
+        self._each_view("set_redraw_gap", self.pacer.redraw_gap_ms)
+        self._control.set_look_interval(self.pacer.look_interval_s)
         self._timer.start()
         guard_thread(thread)  # no garbage collection in the worker (gc_guard.py)
         thread.start()
@@ -327,8 +328,11 @@ class TrainingController(QObject):
     def _pace(self) -> None:
         """The live updates' pace while training (pacing.py): slower when they cost the GUI thread more than its
         budget, faster when less."""
-        if self.pacer.tick(self.state in (RUNNING, PAUSED)):
+        pacing = self.state in (RUNNING, PAUSED)
+        changed = self.pacer.tick(pacing)
+        if pacing and self._timer.interval() != self.pacer.drain_interval_ms:
             self._timer.setInterval(self.pacer.drain_interval_ms)
+        if changed:
             self._each_view("set_redraw_gap", self.pacer.redraw_gap_ms)
             if self._control is not None:
                 self._control.set_look_interval(self.pacer.look_interval_s)

@@ -9,7 +9,7 @@ the views' buffers) comes at least once a second; a heavy picture (a feature-map
 curve plots on a small machine) is redrawn less often than that when a redraw a second would cost more.
 
     pacer = UpdatePacer()
-    pacer.start()                      # a run starts: ~30 Hz until the costs are measured
+    pacer.start()                      # a run starts at the pace the last run ended with (~30 Hz at first)
     if pacer.tick(pacing=True):        # at each drain; True when the pace changed
         timer.setInterval(pacer.drain_interval_ms); views.set_redraw_gap(pacer.redraw_gap_ms)
         control.set_look_interval(pacer.look_interval_s)   # the run computes no look the views would not show
@@ -36,8 +36,10 @@ class UpdatePacer:
         self._clock: tuple[float, float] | None = None  # (wall, GUI-thread CPU) at the last drain
 
     def start(self) -> None:
-        """A run starts: updates at ~30 Hz until their cost is known."""
-        self.period_ms, self.share, self._clock = DRAIN_INTERVAL_MS, 0.0, None
+        """A run starts. Its updates start at the pace the last run ended with (the same views on the same machine,
+        most often): a run that started at ~30 Hz spent its first half second redrawing every view at every drain
+        (50–60 ms of the GUI thread while the first epochs trained). The first run starts at ~30 Hz."""
+        self._clock = None
 
     @property
     def drain_interval_ms(self) -> int:

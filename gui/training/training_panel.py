@@ -296,7 +296,9 @@ class TrainingPanel(QWidget):
 
     def _on_run_started(self, run) -> None:
         self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
+        # at least 1 ‰: the Fusion style stops the loading animation (~60 repaints a second) only once the bar shows
+        # some progress, and the first steps may come a second later (gui/training/pacing.py)
+        self.progress.setValue(max(1, round(1000 * run.start_epoch / max(1, run.epochs))))
         self._bpe = max(1, int(run.steps_per_epoch))
         self._epochs = int(run.epochs)
         self._batch_size = max(1, int(run.batch_size))

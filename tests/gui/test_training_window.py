@@ -281,6 +281,7 @@ def test_live_updates_slow_down_when_the_gui_thread_is_busy_and_speed_up_again(q
     curves = window.live_views.view("curves")
     c._control = TrainControl()
     c._set_state(ctl.RUNNING)  # as while a run trains
+    c.pacer = pacing.UpdatePacer()  # the first run: ~30 Hz until the costs are known
     c.pacer.start()
     c._timer.setInterval(c.pacer.drain_interval_ms)
     c._pace()
@@ -301,6 +302,41 @@ def test_live_updates_slow_down_when_the_gui_thread_is_busy_and_speed_up_again(q
     assert curves._redraw_gap_ms == 0 and c._control.look_interval < 0.5
     c._set_state(ctl.IDLE)
     c._control = None
+
+
+def test_the_progress_bar_stops_its_loading_animation_when_the_run_starts(qtbot, window):
+    """While the data loads the bar shows Fusion's busy animation (~60 repaints a second); once the run has started
+    it holds still until the first steps come, which the pace may bring a second later."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from layerloom.gui.plots import demo
+    from layerloom.gui.training import controller as ctl
+
+    bar = window.training_panel.progress
+    window.training_dock.raise_()  # in front of the Inspector, as a run brings it
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.Paint:
+                Paints.count += 1
+            return False
+
+    paints = Paints()
+    bar.installEventFilter(paints)
+    c = window.training
+    c._set_state(ctl.LOADING)
+    qtbot.wait(300)
+    assert Paints.count >= 5 and bar.maximum() == 0  # the busy animation
+    c._set_state(ctl.RUNNING)
+    c.run_started.emit(demo.run_started(steps_per_epoch=20, epochs=5))
+    qtbot.wait(100)
+    Paints.count = 0
+    qtbot.wait(400)
+    assert Paints.count <= 1 and bar.maximum() == 1000 and bar.format() == "Epoch 1/5"
+    bar.removeEventFilter(paints)
+    c._set_state(ctl.IDLE)
 
 
 def test_training_brings_the_live_views_forward_and_leaves_docks_in_view_alone(qtbot, window):
