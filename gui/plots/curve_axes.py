@@ -1,6 +1,6 @@
-"""The Curves view's axes while a run goes on (follow_range.py has the rules): the step axis widening in a few
-jumps to the run's end, each value axis from 0 to a round number, set only when they change so that an axis keeps
-its cached picture.
+"""The Curves view's axes while a run goes on (follow_range.py has the rules): the step axis spanning a short run's
+whole plan or widening a long one's in a few jumps to its end, each value axis from 0 to a round number, set only
+when they change so that an axis keeps its cached picture.
 An axis the user zooms or pans stops following; pyqtgraph's "A" button (its auto-range back on) gives it back.
 
     axes = RunAxes(loss_plot, (loss_plot, metric_plot, lr_plot), on_user_range=view._changed)

@@ -1,6 +1,7 @@
-"""The Curves view's axes follow a run without moving at every update: the step axis widens in a few jumps up to
-the run's end, the value axes start at 0 and end at round numbers; a zoom or pan by the user stops that axis following,
-pyqtgraph's "A" button gives it back, and a finished run's step axis ends at its last step."""
+"""The Curves view's axes follow a run without moving at every update: the step axis spans a short run's whole plan
+and widens a long one's in a few jumps up to its end, the value axes start at 0 and end at round numbers; a zoom or
+pan by the user stops that axis following, pyqtgraph's "A" button gives it back, and a finished run's step axis ends
+at its last step."""
 
 from __future__ import annotations
 
