@@ -6,7 +6,7 @@ feature maps to capture, and predictions on the live model.
     control.set_feature_blocks(["conv2d_1"])    # start capturing that block's maps (≤ 2 per second)
     control.set_recurrent_block("lstm")         # look inside that recurrent block at the same rate (None: off)
     control.set_generative_looks(True)          # a VAE's / GAN's look on a fixed batch, paced by its cost
-    control.set_look_interval(3.0)              # the window redraws them every 3 s: no look sooner than that
+    control.set_look_interval(1.0)              # the window drains once a second: no look sooner than that
     control.pause(); control.resume()
     control.step(); control.step_epoch()        # while paused: one batch / the rest of the epoch, paused again
     future = control.request_prediction((image,))   # served between two steps; future.result() → outputs
@@ -109,8 +109,8 @@ class TrainControl:
 
     def set_look_interval(self, seconds: float) -> None:
         """At least `seconds` between two captures of feature maps, two recurrent looks, two generative looks (on
-        top of their own pace): the window sets how often it redraws them, so that the run computes no look it
-        would not show. 0: their own pace alone."""
+        top of their own pace): the window sets how often it drains the run's events, so that the run computes no
+        look the event buffer would drop for a newer one. 0: their own pace alone."""
         self._look_interval = max(0.0, float(seconds))
 
     def set_probe_index(self, index: int) -> None:

@@ -22,7 +22,7 @@ from layerloom.core.model_modes import eval_mode
 from layerloom.core.training import events as ev
 from layerloom.core.training.vae_look import BATCH, fixed_batch
 
-BUDGET = 0.01  # the share of training time the looks may take (1 %, as the window's GUI thread: gui/training/pacing.py)
+BUDGET = 0.02  # the share of training time the looks may take
 
 
 class GenerativeLooks:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from layerloom.core.training import events as ev
 
-BUDGET = 0.01  # the share of training time the looks may take (1 %, as the window's GUI thread: gui/training/pacing.py)
+BUDGET = 0.02  # the share of training time the looks may take
 
 
 class RecurrentLooks:

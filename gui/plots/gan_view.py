@@ -143,8 +143,10 @@ class GANPanels(QWidget):
         self.epochs.append((int(event.step), metrics))
         self._curves()
 
-    def show_look(self, look) -> None:
-        self.look = look
+    def take_look(self, look) -> None:
+        """Keep what the curves and the strip need of a look as it comes (its training means, its first samples),
+        drawn or not: while training the view redraws at its pace (gui/training/pacing.py), not at every look.
+        Taking the same look again changes nothing."""
         step = int(look.step)
         if look.train:
             point = (step, *(float(look.train.get(k, np.nan)) for k in STATS))
@@ -153,8 +155,6 @@ class GANPanels(QWidget):
             elif not self.points or self.points[-1][0] < step:
                 self.points.append(point)
         samples = np.asarray(look.samples, dtype=np.float32)
-        picture, levels = mosaic(samples, cols=GRID_COLS)
-        self.samples_image.setImage(picture, levels=levels)
         if not self.strip or self.strip[-1][0] < step:
             self.strip.append((step, samples[:STRIP_SAMPLES]))
             drop = thin([s for s, _ in self.strip], STRIP_ROWS)
@@ -162,6 +162,14 @@ class GANPanels(QWidget):
                 del self.strip[drop]
         elif self.strip[-1][0] == step:
             self.strip[-1] = (step, samples[:STRIP_SAMPLES])
+
+    def show_look(self, look) -> None:
+        self.look = look
+        step = int(look.step)
+        self.take_look(look)
+        samples = np.asarray(look.samples, dtype=np.float32)
+        picture, levels = mosaic(samples, cols=GRID_COLS)
+        self.samples_image.setImage(picture, levels=levels)
         rows = np.concatenate([row for _, row in self.strip])
         picture, levels = mosaic(rows, cols=STRIP_SAMPLES)
         self.strip_image.setImage(picture, levels=levels)

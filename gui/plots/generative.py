@@ -86,6 +86,9 @@ class GenerativeView(PlotView):
     def on_event(self, event) -> None:
         if event.kind in PANELS:
             self.look = event
+            take = getattr(self.page(event.kind), "take_look", None)  # a GAN's curves keep every look's means
+            if take is not None:
+                take(event)
             self._changed()
         elif event.kind == "epoch_end":
             self.epoch_ends.append(event)

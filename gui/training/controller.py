@@ -11,7 +11,7 @@ The trainer never touches Qt: it writes typed events into an `EventBuffer` from 
 the GUI thread drains it 1–30 times a second (a handful of appends per frame however fast training runs; slower when
 the updates would take more than GUI_CPU_BUDGET of a core, and heavy pictures then redraw less often: pacing.py).
 Feature maps are captured only for the block on show (the canvas selection), at most twice a second and no sooner
-than the views redraw them; the inside of a recurrent block (set_recurrent_capture) only while a view shows it, at
+than the next drain; the inside of a recurrent block (set_recurrent_capture) only while a view shows it, at
 the same rate paced by its cost. With no run going, gui/training/idle_probe.py computes both.
 
 Threads: the run takes the cores other work leaves free, unless the project says otherwise (the `threads`

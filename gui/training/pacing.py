@@ -12,7 +12,7 @@ curve plots on a small machine) is redrawn less often than that when a redraw a 
     pacer.start()                      # a run starts at the pace the last run ended with (~30 Hz at first)
     if pacer.tick(pacing=True):        # at each drain; True when the pace changed
         timer.setInterval(pacer.drain_interval_ms); views.set_redraw_gap(pacer.redraw_gap_ms)
-        control.set_look_interval(pacer.look_interval_s)   # the run computes no look the views would not show
+        control.set_look_interval(pacer.look_interval_s)   # the run computes no look the buffer would drop
 """
 
 from __future__ import annotations
@@ -53,8 +53,10 @@ class UpdatePacer:
     @property
     def look_interval_s(self) -> float:
         """The least time between two looks the run computes for the views (feature maps, the inside of a
-        recurrent block, a VAE's looks): no sooner than the views show them."""
-        return self.period_ms / 1000.0
+        recurrent block, a VAE's or GAN's looks): one a drain at most, since the event buffer keeps only the latest
+        of those that come between two drains. (Not the redraw gap: a GAN's view keeps a point and a strip row of
+        every look it is given.)"""
+        return self.drain_interval_ms / 1000.0
 
     def tick(self, pacing: bool) -> bool:
         """Called on the GUI thread at each drain; `pacing` False (loading, idle) only restarts the clock. True

@@ -25,6 +25,7 @@ from layerloom.core.training.events import GANLook
 from layerloom.gui.canvas.network_frames import LABEL_H, PAD, NetworkFrame
 from layerloom.gui.canvas.style import HEADER_H, NODE_W
 from layerloom.gui.plots.gan_view import STRIP_ROWS, GANPanels, thin
+from layerloom.gui.plots.generative import GenerativeView
 from layerloom.gui.training.live_views import GAN_NOTE
 from layerloom.gui.training.training_panel import GAN_ONLY
 
@@ -144,6 +145,26 @@ def test_the_strip_keeps_rows_evenly_spaced_over_the_run(qtbot):
     assert len(panels.curves["g_loss"].getData()[0]) == 40
     panels.reset()
     assert panels.strip == [] and panels.curves["d_loss"].getData()[0] is None  # no points
+
+
+def test_a_paced_view_keeps_every_looks_means_and_strip_row_between_two_redraws(qtbot):
+    """While training the view redraws at the window's pace (every few seconds at the slowest), not at every look:
+    the looks that came in between still give the curves a point and the strip a row each."""
+    view = GenerativeView()
+    qtbot.addWidget(view)
+    view.show()
+    view.refresh()
+    view.set_redraw_gap(3000)
+    for step in (10, 20, 30):
+        view.on_event(look(step))
+    qtbot.wait(200)
+    panels = view.page("gan_look")
+    assert view.redraws == 1 and [p[0] for p in panels.points] == [10, 20, 30]  # taken in, not drawn yet
+    view.set_redraw_gap(0)
+    qtbot.waitUntil(lambda: view.redraws == 2, timeout=1000)
+    steps, d_loss = panels.curves["d_loss"].getData()
+    assert list(steps) == [10, 20, 30] and d_loss == pytest.approx([1.01, 1.02, 1.03])
+    assert [s for s, _ in panels.strip] == [10, 20, 30] and panels.look.step == 30
 
 
 def frame_rects(w) -> dict:
