@@ -215,7 +215,7 @@ class LiveServices:
     def at_check(self, now: float, step: int, epoch: int) -> None:
         """At a check between steps: the feature maps, the recurrent look and the generative look asked for, when
         each is due."""
-        interval = max(self.feature_interval, self.control.look_interval)  # the window's redraws: no look sooner
+        interval = self.look_interval()
         if self.tap is not None and now >= self.next_feature and self.control.feature_blocks:
             self.capture_features(step, epoch)
         block = self.control.recurrent_block
@@ -228,13 +228,18 @@ class LiveServices:
             if self.generative.due(now, self.control.generative_looks):
                 self.emit(self.generative.look(self.model, step, epoch))
 
+    def look_interval(self) -> float:
+        """The least time between two captures or looks: their own rate, or the window's drain when slower (the
+        event buffer keeps only the latest look between two drains)."""
+        return max(self.feature_interval, self.control.look_interval)
+
     def look_inside(self, block: str, step: int, epoch: int) -> None:
         """A RecurrentInside event of `block` on the probe sample (or a RecurrentNote once, when it has none)."""
         self.emit(self.looks.look(block, self._probe(), step, epoch))
 
     def capture_features(self, step: int, epoch: int) -> None:
         blocks = self.control.feature_blocks
-        self.next_feature = time.perf_counter() + max(self.feature_interval, self.control.look_interval)
+        self.next_feature = time.perf_counter() + self.look_interval()
         blocks = self.tap.known(blocks)
         if not blocks:
             return

@@ -187,8 +187,7 @@ class TrainingController(QObject):
         self._set_state(LOADING)
         self.pacer.start()
         self._timer.setInterval(DRAIN_INTERVAL_MS)  # while the data loads; the pace once the run trains
-        self._each_view("set_redraw_gap", self.pacer.redraw_gap_ms)
-        self._control.set_look_interval(self.pacer.look_interval_s)
+        self._apply_pace()
         self._timer.start()
         guard_thread(thread)  # no garbage collection in the worker (gc_guard.py)
         thread.start()
@@ -333,9 +332,13 @@ class TrainingController(QObject):
         if pacing and self._timer.interval() != self.pacer.drain_interval_ms:
             self._timer.setInterval(self.pacer.drain_interval_ms)
         if changed:
-            self._each_view("set_redraw_gap", self.pacer.redraw_gap_ms)
-            if self._control is not None:
-                self._control.set_look_interval(self.pacer.look_interval_s)
+            self._apply_pace()
+
+    def _apply_pace(self) -> None:
+        """The pace's redraw gap to the views, its look interval to the run."""
+        self._each_view("set_redraw_gap", self.pacer.redraw_gap_ms)
+        if self._control is not None:
+            self._control.set_look_interval(self.pacer.look_interval_s)
 
     def _dispatch(self, events: list) -> None:
         for e in events:
